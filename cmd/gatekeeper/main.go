@@ -1,0 +1,28 @@
+// Command gatekeeper is a zero-standing-access secrets broker for AI agents:
+// an MCP server between agents and Vault/OpenBao. See the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := cli.Run(ctx, os.Args[1:], cli.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Environ: os.Environ()})
+	switch {
+	case err == nil, errors.Is(err, cli.ErrHelp):
+	case errors.Is(err, cli.ErrUsage):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "gatekeeper:", err)
+		os.Exit(1)
+	}
+}

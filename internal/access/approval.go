@@ -1,0 +1,174 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
+)
+
+// flight is one approval in progress. Every caller that needs the same
+// principal and tier while it runs waits for it instead of asking the human
+// again.
+type flight struct {
+	done  chan struct{}
+	grant *Grant
+	err   error
+}
+
+func (f *flight) wait(ctx context.Context) (*Grant, error) {
+	select {
+	case <-f.done:
+		return f.grant, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// approve returns a new grant for p at tier t once a human approves, joining
+// an approval already running for p and t.
+func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trigger string, passcode sensitive.String) (*Grant, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	st := m.state(p)
+	if f := st.pending[t]; f != nil {
+		m.mu.Unlock()
+		return f.wait(ctx)
+	}
+	var held sensitive.String
+	if t == Write {
+		g := st.grants[Read]
+		if !g.liveAt(m.opts.Clock.Now()) {
+			m.mu.Unlock()
+			return nil, ErrNotAuthenticated
+		}
+		held = g.Token
+	}
+	req := Request{
+		ID:        newID("apr_"),
+		Principal: p,
+		Tier:      t,
+		Scope:     m.opts.Scope,
+		Reason:    reason,
+		Trigger:   trigger,
+		TTL:       m.ttl(t),
+		Passcode:  passcode,
+	}
+	f := &flight{done: make(chan struct{})}
+	st.pending[t] = f
+	m.wg.Add(1)
+	m.mu.Unlock()
+
+	// The approval outlives the call that started it (others may be waiting
+	// on it) but not the Manager, and never the approval timeout.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.ApprovalTimeout)
+	stop := context.AfterFunc(m.flights, cancel)
+	go func() {
+		defer m.wg.Done()
+		defer cancel()
+		defer stop()
+		m.run(actx, f, req, held)
+	}()
+	return f.wait(ctx)
+}
+
+// run carries one approval to its end and publishes the result.
+func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitive.String) {
+	m.opts.Audit.Record(ctx, audit.Event{
+		Event: audit.ApprovalRequested, Outcome: audit.OK, Principal: string(req.Principal),
+		Tier: req.Tier.String(), ApprovalID: req.ID, Reason: req.Reason, Tool: req.Trigger,
+	})
+	issued, err := m.opts.Issuer.Issue(ctx, req, held)
+	if err == nil && (issued.TTL <= 0 || issued.TTL > req.TTL) {
+		// The token would outlive the grant (or its life is unknown): a
+		// killed Gatekeeper would leave it usable. Give it back.
+		m.revokeToken(ctx, issued.Token)
+		err = fmt.Errorf("%w: token TTL %s, grant %s", ErrTokenTooLong, issued.TTL, req.TTL)
+	}
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrApprovalTimeout) {
+		err = fmt.Errorf("%w: %w", ErrApprovalTimeout, err)
+	}
+
+	m.mu.Lock()
+	st := m.state(req.Principal)
+	st.pending[req.Tier] = nil
+	unused := false
+	if err == nil && m.closed {
+		unused, err = true, ErrClosed
+	}
+	var g, replaced *Grant
+	if err == nil {
+		now := m.opts.Clock.Now()
+		g = &Grant{
+			Principal:  req.Principal,
+			Tier:       req.Tier,
+			Scope:      req.Scope,
+			Token:      issued.Token,
+			Accessor:   issued.Accessor,
+			ApprovalID: req.ID,
+			IssuedAt:   now,
+			ExpiresAt:  now.Add(issued.TTL),
+		}
+		g.stopTimer = m.opts.Clock.AfterFunc(issued.TTL, func() { m.expire(g) })
+		replaced = st.take(req.Tier)
+		st.grants[req.Tier] = g
+		st.autoSpent = false
+	}
+	f.grant, f.err = g, err
+	close(f.done)
+	m.mu.Unlock()
+
+	if unused {
+		m.revokeToken(ctx, issued.Token)
+	}
+
+	m.opts.Audit.Record(ctx, audit.Event{
+		Event: audit.ApprovalDecided, Outcome: outcomeOf(err), Principal: string(req.Principal),
+		Tier: req.Tier.String(), ApprovalID: req.ID, Detail: detailOf(err),
+	})
+	if g != nil {
+		m.record(ctx, g, audit.GrantIssued, audit.OK, "")
+	}
+	if replaced != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.RevokeTimeout)
+		defer cancel()
+		_ = m.revoke(rctx, replaced, audit.GrantRevoked, "replaced by a new grant")
+	}
+}
+
+// revokeToken revokes a token that never became a grant.
+func (m *Manager) revokeToken(ctx context.Context, tok sensitive.String) {
+	if tok.IsZero() {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.RevokeTimeout)
+	defer cancel()
+	if err := m.opts.Issuer.Revoke(rctx, tok); err != nil {
+		m.opts.Logger.Warn("revoking an unused token failed", "err", err)
+	}
+}
+
+func outcomeOf(err error) audit.Outcome {
+	switch {
+	case err == nil:
+		return audit.OK
+	case errors.Is(err, ErrDenied):
+		return audit.Denied
+	case errors.Is(err, ErrApprovalTimeout):
+		return audit.TimedOut
+	default:
+		return audit.Failed
+	}
+}
+
+func detailOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	return safeDetail(err)
+}

@@ -1,0 +1,371 @@
+package access
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/clock"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
+)
+
+// Issuer obtains and ends the Vault tokens behind grants.
+type Issuer interface {
+	// Issue asks a human to approve req and returns a token for req.Tier.
+	// held is the token of the tier below (empty for Read): write access is
+	// earned from read access.
+	Issue(ctx context.Context, req Request, held sensitive.String) (Issued, error)
+	// Revoke ends a token in Vault.
+	Revoke(ctx context.Context, token sensitive.String) error
+	// Check returns ErrTokenInvalid for a token Vault no longer honours.
+	Check(ctx context.Context, token sensitive.String) error
+}
+
+// Recorder receives audit events.
+type Recorder interface {
+	Record(ctx context.Context, e audit.Event)
+}
+
+// Options configure a Manager. Issuer is required.
+type Options struct {
+	Issuer          Issuer
+	Audit           Recorder
+	Clock           clock.Clock
+	Logger          *slog.Logger
+	Scope           string        // the paths every grant covers, for the approver and the audit log
+	ReadTTL         time.Duration // default 4h
+	WriteTTL        time.Duration // default 15m
+	ApprovalTimeout time.Duration // default 2m
+	RevokeTimeout   time.Duration // default 10s, for revocations nobody waits on
+}
+
+const (
+	DefaultReadTTL         = 4 * time.Hour
+	DefaultWriteTTL        = 15 * time.Minute
+	DefaultApprovalTimeout = 2 * time.Minute
+	defaultRevokeTimeout   = 10 * time.Second
+)
+
+// Manager holds every principal's grants and pending approvals.
+type Manager struct {
+	opts Options
+
+	// flights is cancelled by Close so that pending approvals end.
+	flights context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	mu         sync.Mutex
+	closed     bool
+	principals map[Principal]*principalState
+}
+
+type principalState struct {
+	grants  [Write + 1]*Grant
+	pending [Write + 1]*flight
+	// autoSpent is set when a read started an approval that did not
+	// succeed; further reads do not ask the human again until the agent
+	// calls Authenticate. Reads renew the read tier at most once per expiry.
+	autoSpent bool
+}
+
+// New returns a Manager. It panics if opts.Issuer is nil.
+func New(opts Options) *Manager {
+	if opts.Issuer == nil {
+		panic("access.New: nil Issuer")
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Audit == nil {
+		opts.Audit = (*audit.Log)(nil)
+	}
+	if opts.ReadTTL <= 0 {
+		opts.ReadTTL = DefaultReadTTL
+	}
+	if opts.WriteTTL <= 0 {
+		opts.WriteTTL = DefaultWriteTTL
+	}
+	if opts.ApprovalTimeout <= 0 {
+		opts.ApprovalTimeout = DefaultApprovalTimeout
+	}
+	if opts.RevokeTimeout <= 0 {
+		opts.RevokeTimeout = defaultRevokeTimeout
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{opts: opts, flights: ctx, cancel: cancel, principals: map[Principal]*principalState{}}
+}
+
+func (m *Manager) ttl(t Tier) time.Duration {
+	if t == Write {
+		return m.opts.WriteTTL
+	}
+	return m.opts.ReadTTL
+}
+
+// state returns p's state, creating it. m.mu must be held.
+func (m *Manager) state(p Principal) *principalState {
+	st, ok := m.principals[p]
+	if !ok {
+		st = &principalState{}
+		m.principals[p] = st
+	}
+	return st
+}
+
+// Authenticate gives p read access: the live grant if there is one, else a
+// new approval. Calling it again while access is live asks nobody.
+func (m *Manager) Authenticate(ctx context.Context, p Principal, passcode sensitive.String) (Status, error) {
+	if m.live(p, Read) == nil {
+		if _, err := m.approve(ctx, p, Read, "session access", "authenticate", passcode); err != nil {
+			return m.Status(p), err
+		}
+	}
+	return m.Status(p), nil
+}
+
+// Escalate gives p write access for a task. It needs live read access and a
+// reason, which the approving human is shown. It never happens by itself.
+func (m *Manager) Escalate(ctx context.Context, p Principal, reason string, passcode sensitive.String) (Status, error) {
+	if reason == "" {
+		return m.Status(p), ErrReasonRequired
+	}
+	if m.live(p, Write) == nil {
+		if _, err := m.approve(ctx, p, Write, reason, "escalate", passcode); err != nil {
+			return m.Status(p), err
+		}
+	}
+	return m.Status(p), nil
+}
+
+// ForRead returns the grant whose token p reads with: write if live, else
+// read. With neither, it starts one read approval (a push method completes
+// it; a passcode method reports ErrPasscodeRequired). If that approval does
+// not succeed, later reads return ErrNotAuthenticated until Authenticate.
+func (m *Manager) ForRead(ctx context.Context, p Principal, trigger string) (*Grant, error) {
+	if g := m.live(p, Read); g != nil {
+		return g, nil
+	}
+	m.mu.Lock()
+	spent := m.state(p).autoSpent
+	m.mu.Unlock()
+	if spent {
+		return nil, ErrNotAuthenticated
+	}
+	g, err := m.approve(ctx, p, Read, "read access, started by a read", trigger, sensitive.String{})
+	if err != nil && !errors.Is(err, ErrPasscodeRequired) && !errors.Is(err, ErrClosed) && ctx.Err() == nil {
+		m.mu.Lock()
+		m.state(p).autoSpent = true
+		m.mu.Unlock()
+	}
+	return g, err
+}
+
+// ForWrite returns p's live write grant, or ErrWriteRequired: a write never
+// escalates by itself.
+func (m *Manager) ForWrite(p Principal) (*Grant, error) {
+	if g := m.live(p, Write); g != nil {
+		return g, nil
+	}
+	return nil, ErrWriteRequired
+}
+
+// live returns p's highest live grant at tier t or above, or nil.
+func (m *Manager) live(p Principal, t Tier) *Grant {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.principals[p]
+	if !ok {
+		return nil
+	}
+	now := m.opts.Clock.Now()
+	for tier := Write; tier >= t; tier-- {
+		if g := st.grants[tier]; g.liveAt(now) {
+			return g
+		}
+	}
+	return nil
+}
+
+// Status reports p's live grants and pending approvals.
+func (m *Manager) Status(p Principal) Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := Status{Principal: p, Tier: None}
+	st, ok := m.principals[p]
+	if !ok {
+		return s
+	}
+	now := m.opts.Clock.Now()
+	for t := Read; t <= Write; t++ {
+		if g := st.grants[t]; g.liveAt(now) {
+			s.Tier = t
+			s.Grants = append(s.Grants, GrantStatus{
+				Tier:        t,
+				ExpiresAt:   g.ExpiresAt,
+				SecondsLeft: int64(g.ExpiresAt.Sub(now).Seconds()),
+				ApprovalID:  g.ApprovalID,
+			})
+		}
+		if st.pending[t] != nil {
+			s.Pending = append(s.Pending, t)
+		}
+	}
+	return s
+}
+
+// Release ends p's write access now and revokes its token. p keeps read.
+func (m *Manager) Release(ctx context.Context, p Principal) (Status, error) {
+	err := m.end(ctx, p, "release", Write)
+	return m.Status(p), err
+}
+
+// Logout ends all of p's access now and revokes every token.
+func (m *Manager) Logout(ctx context.Context, p Principal) (Status, error) {
+	err := m.end(ctx, p, "logout", Read, Write)
+	return m.Status(p), err
+}
+
+func (m *Manager) end(ctx context.Context, p Principal, why string, tiers ...Tier) error {
+	m.mu.Lock()
+	var ended []*Grant
+	if st, ok := m.principals[p]; ok {
+		for _, t := range tiers {
+			if g := st.take(t); g != nil {
+				ended = append(ended, g)
+			}
+		}
+		st.autoSpent = false
+	}
+	m.mu.Unlock()
+	var errs []error
+	for _, g := range ended {
+		errs = append(errs, m.revoke(ctx, g, audit.GrantRevoked, why))
+	}
+	return errors.Join(errs...)
+}
+
+// take removes and returns the grant at t, stopping its expiry timer.
+func (st *principalState) take(t Tier) *Grant {
+	g := st.grants[t]
+	if g == nil {
+		return nil
+	}
+	st.grants[t] = nil
+	if g.stopTimer != nil {
+		g.stopTimer()
+	}
+	return g
+}
+
+// Recheck is called when Vault refused a grant's token. If Vault no longer
+// honours the token (revoked from outside), the grant is dropped and
+// ErrGrantLost returned; otherwise Recheck returns nil and the refusal
+// stands on its own.
+func (m *Manager) Recheck(ctx context.Context, g *Grant) error {
+	err := m.opts.Issuer.Check(ctx, g.Token)
+	if !errors.Is(err, ErrTokenInvalid) {
+		return nil
+	}
+	m.mu.Lock()
+	if st, ok := m.principals[g.Principal]; ok && st.grants[g.Tier] == g {
+		st.take(g.Tier)
+	}
+	m.mu.Unlock()
+	m.record(ctx, g, audit.GrantLost, audit.Failed, "vault no longer honours the token")
+	return ErrGrantLost
+}
+
+// expire ends g when its time is up. Write expiry leaves read in place.
+func (m *Manager) expire(g *Grant) {
+	m.mu.Lock()
+	st, ok := m.principals[g.Principal]
+	if !ok || st.grants[g.Tier] != g {
+		m.mu.Unlock()
+		return
+	}
+	st.grants[g.Tier] = nil
+	m.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), m.opts.RevokeTimeout)
+	defer cancel()
+	_ = m.revoke(ctx, g, audit.GrantExpired, "expired")
+}
+
+// revoke ends g's token in Vault and records why. A failed revocation is
+// audited; the token still dies at its own TTL, which is the grant's.
+func (m *Manager) revoke(ctx context.Context, g *Grant, event, why string) error {
+	if err := m.opts.Issuer.Revoke(ctx, g.Token); err != nil {
+		m.opts.Logger.WarnContext(ctx, "revoking a grant failed", "principal", g.Principal, "tier", g.Tier, "accessor", g.Accessor, "err", err)
+		m.record(ctx, g, audit.RevokeFailed, audit.Failed, why+": "+safeDetail(err))
+		return err
+	}
+	m.record(ctx, g, event, audit.OK, why)
+	return nil
+}
+
+func (m *Manager) record(ctx context.Context, g *Grant, event string, outcome audit.Outcome, detail string) {
+	m.opts.Audit.Record(ctx, audit.Event{
+		Event:      event,
+		Outcome:    outcome,
+		Principal:  string(g.Principal),
+		Tier:       g.Tier.String(),
+		ApprovalID: g.ApprovalID,
+		Accessor:   g.Accessor,
+		ExpiresAt:  g.ExpiresAt,
+		Detail:     detail,
+	})
+}
+
+// Close revokes every live grant and ends pending approvals. Afterwards
+// every call that would need an approval returns ErrClosed.
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	m.closed = true
+	var all []*Grant
+	for _, st := range m.principals {
+		for t := Read; t <= Write; t++ {
+			if g := st.take(t); g != nil {
+				all = append(all, g)
+			}
+		}
+	}
+	m.mu.Unlock()
+	m.cancel()
+	var errs []error
+	for _, g := range all {
+		errs = append(errs, m.revoke(ctx, g, audit.GrantRevoked, "shutdown"))
+	}
+	m.wg.Wait()
+	return errors.Join(errs...)
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// safeDetail describes err by its classification only: wrapped Vault errors
+// may name paths, and nothing in them is needed in the audit log that the
+// debug log does not already have.
+func safeDetail(err error) string {
+	for _, e := range []error{ErrDenied, ErrApprovalTimeout, ErrPasscodeRequired, ErrTokenTooLong, ErrMisconfigured, ErrBrokerCredential, ErrClosed, ErrNotAuthenticated, ErrTokenInvalid, context.DeadlineExceeded, context.Canceled} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	var d interface{ SafeDetail() string }
+	if errors.As(err, &d) {
+		return d.SafeDetail()
+	}
+	return "error"
+}

@@ -1,0 +1,614 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/clock"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
+)
+
+// fakeIssuer stands in for Vault in the model's unit tests; the real Vault
+// is exercised by the approver and end-to-end tests.
+type fakeIssuer struct {
+	mu       sync.Mutex
+	issued   int
+	requests []Request
+	held     []string
+	live     map[string]bool // token -> not revoked
+	revoked  []string
+	next     int
+
+	// decide returns the outcome of an approval; nil approves.
+	decide func(ctx context.Context, req Request) error
+	// ttl overrides the TTL of issued tokens; zero means req.TTL.
+	ttl        time.Duration
+	revokeErr  error
+	checkAfter map[string]error
+}
+
+func newFakeIssuer() *fakeIssuer { return &fakeIssuer{live: map[string]bool{}} }
+
+func (f *fakeIssuer) Issue(ctx context.Context, req Request, held sensitive.String) (Issued, error) {
+	f.mu.Lock()
+	f.requests = append(f.requests, req)
+	f.held = append(f.held, held.Reveal())
+	decide := f.decide
+	f.mu.Unlock()
+	if decide != nil {
+		if err := decide(ctx, req); err != nil {
+			return Issued{}, err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.issued++
+	f.next++
+	tok := fmt.Sprintf("tok-%s-%d", req.Tier, f.next)
+	f.live[tok] = true
+	ttl := req.TTL
+	if f.ttl != 0 {
+		ttl = f.ttl
+	}
+	return Issued{Token: sensitive.New(tok), Accessor: "acc-" + tok, TTL: ttl}, nil
+}
+
+func (f *fakeIssuer) Revoke(_ context.Context, tok sensitive.String) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.revokeErr != nil {
+		return f.revokeErr
+	}
+	f.live[tok.Reveal()] = false
+	f.revoked = append(f.revoked, tok.Reveal())
+	return nil
+}
+
+func (f *fakeIssuer) Check(_ context.Context, tok sensitive.String) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.live[tok.Reveal()] {
+		return ErrTokenInvalid
+	}
+	return nil
+}
+
+func (f *fakeIssuer) liveTokens() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for tok, ok := range f.live {
+		if ok {
+			out = append(out, tok)
+		}
+	}
+	return out
+}
+
+func (f *fakeIssuer) revokedTokens() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.revoked...)
+}
+
+func (f *fakeIssuer) issueCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.requests)
+}
+
+// events collects audit events.
+type events struct {
+	mu  sync.Mutex
+	all []audit.Event
+}
+
+func (e *events) Record(_ context.Context, ev audit.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.all = append(e.all, ev)
+}
+
+func (e *events) outcomes(name string) []audit.Outcome {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []audit.Outcome
+	for _, ev := range e.all {
+		if ev.Event == name {
+			out = append(out, ev.Outcome)
+		}
+	}
+	return out
+}
+
+const agent Principal = "agent"
+
+var t0 = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	m      *Manager
+	clock  *clock.Fake
+	issuer *fakeIssuer
+	audit  *events
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{clock: clock.NewFake(t0), issuer: newFakeIssuer(), audit: &events{}}
+	f.m = New(Options{Issuer: f.issuer, Audit: f.audit, Clock: f.clock, Scope: "secret/agent/"})
+	t.Cleanup(func() { _ = f.m.Close(context.Background()) })
+	return f
+}
+
+func (f *fixture) tier() Tier { return f.m.Status(agent).Tier }
+
+var passcode = sensitive.New("123456")
+
+func TestAuthenticateGrantsRead(t *testing.T) {
+	f := newFixture(t)
+	st, err := f.m.Authenticate(t.Context(), agent, passcode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Status{Principal: agent, Tier: Read, Grants: []GrantStatus{{
+		Tier: Read, ExpiresAt: t0.Add(DefaultReadTTL), SecondsLeft: int64(DefaultReadTTL.Seconds()),
+		ApprovalID: f.issuer.requests[0].ID,
+	}}}
+	if diff := cmp.Diff(want, st); diff != "" {
+		t.Errorf("status mismatch (-want +got):\n%s", diff)
+	}
+	req := f.issuer.requests[0]
+	if req.Tier != Read || req.TTL != DefaultReadTTL || req.Scope != "secret/agent/" || !req.Passcode.Equal(passcode) || f.issuer.held[0] != "" {
+		t.Errorf("approval request = %+v held %q, want a read request with the passcode and no held token", req, f.issuer.held[0])
+	}
+
+	// A second call while read is live asks nobody.
+	if _, err := f.m.Authenticate(t.Context(), agent, sensitive.String{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.issuer.issueCount(); n != 1 {
+		t.Errorf("approvals = %d, want 1", n)
+	}
+	if diff := cmp.Diff([]audit.Outcome{audit.OK}, f.audit.outcomes(audit.GrantIssued)); diff != "" {
+		t.Errorf("grant.issued events (-want +got):\n%s", diff)
+	}
+}
+
+func TestEscalateNeedsReadAndReason(t *testing.T) {
+	tests := []struct {
+		name   string
+		read   bool
+		reason string
+		want   error
+	}{
+		{"fail/no-reason", true, "", ErrReasonRequired},
+		{"fail/no-read", false, "rotate the key", ErrNotAuthenticated},
+		{"ok", true, "rotate the key", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tc.read {
+				if _, err := f.m.Authenticate(t.Context(), agent, passcode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := f.m.Escalate(t.Context(), agent, tc.reason, passcode)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Escalate() error = %v, want %v", err, tc.want)
+			}
+			if tc.want != nil {
+				if want := map[bool]Tier{true: Read, false: None}[tc.read]; st.Tier != want {
+					t.Errorf("tier after refusal = %v, want %v", st.Tier, want)
+				}
+				return
+			}
+			if st.Tier != Write || len(st.Grants) != 2 {
+				t.Fatalf("status = %+v, want read and write grants", st)
+			}
+			last := f.issuer.requests[len(f.issuer.requests)-1]
+			if last.Tier != Write || last.Reason != tc.reason || last.TTL != DefaultWriteTTL {
+				t.Errorf("write request = %+v", last)
+			}
+			if held := f.issuer.held[len(f.issuer.held)-1]; held != "tok-read-1" {
+				t.Errorf("write approval held %q, want the read token", held)
+			}
+		})
+	}
+}
+
+func TestWriteNeverEscalatesByItself(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.m.ForWrite(agent); !errors.Is(err, ErrWriteRequired) {
+		t.Fatalf("ForWrite without any grant = %v, want ErrWriteRequired", err)
+	}
+	if _, err := f.m.Authenticate(t.Context(), agent, passcode); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.m.ForWrite(agent); !errors.Is(err, ErrWriteRequired) {
+		t.Fatalf("ForWrite with read = %v, want ErrWriteRequired", err)
+	}
+	if n := f.issuer.issueCount(); n != 1 {
+		t.Errorf("approvals = %d, want only the authenticate one", n)
+	}
+}
+
+func TestWriteExpiryRevokesAndLeavesRead(t *testing.T) {
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	if _, err := f.m.Escalate(t.Context(), agent, "deploy", passcode); err != nil {
+		t.Fatal(err)
+	}
+	g, err := f.m.ForRead(t.Context(), agent, "read_secret x")
+	if err != nil || g.Tier != Write {
+		t.Fatalf("ForRead with write live = %v, %v; want the write grant", g, err)
+	}
+
+	f.clock.Advance(DefaultWriteTTL - time.Second)
+	if f.tier() != Write {
+		t.Fatalf("tier a second before write expiry = %v", f.tier())
+	}
+	f.clock.Advance(time.Second)
+	if f.tier() != Read {
+		t.Fatalf("tier after write expiry = %v, want read", f.tier())
+	}
+	if _, err := f.m.ForWrite(agent); !errors.Is(err, ErrWriteRequired) {
+		t.Errorf("ForWrite after expiry = %v", err)
+	}
+	if diff := cmp.Diff([]string{"tok-write-2"}, f.issuer.revokedTokens()); diff != "" {
+		t.Errorf("revoked (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]audit.Outcome{audit.OK}, f.audit.outcomes(audit.GrantExpired)); diff != "" {
+		t.Errorf("grant.expired events (-want +got):\n%s", diff)
+	}
+	// Never renewed by itself: a write after expiry asks nobody.
+	if n := f.issuer.issueCount(); n != 2 {
+		t.Errorf("approvals = %d, want 2", n)
+	}
+}
+
+func TestReadExpiryRenewsOnNextRead(t *testing.T) {
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	f.clock.Advance(DefaultReadTTL)
+	if f.tier() != None {
+		t.Fatalf("tier after read expiry = %v, want none", f.tier())
+	}
+	if diff := cmp.Diff([]string{"tok-read-1"}, f.issuer.revokedTokens()); diff != "" {
+		t.Errorf("revoked (-want +got):\n%s", diff)
+	}
+	g, err := f.m.ForRead(t.Context(), agent, "read_secret db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Tier != Read || g.ExpiresAt != t0.Add(2*DefaultReadTTL) {
+		t.Errorf("renewed grant = %+v", g)
+	}
+	if req := f.issuer.requests[1]; req.Trigger != "read_secret db" || !req.Passcode.IsZero() {
+		t.Errorf("renewal request = %+v", req)
+	}
+}
+
+func TestReadStartsApprovalOncePerExpiry(t *testing.T) {
+	f := newFixture(t)
+	f.issuer.decide = func(context.Context, Request) error { return ErrDenied }
+	if _, err := f.m.ForRead(t.Context(), agent, "read_secret a"); !errors.Is(err, ErrDenied) {
+		t.Fatalf("first read = %v, want ErrDenied", err)
+	}
+	for range 3 {
+		if _, err := f.m.ForRead(t.Context(), agent, "read_secret a"); !errors.Is(err, ErrNotAuthenticated) {
+			t.Fatalf("read after a failed renewal = %v, want ErrNotAuthenticated", err)
+		}
+	}
+	if n := f.issuer.issueCount(); n != 1 {
+		t.Fatalf("approvals = %d, want 1: reads must not push-bomb the human", n)
+	}
+	// An explicit authenticate asks again, and reads work after it.
+	f.issuer.decide = nil
+	mustAuthenticate(t, f)
+	if _, err := f.m.ForRead(t.Context(), agent, "read_secret a"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPasscodeRequiredDoesNotSpendTheRenewal(t *testing.T) {
+	f := newFixture(t)
+	f.issuer.decide = func(_ context.Context, r Request) error {
+		if r.Passcode.IsZero() {
+			return ErrPasscodeRequired
+		}
+		return nil
+	}
+	for range 2 {
+		if _, err := f.m.ForRead(t.Context(), agent, "read_secret a"); !errors.Is(err, ErrPasscodeRequired) {
+			t.Fatalf("read = %v, want ErrPasscodeRequired", err)
+		}
+	}
+	mustAuthenticate(t, f)
+	if f.tier() != Read {
+		t.Fatalf("tier = %v", f.tier())
+	}
+}
+
+func TestFailedApprovalsGrantNothing(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		want    error
+		outcome audit.Outcome
+	}{
+		{"fail/denied", fmt.Errorf("wrong code: %w", ErrDenied), ErrDenied, audit.Denied},
+		{"fail/timeout", ErrApprovalTimeout, ErrApprovalTimeout, audit.TimedOut},
+		{"fail/passcode", ErrPasscodeRequired, ErrPasscodeRequired, audit.Failed},
+		{"fail/vault-down", errors.New("connection refused"), nil, audit.Failed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.issuer.decide = func(context.Context, Request) error { return tc.err }
+			st, err := f.m.Authenticate(t.Context(), agent, passcode)
+			if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("Authenticate() = %v, want %v", err, tc.err)
+			}
+			if st.Tier != None || len(st.Grants) != 0 || len(st.Pending) != 0 {
+				t.Errorf("status after failure = %+v, want nothing", st)
+			}
+			if diff := cmp.Diff([]audit.Outcome{tc.outcome}, f.audit.outcomes(audit.ApprovalDecided)); diff != "" {
+				t.Errorf("approval.decided (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestApprovalTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		iss := newFakeIssuer()
+		iss.decide = func(ctx context.Context, _ Request) error {
+			<-ctx.Done() // a human who never answers
+			return ctx.Err()
+		}
+		m := New(Options{Issuer: iss, ApprovalTimeout: time.Minute})
+		defer func() { _ = m.Close(context.Background()) }()
+		start := time.Now()
+		_, err := m.Authenticate(t.Context(), agent, passcode)
+		if !errors.Is(err, ErrApprovalTimeout) {
+			t.Fatalf("Authenticate() = %v, want ErrApprovalTimeout", err)
+		}
+		if waited := time.Since(start); waited != time.Minute {
+			t.Errorf("gave up after %v, want the approval timeout", waited)
+		}
+		if st := m.Status(agent); st.Tier != None || len(st.Pending) != 0 {
+			t.Errorf("status = %+v", st)
+		}
+	})
+}
+
+func TestConcurrentReadsShareOneApproval(t *testing.T) {
+	f := newFixture(t)
+	release := make(chan struct{})
+	var entered atomic.Int32
+	f.issuer.decide = func(context.Context, Request) error {
+		entered.Add(1)
+		<-release
+		return nil
+	}
+	const n = 50
+	var wg sync.WaitGroup
+	grants := make([]*Grant, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { grants[i], errs[i] = f.m.ForRead(t.Context(), agent, "read_secret a") })
+	}
+	// Let every reader reach the approval before it is decided.
+	for len(f.m.Status(agent).Pending) == 0 || entered.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || grants[i] != grants[0] {
+			t.Fatalf("reader %d got %v, %v; want the shared grant", i, grants[i], errs[i])
+		}
+	}
+	if c := f.issuer.issueCount(); c != 1 {
+		t.Errorf("approvals = %d, want exactly 1", c)
+	}
+	if diff := cmp.Diff([]audit.Outcome{audit.OK}, f.audit.outcomes(audit.ApprovalRequested)); diff != "" {
+		t.Errorf("approval.requested (-want +got):\n%s", diff)
+	}
+}
+
+func TestReleaseAndLogoutRevoke(t *testing.T) {
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	if _, err := f.m.Escalate(t.Context(), agent, "fix", passcode); err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.m.Release(t.Context(), agent)
+	if err != nil || st.Tier != Read {
+		t.Fatalf("Release() = %+v, %v; want read left", st, err)
+	}
+	if diff := cmp.Diff([]string{"tok-write-2"}, f.issuer.revokedTokens()); diff != "" {
+		t.Errorf("revoked after release (-want +got):\n%s", diff)
+	}
+	st, err = f.m.Logout(t.Context(), agent)
+	if err != nil || st.Tier != None {
+		t.Fatalf("Logout() = %+v, %v; want nothing left", st, err)
+	}
+	if live := f.issuer.liveTokens(); len(live) != 0 {
+		t.Errorf("live tokens after logout: %v", live)
+	}
+	// Expiry timers of ended grants do nothing.
+	f.clock.Advance(DefaultReadTTL)
+	if n := len(f.issuer.revokedTokens()); n != 2 {
+		t.Errorf("revocations = %d, want 2", n)
+	}
+}
+
+func TestRecheckDropsGrantRevokedOutside(t *testing.T) {
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	g, err := f.m.ForRead(t.Context(), agent, "read_secret a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.m.Recheck(t.Context(), g); err != nil {
+		t.Fatalf("Recheck of a live token = %v, want nil", err)
+	}
+	_ = f.issuer.Revoke(t.Context(), g.Token) // from outside
+	if err := f.m.Recheck(t.Context(), g); !errors.Is(err, ErrGrantLost) {
+		t.Fatalf("Recheck of a revoked token = %v, want ErrGrantLost", err)
+	}
+	if f.tier() != None {
+		t.Errorf("tier = %v, want none", f.tier())
+	}
+	if diff := cmp.Diff([]audit.Outcome{audit.Failed}, f.audit.outcomes(audit.GrantLost)); diff != "" {
+		t.Errorf("grant.lost (-want +got):\n%s", diff)
+	}
+}
+
+func TestTokenOutlivingGrantIsRefused(t *testing.T) {
+	f := newFixture(t)
+	f.issuer.ttl = DefaultReadTTL + time.Second
+	if _, err := f.m.Authenticate(t.Context(), agent, passcode); !errors.Is(err, ErrTokenTooLong) {
+		t.Fatalf("Authenticate() = %v, want ErrTokenTooLong", err)
+	}
+	if f.tier() != None || len(f.issuer.liveTokens()) != 0 {
+		t.Errorf("tier %v, live tokens %v: the long token must be revoked", f.tier(), f.issuer.liveTokens())
+	}
+}
+
+func TestShorterTokenShortensGrant(t *testing.T) {
+	f := newFixture(t)
+	f.issuer.ttl = time.Hour
+	st := mustAuthenticate(t, f)
+	if st.Grants[0].ExpiresAt != t0.Add(time.Hour) {
+		t.Errorf("grant expires %v, want when its token does", st.Grants[0].ExpiresAt)
+	}
+}
+
+func TestCloseRevokesEverythingAndRefusesMore(t *testing.T) {
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	if _, err := f.m.Escalate(t.Context(), agent, "x", passcode); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.m.Authenticate(t.Context(), "other", passcode); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.m.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if live := f.issuer.liveTokens(); len(live) != 0 {
+		t.Errorf("live tokens after Close: %v", live)
+	}
+	if _, err := f.m.Authenticate(t.Context(), agent, passcode); !errors.Is(err, ErrClosed) {
+		t.Errorf("Authenticate after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestCloseEndsPendingApproval(t *testing.T) {
+	f := newFixture(t)
+	started := make(chan struct{})
+	f.issuer.decide = func(ctx context.Context, _ Request) error {
+		close(started)
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	done := make(chan error)
+	go func() {
+		_, err := f.m.Authenticate(context.Background(), agent, passcode)
+		done <- err
+	}()
+	<-started
+	if err := f.m.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err == nil {
+		t.Fatal("pending approval succeeded after Close")
+	}
+	if f.tier() != None {
+		t.Errorf("tier = %v", f.tier())
+	}
+}
+
+func TestApprovedAfterCloseIsRevoked(t *testing.T) {
+	f := newFixture(t)
+	started, proceed := make(chan struct{}), make(chan struct{})
+	f.issuer.decide = func(context.Context, Request) error {
+		close(started)
+		<-proceed // approves even though the Manager closed meanwhile
+		return nil
+	}
+	done := make(chan error)
+	go func() {
+		_, err := f.m.Authenticate(context.Background(), agent, passcode)
+		done <- err
+	}()
+	<-started
+	closed := make(chan error)
+	go func() { closed <- f.m.Close(context.Background()) }()
+	for !f.m.isClosed() {
+		time.Sleep(time.Millisecond)
+	}
+	close(proceed)
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Errorf("Authenticate() = %v, want ErrClosed", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if live := f.issuer.liveTokens(); len(live) != 0 {
+		t.Errorf("live tokens: %v", live)
+	}
+}
+
+func TestFailedRevocationIsAudited(t *testing.T) {
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	f.issuer.revokeErr = errors.New("vault down")
+	if _, err := f.m.Logout(t.Context(), agent); err == nil {
+		t.Fatal("Logout() reported success although revocation failed")
+	}
+	if f.tier() != None {
+		t.Errorf("tier = %v: a failed revocation still ends the grant here", f.tier())
+	}
+	if diff := cmp.Diff([]audit.Outcome{audit.Failed}, f.audit.outcomes(audit.RevokeFailed)); diff != "" {
+		t.Errorf("grant.revoke_failed (-want +got):\n%s", diff)
+	}
+}
+
+func TestPrincipalsAreSeparate(t *testing.T) {
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	if st := f.m.Status("someone-else"); st.Tier != None {
+		t.Errorf("another principal's tier = %v", st.Tier)
+	}
+	if _, err := f.m.ForWrite("someone-else"); !errors.Is(err, ErrWriteRequired) {
+		t.Errorf("ForWrite(other) = %v", err)
+	}
+}
+
+func mustAuthenticate(t *testing.T, f *fixture) Status {
+	t.Helper()
+	st, err := f.m.Authenticate(t.Context(), agent, passcode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func (m *Manager) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}

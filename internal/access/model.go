@@ -1,0 +1,113 @@
+package access
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
+)
+
+// Principal is who the agent is: the one configured principal over stdio,
+// the authenticated identity over HTTP. Never an MCP session id.
+type Principal string
+
+// Tier is a level of access. Each tier includes the ones below it.
+type Tier int
+
+const (
+	None Tier = iota
+	Read
+	Write
+)
+
+func (t Tier) String() string {
+	switch t {
+	case None:
+		return "none"
+	case Read:
+		return "read"
+	case Write:
+		return "write"
+	}
+	return fmt.Sprintf("tier(%d)", int(t))
+}
+
+// Request is an approval request: everything the approving human is shown.
+type Request struct {
+	ID        string // approval id, also in the audit log
+	Principal Principal
+	Tier      Tier
+	Scope     string        // the paths the grant will cover
+	Reason    string        // given by the agent
+	Trigger   string        // the call that needed the approval, e.g. "read_secret db/password"
+	TTL       time.Duration // the grant's length; the token may not live longer
+	Passcode  sensitive.String
+}
+
+// Issued is what an Issuer returns once a human approved: a Vault token
+// whose own TTL is no longer than the Request's.
+type Issued struct {
+	Token    sensitive.String
+	Accessor string
+	TTL      time.Duration
+}
+
+// Grant is access held by a principal at one tier until ExpiresAt.
+type Grant struct {
+	Principal  Principal
+	Tier       Tier
+	Scope      string
+	Token      sensitive.String
+	Accessor   string
+	ApprovalID string
+	IssuedAt   time.Time
+	ExpiresAt  time.Time
+
+	stopTimer func() bool
+}
+
+func (g *Grant) liveAt(now time.Time) bool { return g != nil && now.Before(g.ExpiresAt) }
+
+// GrantStatus is what the agent may know about one grant.
+type GrantStatus struct {
+	Tier        Tier
+	ExpiresAt   time.Time
+	SecondsLeft int64
+	ApprovalID  string
+}
+
+// Status is a principal's access at one moment.
+type Status struct {
+	Principal Principal
+	Tier      Tier          // the highest live tier
+	Grants    []GrantStatus // live grants, lowest tier first
+	Pending   []Tier        // approvals waiting for a human
+}
+
+// Approval outcomes other than success. The Issuer returns these (wrapped or
+// not); everything else it returns counts as a failed approval.
+var (
+	ErrDenied           = errors.New("approval denied")
+	ErrApprovalTimeout  = errors.New("approval timed out")
+	ErrPasscodeRequired = errors.New("approval needs a passcode")
+)
+
+// Errors the Manager returns. Each tells the caller what to do next.
+var (
+	ErrNotAuthenticated = errors.New("no read access")
+	ErrWriteRequired    = errors.New("no write access")
+	ErrReasonRequired   = errors.New("a reason is required")
+	ErrGrantLost        = errors.New("access was revoked outside Gatekeeper")
+	ErrClosed           = errors.New("gatekeeper is shutting down")
+	ErrTokenTooLong     = errors.New("issued token outlives its grant")
+	// ErrMisconfigured is returned by an Issuer when Vault is not set up as
+	// Gatekeeper requires (for example, no login MFA on a tier account).
+	ErrMisconfigured = errors.New("vault is not set up as gatekeeper requires")
+	// ErrBrokerCredential is returned by an Issuer whose own Vault
+	// credential (the bootstrap token) was refused: only an operator can fix it.
+	ErrBrokerCredential = errors.New("gatekeeper's own vault credential was refused")
+	// ErrTokenInvalid is returned by an Issuer's Check for a token that no
+	// longer works (revoked or expired in Vault).
+	ErrTokenInvalid = errors.New("token is no longer valid")
+)

@@ -1,0 +1,111 @@
+// Package audit writes one JSON line per decision Gatekeeper makes: every
+// tool call, approval and grant. It is a stream of its own, separate from
+// debug logs, and it never carries a secret value or a token: events hold
+// token accessors, paths and safe messages only.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+)
+
+// Outcome is required on every event.
+type Outcome string
+
+const (
+	OK       Outcome = "ok"
+	Denied   Outcome = "denied"
+	TimedOut Outcome = "timed_out"
+	Failed   Outcome = "failed"
+	Refused  Outcome = "refused" // bad input or not allowed; nothing was attempted
+)
+
+// Event names.
+const (
+	ToolCall          = "tool.call"
+	ApprovalRequested = "approval.requested"
+	ApprovalDecided   = "approval.decided"
+	GrantIssued       = "grant.issued"
+	GrantExpired      = "grant.expired"
+	GrantRevoked      = "grant.revoked"
+	GrantLost         = "grant.lost" // the token stopped working from outside Gatekeeper
+	RevokeFailed      = "grant.revoke_failed"
+)
+
+// Event is one audit record. Fields that do not apply stay empty.
+type Event struct {
+	Time          time.Time `json:"time"`
+	Event         string    `json:"event"`
+	Outcome       Outcome   `json:"outcome"`
+	CorrelationID string    `json:"correlation_id,omitempty"`
+	Principal     string    `json:"principal,omitempty"`
+	Tool          string    `json:"tool,omitempty"`
+	Path          string    `json:"path,omitempty"`
+	Tier          string    `json:"tier,omitempty"`
+	ApprovalID    string    `json:"approval_id,omitempty"`
+	Accessor      string    `json:"accessor,omitempty"`
+	Reason        string    `json:"reason,omitempty"`
+	ExpiresAt     time.Time `json:"expires_at,omitzero"`
+	// Detail is a safe, value-free description of what went wrong.
+	Detail string `json:"detail,omitempty"`
+}
+
+type ctxKey struct{}
+
+// WithCorrelationID returns a context whose events carry id. The same id is
+// shown to the agent in an error message, so one line of the audit log can be
+// found from what the agent saw.
+func WithCorrelationID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// CorrelationID returns the id stored by WithCorrelationID, or "".
+func CorrelationID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+// Log writes events as JSON lines to one writer. It is safe for concurrent use.
+type Log struct {
+	mu  sync.Mutex
+	w   io.Writer
+	now func() time.Time
+}
+
+// New returns a Log writing to w; now stamps events that have no time.
+func New(w io.Writer, now func() time.Time) *Log {
+	if now == nil {
+		now = time.Now
+	}
+	return &Log{w: w, now: now}
+}
+
+// Record writes e. A write error cannot be returned to anyone who could act on
+// it, so it is dropped; the audit file being unwritable shows at start-up,
+// when the file is opened.
+func (l *Log) Record(ctx context.Context, e Event) {
+	if l == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = l.now()
+	}
+	e.Time = e.Time.UTC()
+	if e.CorrelationID == "" {
+		e.CorrelationID = CorrelationID(ctx)
+	}
+	if e.Outcome == "" {
+		e.Outcome = Failed
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	line = append(line, '\n')
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, _ = l.w.Write(line)
+}

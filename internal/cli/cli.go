@@ -1,0 +1,100 @@
+// Package cli is Gatekeeper's command line: it parses arguments, reads the
+// configuration and wires the parts together for each command.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// Version is set at build time with -ldflags "-X ...cli.Version=...".
+var Version = "dev"
+
+// IO is what a command may touch of its process.
+type IO struct {
+	Stdin   io.ReadCloser
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Environ []string
+}
+
+// ErrUsage means the arguments were wrong; usage has been printed.
+var ErrUsage = errors.New("usage")
+
+// ErrHelp means help was asked for and printed; nothing else ran.
+var ErrHelp = errors.New("help")
+
+const usage = `Gatekeeper: earned, time-boxed access to Vault/OpenBao secrets for AI agents.
+
+Usage:
+  gatekeeper serve                 serve MCP over stdio (configured from the environment)
+  gatekeeper setup [--json] [...]  make a Vault/OpenBao ready for Gatekeeper (admin VAULT_TOKEN)
+  gatekeeper policy                print the policies setup would write, touching nothing
+  gatekeeper dev                   run a local dev Vault, set it up and print how to connect an agent
+  gatekeeper version               print the version
+
+Run "gatekeeper COMMAND -h" for a command's flags. Settings come from the
+environment (VAULT_ADDR, VAULT_TOKEN, GATEKEEPER_*); see the README.
+`
+
+// Run runs the command named by args (without the program name).
+func Run(ctx context.Context, args []string, sys IO) error {
+	if len(args) == 0 {
+		fmt.Fprint(sys.Stderr, usage)
+		return ErrUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, sys)
+	case "setup":
+		return setupCmd(ctx, rest, sys)
+	case "policy":
+		return policyCmd(rest, sys)
+	case "dev":
+		return dev(ctx, rest, sys)
+	case "version", "--version":
+		fmt.Fprintln(sys.Stdout, "gatekeeper", Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(sys.Stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(sys.Stderr, "gatekeeper: unknown command %q\n\n%s", cmd, usage)
+	return ErrUsage
+}
+
+// flags returns a FlagSet that prints its usage to stderr and reports
+// errors instead of exiting.
+func flags(name, summary string, sys IO) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(sys.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(sys.Stderr, "Usage: gatekeeper %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ErrHelp
+		}
+		return ErrUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		return ErrUsage
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

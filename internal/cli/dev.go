@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/devvault"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
+)
+
+// samples are written into a dev Vault so an agent has something to read.
+var samples = map[string]map[string]any{
+	"demo/database": {"username": "app", "password": "dev-only-not-a-real-password", "host": "db.internal:5432"},
+	"demo/api":      {"key": "dev-only-api-key", "endpoint": "https://api.example.test"},
+}
+
+func dev(ctx context.Context, args []string, sys IO) error {
+	fs := flags("dev", "Start a local dev Vault (in memory, on 127.0.0.1), set it up for Gatekeeper, write sample\n"+
+		"secrets, show the TOTP enrollment and print how to connect an agent. Runs until Ctrl-C.", sys)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	// The dev Vault gets its own address and token; other settings apply.
+	var environ []string
+	for _, kv := range sys.Environ {
+		if !strings.HasPrefix(kv, "VAULT_ADDR=") && !strings.HasPrefix(kv, "VAULT_TOKEN=") {
+			environ = append(environ, kv)
+		}
+	}
+	cfg, err := config.FromEnv(environ)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	bin, err := devvault.Find()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(sys.Stderr, "Starting a dev Vault (%s) on 127.0.0.1 …\n", bin)
+	srv, err := devvault.Start(ctx, bin)
+	if err != nil {
+		return fmt.Errorf("starting the dev Vault: %w", err)
+	}
+	defer srv.Stop()
+
+	cfg.VaultAddr, cfg.VaultToken = srv.Addr, sensitive.New(srv.RootToken)
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	vc, err := vault.New(vault.Options{Address: srv.Addr})
+	if err != nil {
+		return err
+	}
+	res, err := setup.Apply(ctx, vc, cfg.VaultToken, setup.Options{Layout: cfg.Layout()})
+	if err != nil {
+		return fmt.Errorf("setting up the dev Vault: %w", err)
+	}
+	for p, data := range samples {
+		if _, err := vc.KVWrite(ctx, cfg.VaultToken, cfg.KVMount, cfg.Prefix+"/"+p, data); err != nil {
+			return fmt.Errorf("writing sample secrets: %w", err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the gatekeeper binary: %w", err)
+	}
+	printSetup(sys.Stdout, res)
+	printConnect(sys.Stdout, self, srv, res)
+
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(sys.Stderr, "\nStopping the dev Vault; everything in it is gone.")
+	case <-srv.Exited():
+		return fmt.Errorf("the dev Vault exited:\n%s", srv.Output())
+	}
+	return nil
+}
+
+func printConnect(w io.Writer, self string, srv *devvault.Server, res *setup.Result) {
+	self, _ = filepath.Abs(self)
+	tok := res.BootstrapToken.Reveal()
+	fmt.Fprintf(w, `
+Connect Claude Code (stdio):
+  claude mcp add gatekeeper -e VAULT_ADDR=%s -e VAULT_TOKEN=%s -- %s serve
+
+Any other MCP client: run this command over stdio:
+`, srv.Addr, tok, self)
+	cfg := map[string]any{"mcpServers": map[string]any{"gatekeeper": map[string]any{
+		"command": self,
+		"args":    []string{"serve"},
+		"env":     map[string]string{"VAULT_ADDR": srv.Addr, "VAULT_TOKEN": tok},
+	}}}
+	b, _ := json.MarshalIndent(cfg, "  ", "  ")
+	fmt.Fprintf(w, "  %s\n", b)
+	fmt.Fprintf(w, `
+Sample secrets: %s (try: "list my secrets", then "read demo/database").
+The agent asks for read access with authenticate: give it the code your authenticator app shows.
+Admin access to this dev Vault (dev only): VAULT_ADDR=%s VAULT_TOKEN=%s
+Press Ctrl-C to stop; the dev Vault keeps everything in memory and forgets it.
+`, strings.Join(sampleNames(), ", "), srv.Addr, srv.RootToken)
+}
+
+func sampleNames() []string {
+	var names []string
+	for p := range samples {
+		names = append(names, p)
+	}
+	return names
+}

@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/mdp/qrterminal/v3"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
+)
+
+// layoutFlags are the settings setup and policy share: environment first,
+// flags last.
+type layoutFlags struct {
+	kvMount, prefix   string
+	readTTL, writeTTL time.Duration
+}
+
+func (l *layoutFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.kvMount, "kv-mount", "", "KV v2 mount (default $GATEKEEPER_KV_MOUNT or secret)")
+	fs.StringVar(&l.prefix, "prefix", "", "agent-visible folder in the mount (default $GATEKEEPER_PREFIX or agent)")
+	fs.DurationVar(&l.readTTL, "read-ttl", 0, "read-tier token TTL (default $GATEKEEPER_READ_TTL or 4h)")
+	fs.DurationVar(&l.writeTTL, "write-ttl", 0, "write-tier token TTL (default $GATEKEEPER_WRITE_TTL or 15m)")
+}
+
+func (l *layoutFlags) apply(cfg *config.Config) {
+	if l.kvMount != "" {
+		cfg.KVMount = l.kvMount
+	}
+	if l.prefix != "" {
+		cfg.Prefix = l.prefix
+	}
+	if l.readTTL != 0 {
+		cfg.ReadTTL = l.readTTL
+	}
+	if l.writeTTL != 0 {
+		cfg.WriteTTL = l.writeTTL
+	}
+}
+
+// loadConfig reads the environment, applies the flags and validates.
+// withVault says whether VAULT_ADDR and VAULT_TOKEN are needed.
+func loadConfig(sys IO, lf *layoutFlags, withVault bool) (config.Config, error) {
+	cfg, err := config.FromEnv(sys.Environ)
+	lf.apply(&cfg)
+	if !withVault {
+		// policy touches no Vault: fill what Validate would demand.
+		cfg.VaultAddr, cfg.VaultToken = "http://unused", sensitive.New("unused")
+	}
+	if err = errors.Join(err, cfg.Validate()); err != nil {
+		return cfg, fmt.Errorf("configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+func policyCmd(args []string, sys IO) error {
+	fs := flags("policy", "Print the HCL of the policies setup writes, without touching Vault.", sys)
+	var lf layoutFlags
+	lf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(sys, &lf, false)
+	if err != nil {
+		return err
+	}
+	for _, p := range cfg.Layout().Policies() {
+		fmt.Fprintf(sys.Stdout, "# ---- policy %q ----\n%s\n", p.Name, p.HCL)
+	}
+	return nil
+}
+
+func setupCmd(ctx context.Context, args []string, sys IO) error {
+	fs := flags("setup", "Make a Vault/OpenBao ready for Gatekeeper, idempotently. Needs VAULT_ADDR and an admin VAULT_TOKEN.\n"+
+		"Login MFA is TOTP unless the Duo flags are given (the Duo secret key comes from $GATEKEEPER_DUO_SECRET_KEY).", sys)
+	var lf layoutFlags
+	lf.register(fs)
+	asJSON := fs.Bool("json", false, "print one JSON object (bootstrap_token, totp_url, kv_mount, prefix, …) instead of text")
+	var duo setup.Duo
+	fs.StringVar(&duo.Host, "duo-host", "", "Duo API hostname, e.g. api-XXXXXXXX.duosecurity.com")
+	fs.StringVar(&duo.IntegrationKey, "duo-integration-key", "", "Duo integration key")
+	fs.StringVar(&duo.Username, "duo-username", "", "the approver's Duo username")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(sys, &lf, true)
+	if err != nil {
+		return err
+	}
+	opts := setup.Options{Layout: cfg.Layout()}
+	if duo.Host != "" || duo.IntegrationKey != "" || duo.Username != "" {
+		duo.SecretKey = sensitive.New(envValue(sys.Environ, "GATEKEEPER_DUO_SECRET_KEY"))
+		if duo.Host == "" || duo.IntegrationKey == "" || duo.Username == "" || duo.SecretKey.IsZero() {
+			return errors.New("duo needs --duo-host, --duo-integration-key, --duo-username and $GATEKEEPER_DUO_SECRET_KEY")
+		}
+		opts.Duo = &duo
+	}
+	vc, err := vault.New(vault.Options{Address: cfg.VaultAddr})
+	if err != nil {
+		return err
+	}
+	res, err := setup.Apply(ctx, vc, cfg.VaultToken, opts)
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	if *asJSON {
+		return printJSON(sys.Stdout, res)
+	}
+	printSetup(sys.Stdout, res)
+	return nil
+}
+
+// setupJSON is setup's --json output; scripts rely on these names.
+type setupJSON struct {
+	*setup.Result
+	BootstrapToken string `json:"bootstrap_token"`
+}
+
+func printJSON(w io.Writer, res *setup.Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(setupJSON{Result: res, BootstrapToken: res.BootstrapToken.Reveal()})
+}
+
+func printSetup(w io.Writer, res *setup.Result) {
+	fmt.Fprintf(w, "Gatekeeper is set up on %s.\n", res.VaultAddr)
+	fmt.Fprintf(w, "  agents see:      %s/%s/ (KV v2)\n", res.KVMount, res.Prefix)
+	fmt.Fprintf(w, "  policies:        %s\n", strings.Join(res.Policies, ", "))
+	fmt.Fprintf(w, "  tier accounts:   userpass at %s, login MFA: %s\n", strings.Join(res.AuthMounts, ", "), res.MFAMethod)
+	if len(res.Changed) == 0 {
+		fmt.Fprintln(w, "  changed:         nothing (already set up)")
+	} else {
+		fmt.Fprintf(w, "  changed:         %s\n", strings.Join(res.Changed, ", "))
+	}
+	switch {
+	case res.TOTPURL != "":
+		fmt.Fprintln(w, "\nThe approver enrolls now: scan this with an authenticator app (or add the URL by hand).")
+		qrterminal.GenerateWithConfig(res.TOTPURL, qrterminal.Config{
+			Level: qrterminal.L, Writer: w, HalfBlocks: true, QuietZone: 1,
+			BlackChar: qrterminal.BLACK_BLACK, WhiteBlackChar: qrterminal.WHITE_BLACK,
+			WhiteChar: qrterminal.WHITE_WHITE, BlackWhiteChar: qrterminal.BLACK_WHITE,
+		})
+		fmt.Fprintf(w, "%s\n", res.TOTPURL)
+	case res.MFAMethod == "totp":
+		fmt.Fprintln(w, "\nThe approver is already enrolled; their authenticator app keeps working.")
+	}
+	fmt.Fprintf(w, "\nBootstrap token for gatekeeper serve (VAULT_TOKEN). It can only start a login that the approver must confirm:\n%s\n", res.BootstrapToken.Reveal())
+}
+
+func envValue(environ []string, name string) string {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,188 @@
+package mcptools
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
+)
+
+var (
+	authenticateTool = &mcp.Tool{
+		Name:  "authenticate",
+		Title: "Get read access",
+		Description: "Ask the human for read access to secrets. You start with no access; this sends an approval " +
+			"request that the human confirms on their own device, and on approval you can read and list secrets " +
+			"for a few hours. If the human's approval method uses a code (an authenticator app), ask them for " +
+			"the current code and pass it as passcode; a push method needs no passcode. Calling it while read " +
+			"access is live asks nobody and just reports your access.",
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)},
+	}
+	escalateTool = &mcp.Tool{
+		Name:  "escalate",
+		Title: "Get write access for a task",
+		Description: "Ask the human for write access, needed before write_secret. Requires live read access " +
+			"(call authenticate first) and a reason: say exactly what you will write and why; the human sees it. " +
+			"Write access lasts a few minutes, is never renewed, and drops back to read when it ends. Pass the " +
+			"current authenticator code as passcode if the human's method uses one. Ask for it only when you are " +
+			"about to write.",
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)},
+	}
+	statusTool = &mcp.Tool{
+		Name:  "token_status",
+		Title: "Show current access",
+		Description: "Show your current access tier (none, read or write), the seconds left on each grant and any " +
+			"approval still waiting for the human. Asks nobody and changes nothing.",
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false)},
+	}
+	releaseTool = &mcp.Tool{
+		Name:  "release",
+		Title: "Give up write access",
+		Description: "Give up write access now, as soon as the writes for your task are done. The write token " +
+			"is revoked in Vault; read access stays.",
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)},
+	}
+	logoutTool = &mcp.Tool{
+		Name:  "logout",
+		Title: "Give up all access",
+		Description: "Give up all access now: every token is revoked in Vault. Reading again will need a new " +
+			"approval. Use it when you no longer need secrets.",
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)},
+	}
+)
+
+// AuthenticateIn is authenticate's input.
+type AuthenticateIn struct {
+	Passcode string `json:"passcode,omitempty" jsonschema:"the current code from the human's authenticator app, if their approval method uses one; omit for push approval"`
+}
+
+// EscalateIn is escalate's input.
+type EscalateIn struct {
+	Reason   string `json:"reason" jsonschema:"what you will write and why; shown to the human who approves"`
+	Passcode string `json:"passcode,omitempty" jsonschema:"the current code from the human's authenticator app, if their approval method uses one"`
+}
+
+// GrantOut is one live grant.
+type GrantOut struct {
+	Tier        string    `json:"tier"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	SecondsLeft int64     `json:"seconds_left"`
+	ApprovalID  string    `json:"approval_id"`
+}
+
+// StatusOut is the access a principal holds.
+type StatusOut struct {
+	Tier    string     `json:"tier" jsonschema:"none, read or write"`
+	Grants  []GrantOut `json:"grants"`
+	Pending []string   `json:"pending_approvals"`
+	Next    string     `json:"next" jsonschema:"what you can do next"`
+}
+
+func statusOut(s access.Status) StatusOut {
+	out := StatusOut{Tier: s.Tier.String(), Grants: []GrantOut{}, Pending: []string{}}
+	for _, g := range s.Grants {
+		out.Grants = append(out.Grants, GrantOut{Tier: g.Tier.String(), ExpiresAt: g.ExpiresAt.UTC(), SecondsLeft: g.SecondsLeft, ApprovalID: g.ApprovalID})
+	}
+	for _, t := range s.Pending {
+		out.Pending = append(out.Pending, t.String())
+	}
+	switch s.Tier {
+	case access.None:
+		out.Next = "Call authenticate to ask the human for read access."
+	case access.Read:
+		out.Next = "You can read_secret and list_secrets. To write, call escalate with a reason."
+	case access.Write:
+		out.Next = "You can read, list and write. Call release when your writes are done."
+	}
+	return out
+}
+
+func (t *tools) authenticate(ctx context.Context, c *call, in AuthenticateIn) (StatusOut, error) {
+	code, err := passcode(in.Passcode)
+	if err != nil {
+		return StatusOut{}, err
+	}
+	defer t.waiting(ctx, c, "read access")()
+	s, err := t.opts.Access.Authenticate(ctx, c.principal, code)
+	return statusOut(s), err
+}
+
+func (t *tools) escalate(ctx context.Context, c *call, in EscalateIn) (StatusOut, error) {
+	reason, err := checkReason(in.Reason)
+	if err != nil {
+		return StatusOut{}, err
+	}
+	code, err := passcode(in.Passcode)
+	if err != nil {
+		return StatusOut{}, err
+	}
+	defer t.waiting(ctx, c, "write access")()
+	s, err := t.opts.Access.Escalate(ctx, c.principal, reason, code)
+	if errors.Is(err, access.ErrPasscodeRequired) {
+		err = &tierError{tier: access.Write, err: err}
+	}
+	return statusOut(s), err
+}
+
+func (t *tools) status(_ context.Context, c *call, _ struct{}) (StatusOut, error) {
+	return statusOut(t.opts.Access.Status(c.principal)), nil
+}
+
+func (t *tools) release(ctx context.Context, c *call, _ struct{}) (StatusOut, error) {
+	s, err := t.opts.Access.Release(ctx, c.principal)
+	return statusOut(s), err
+}
+
+func (t *tools) logout(ctx context.Context, c *call, _ struct{}) (StatusOut, error) {
+	s, err := t.opts.Access.Logout(ctx, c.principal)
+	return statusOut(s), err
+}
+
+// errBadInput marks input refused before anything was attempted.
+var errBadInput = errors.New("invalid input")
+
+const maxReason = 500
+
+func checkReason(r string) (string, error) {
+	r = strings.TrimSpace(r)
+	switch {
+	case r == "":
+		return "", access.ErrReasonRequired
+	case len(r) > maxReason:
+		return "", inputError("reason is longer than 500 characters")
+	case strings.IndexFunc(r, unicode.IsControl) >= 0:
+		return "", inputError("reason contains control characters")
+	}
+	return r, nil
+}
+
+func passcode(s string) (sensitive.String, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > 64 || strings.IndexFunc(s, func(r rune) bool { return r < '!' || r > '~' }) >= 0 {
+		return sensitive.String{}, inputError("passcode must be the code as shown, without spaces")
+	}
+	return sensitive.New(s), nil
+}
+
+func inputError(msg string) error { return &badInput{msg: msg} }
+
+type badInput struct{ msg string }
+
+func (e *badInput) Error() string { return e.msg }
+func (e *badInput) Unwrap() error { return errBadInput }
+
+// tierError says which tier an approval was for, so the message names the
+// right tool to call again.
+type tierError struct {
+	tier access.Tier
+	err  error
+}
+
+func (e *tierError) Error() string { return e.err.Error() }
+func (e *tierError) Unwrap() error { return e.err }

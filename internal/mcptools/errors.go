@@ -1,0 +1,64 @@
+package mcptools
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/paths"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
+)
+
+// agentMessage is the one place where an error becomes what the model reads:
+// a safe message that says what to do next, and the audit outcome. Internal
+// detail (Vault's words, paths of Gatekeeper's own material) stays in the
+// debug log under the same correlation id.
+func agentMessage(err error) (string, audit.Outcome) {
+	var bad *badInput
+	switch {
+	case errors.As(err, &bad):
+		return "Invalid input: " + bad.msg + ".", audit.Refused
+	case errors.Is(err, paths.ErrInvalid):
+		return err.Error() + ". Paths are relative to your secrets folder, like \"db/postgres\".", audit.Refused
+	case errors.Is(err, access.ErrReasonRequired):
+		return "escalate needs a reason: say what you will write and why. The human sees it.", audit.Refused
+
+	case errors.Is(err, access.ErrPasscodeRequired):
+		var te *tierError
+		if errors.As(err, &te) && te.tier == access.Write {
+			return "Write access needs the human's approval code. Ask the human for the current code from their authenticator app, then call escalate again with your reason and passcode.", audit.Refused
+		}
+		return "Read access needs the human's approval code. Ask the human for the current code from their authenticator app, then call authenticate with it as passcode.", audit.Refused
+	case errors.Is(err, access.ErrDenied):
+		return "The approval was denied, or the code was wrong or already used. No access was granted. Ask the human before trying again; a code works only once, so wait for the next one.", audit.Denied
+	case errors.Is(err, access.ErrApprovalTimeout):
+		return "Nobody approved in time. No access was granted. Ask the human to be ready, then try again.", audit.TimedOut
+	case errors.Is(err, access.ErrNotAuthenticated):
+		return "You have no read access. Call authenticate to ask the human for it (with their current authenticator code as passcode if they use one).", audit.Refused
+	case errors.Is(err, access.ErrWriteRequired):
+		return "Writing needs write access, which you do not have now. Call escalate with a reason the human will see, then retry the write.", audit.Refused
+	case errors.Is(err, access.ErrGrantLost):
+		return "Your access was revoked outside Gatekeeper. Call authenticate to ask the human again.", audit.Refused
+	case errors.Is(err, access.ErrClosed):
+		return "Gatekeeper is shutting down; no access can be granted.", audit.Failed
+	case errors.Is(err, access.ErrBrokerCredential):
+		return "Gatekeeper's own Vault credential was refused, so no access can be granted. Tell the operator: run gatekeeper setup and give Gatekeeper the new bootstrap token.", audit.Failed
+	case errors.Is(err, access.ErrTokenTooLong), errors.Is(err, access.ErrMisconfigured):
+		return "Gatekeeper refused the token Vault issued because Vault is not set up as required. No access was granted. Tell the operator to run gatekeeper setup.", audit.Failed
+
+	case errors.Is(err, vault.ErrNotFound):
+		return "No secret at that path. Use list_secrets to see what exists.", audit.Failed
+	case errors.Is(err, vault.ErrPermissionDenied):
+		return "Vault refused this operation for your current access.", audit.Denied
+	case errors.Is(err, vault.ErrSealed):
+		return "Vault is sealed: nothing can be read or written until an operator unseals it.", audit.Failed
+	case errors.Is(err, vault.ErrUnreachable), errors.Is(err, vault.ErrUnavailable), errors.Is(err, vault.ErrRateLimited):
+		return "Vault is not answering right now. Try again in a minute; if it persists, tell the operator.", audit.Failed
+	case errors.Is(err, context.Canceled):
+		return "The call was cancelled.", audit.Failed
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Vault did not answer in time. Try again in a minute.", audit.Failed
+	}
+	return "Gatekeeper could not complete the call.", audit.Failed
+}

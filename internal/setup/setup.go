@@ -1,0 +1,284 @@
+package setup
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
+)
+
+// Duo configures Duo push as the login MFA method instead of TOTP.
+type Duo struct {
+	Host           string // api-XXXXXXXX.duosecurity.com
+	IntegrationKey string
+	SecretKey      sensitive.String
+	Username       string // the approving human's Duo username
+}
+
+// Options say what to set up.
+type Options struct {
+	Layout Layout
+	Duo    *Duo // nil: TOTP
+}
+
+// Result is what setup did and what the operator needs next. It prints the
+// bootstrap token only where the caller asks for it.
+type Result struct {
+	VaultAddr      string           `json:"vault_addr"`
+	KVMount        string           `json:"kv_mount"`
+	Prefix         string           `json:"prefix"`
+	BootstrapToken sensitive.String `json:"-"`
+	// TOTPURL is the otpauth:// enrollment URL, set only when this run
+	// enrolled the human; empty when an enrollment already existed.
+	TOTPURL     string   `json:"totp_url"`
+	MFAMethod   string   `json:"mfa_method"` // totp or duo
+	MFAMethodID string   `json:"mfa_method_id"`
+	EntityID    string   `json:"entity_id"`
+	Policies    []string `json:"policies"`
+	AuthMounts  []string `json:"auth_mounts"`
+	Changed     []string `json:"changed"` // what this run created or altered
+}
+
+// Vault is the admin side of the Vault client that setup uses.
+type Vault interface {
+	Address() string
+	Health(ctx context.Context) (*vault.Health, error)
+	Read(ctx context.Context, tok sensitive.String, path string) (*vault.Secret, error)
+	Write(ctx context.Context, tok sensitive.String, path string, data map[string]any) (*vault.Secret, error)
+	List(ctx context.Context, tok sensitive.String, path string) (*vault.Secret, error)
+	MountKVv2(ctx context.Context, tok sensitive.String, mount string) error
+	KVRead(ctx context.Context, tok sensitive.String, mount, path string) (*vault.KVSecret, error)
+	KVWrite(ctx context.Context, tok sensitive.String, mount, path string, data map[string]any) (int64, error)
+	LookupSelf(ctx context.Context, tok sensitive.String) (*vault.TokenInfo, error)
+}
+
+type run struct {
+	v     Vault
+	admin sensitive.String
+	opts  Options
+	res   *Result
+}
+
+// Apply makes the server ready, idempotently, using an admin token.
+func Apply(ctx context.Context, v Vault, admin sensitive.String, opts Options) (*Result, error) {
+	l := opts.Layout
+	r := &run{v: v, admin: admin, opts: opts, res: &Result{VaultAddr: v.Address(), KVMount: l.KVMount, Prefix: l.Prefix}}
+	h, err := v.Health(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("checking Vault: %w", err)
+	}
+	if !h.Initialized || h.Sealed {
+		return nil, fmt.Errorf("vault at %s is not ready (initialized %v, sealed %v)", v.Address(), h.Initialized, h.Sealed)
+	}
+	if err := v.MountKVv2(ctx, admin, l.KVMount); err != nil {
+		return nil, fmt.Errorf("preparing KV mount %s: %w", l.KVMount, err)
+	}
+	for _, p := range l.Policies() {
+		if err := r.policy(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	accessors := map[access.Tier]string{}
+	for _, t := range []access.Tier{access.Read, access.Write} {
+		acc, err := r.account(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		accessors[t] = acc
+	}
+	entityID, err := r.entity(ctx, accessors)
+	if err != nil {
+		return nil, err
+	}
+	r.res.EntityID = entityID
+	methodID, err := r.mfa(ctx, entityID)
+	if err != nil {
+		return nil, err
+	}
+	r.res.MFAMethodID = methodID
+	if _, err := v.Write(ctx, admin, "identity/mfa/login-enforcement/"+enforcement, map[string]any{
+		"mfa_method_ids":        []string{methodID},
+		"auth_method_accessors": []string{accessors[access.Read], accessors[access.Write]},
+	}); err != nil {
+		return nil, fmt.Errorf("enforcing login MFA on the tier accounts: %w", err)
+	}
+	if r.res.BootstrapToken, err = r.bootstrap(ctx); err != nil {
+		return nil, err
+	}
+	return r.res, nil
+}
+
+func (r *run) changed(what string) { r.res.Changed = append(r.res.Changed, what) }
+
+func (r *run) policy(ctx context.Context, p Policy) error {
+	path := "sys/policies/acl/" + p.Name
+	cur, err := r.v.Read(ctx, r.admin, path)
+	if err != nil && !errors.Is(err, vault.ErrNotFound) {
+		return fmt.Errorf("reading policy %s: %w", p.Name, err)
+	}
+	if cur != nil && cur.Data["policy"] == p.HCL {
+		r.res.Policies = append(r.res.Policies, p.Name)
+		return nil
+	}
+	if _, err := r.v.Write(ctx, r.admin, path, map[string]any{"policy": p.HCL}); err != nil {
+		return fmt.Errorf("writing policy %s: %w", p.Name, err)
+	}
+	r.res.Policies = append(r.res.Policies, p.Name)
+	r.changed("policy " + p.Name)
+	return nil
+}
+
+// account makes a tier's userpass mount and user, with a random password kept
+// in KV, and returns the mount's accessor.
+func (r *run) account(ctx context.Context, t access.Tier) (string, error) {
+	mount := AuthMount(t)
+	acc, err := r.authMount(ctx, mount)
+	if err != nil {
+		return "", err
+	}
+	r.res.AuthMounts = append(r.res.AuthMounts, mount)
+
+	l := r.opts.Layout
+	password := ""
+	if cur, err := r.v.KVRead(ctx, r.admin, l.KVMount, AccountPath(t)); err == nil {
+		password, _ = cur.Data["password"].(string)
+		if cur.Data["mount"] != mount || cur.Data["username"] != accountUser {
+			password = ""
+		}
+	} else if !errors.Is(err, vault.ErrNotFound) {
+		return "", fmt.Errorf("reading the %s-tier account: %w", t, err)
+	}
+	if password == "" {
+		password = randomString()
+		if _, err := r.v.KVWrite(ctx, r.admin, l.KVMount, AccountPath(t), map[string]any{
+			"mount": mount, "username": accountUser, "password": password,
+		}); err != nil {
+			return "", fmt.Errorf("storing the %s-tier account: %w", t, err)
+		}
+		r.changed("account " + t.String())
+	}
+	ttl := fmt.Sprintf("%ds", int64(l.ttl(t).Seconds()))
+	if _, err := r.v.Write(ctx, r.admin, "auth/"+mount+"/users/"+accountUser, map[string]any{
+		"password":                password,
+		"token_policies":          []string{PolicyName(t)},
+		"token_no_default_policy": true,
+		"token_type":              "service",
+		"token_ttl":               ttl,
+		"token_max_ttl":           ttl,
+		"token_explicit_max_ttl":  ttl,
+	}); err != nil {
+		return "", fmt.Errorf("writing the %s-tier user: %w", t, err)
+	}
+	return acc, nil
+}
+
+func (r *run) authMount(ctx context.Context, mount string) (string, error) {
+	acc, err := r.authAccessor(ctx, mount)
+	if err != nil || acc != "" {
+		return acc, err
+	}
+	if _, err := r.v.Write(ctx, r.admin, "sys/auth/"+mount, map[string]any{
+		"type": "userpass", "description": "Gatekeeper tier account",
+	}); err != nil {
+		return "", fmt.Errorf("enabling userpass at %s: %w", mount, err)
+	}
+	r.changed("auth mount " + mount)
+	acc, err = r.authAccessor(ctx, mount)
+	if err == nil && acc == "" {
+		err = fmt.Errorf("auth mount %s has no accessor after enabling it", mount)
+	}
+	return acc, err
+}
+
+// authAccessor returns the accessor of a userpass mount, "" if there is none.
+func (r *run) authAccessor(ctx context.Context, mount string) (string, error) {
+	s, err := r.v.Read(ctx, r.admin, "sys/auth")
+	if err != nil {
+		return "", fmt.Errorf("listing auth mounts: %w", err)
+	}
+	m, ok := s.Data[mount+"/"].(map[string]any)
+	if !ok {
+		return "", nil
+	}
+	if typ, _ := m["type"].(string); typ != "userpass" {
+		return "", fmt.Errorf("auth mount %s exists with type %q, want userpass", mount, typ)
+	}
+	acc, _ := m["accessor"].(string)
+	return acc, nil
+}
+
+// entity makes the approving human's identity entity and ties both tier
+// accounts to it, so one authenticator enrollment serves both tiers.
+func (r *run) entity(ctx context.Context, accessors map[access.Tier]string) (string, error) {
+	s, err := r.v.Read(ctx, r.admin, "identity/entity/name/"+entityName)
+	if errors.Is(err, vault.ErrNotFound) {
+		if _, err = r.v.Write(ctx, r.admin, "identity/entity", map[string]any{"name": entityName}); err != nil {
+			return "", fmt.Errorf("creating entity %s: %w", entityName, err)
+		}
+		r.changed("entity " + entityName)
+		s, err = r.v.Read(ctx, r.admin, "identity/entity/name/"+entityName)
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading entity %s: %w", entityName, err)
+	}
+	id, _ := s.Data["id"].(string)
+	if id == "" {
+		return "", fmt.Errorf("entity %s has no id", entityName)
+	}
+	for _, t := range []access.Tier{access.Read, access.Write} {
+		if err := r.alias(ctx, id, accessors[t]); err != nil {
+			return "", fmt.Errorf("tying the %s-tier account to %s: %w", t, entityName, err)
+		}
+	}
+	return id, nil
+}
+
+func (r *run) alias(ctx context.Context, entityID, accessor string) error {
+	s, err := r.v.Write(ctx, r.admin, "identity/lookup/entity", map[string]any{
+		"alias_name": accountUser, "alias_mount_accessor": accessor,
+	})
+	if err != nil && !errors.Is(err, vault.ErrNotFound) {
+		return err
+	}
+	if s != nil && s.Data["id"] == entityID {
+		return nil
+	}
+	if s != nil {
+		// A login before setup (or by hand) made its own entity for the
+		// account: move the alias to the approver.
+		for _, a := range anySlice(s.Data["aliases"]) {
+			am, _ := a.(map[string]any)
+			if am["mount_accessor"] == accessor && am["name"] == accountUser {
+				aliasID, _ := am["id"].(string)
+				_, err := r.v.Write(ctx, r.admin, "identity/entity-alias/id/"+aliasID, map[string]any{
+					"canonical_id": entityID, "name": accountUser, "mount_accessor": accessor,
+				})
+				r.changed("alias moved to " + entityName)
+				return err
+			}
+		}
+	}
+	if _, err := r.v.Write(ctx, r.admin, "identity/entity-alias", map[string]any{
+		"name": accountUser, "canonical_id": entityID, "mount_accessor": accessor,
+	}); err != nil {
+		return err
+	}
+	r.changed("alias for " + accessor)
+	return nil
+}
+
+func anySlice(v any) []any {
+	s, _ := v.([]any)
+	return s
+}
+
+func randomString() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
