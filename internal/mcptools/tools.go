@@ -112,7 +112,7 @@ func add[In, Out any](s *mcp.Server, t *tools, tool *mcp.Tool, h handler[In, Out
 			c.principal = p
 			out, err = h(ctx, c, in)
 		}
-		ev := audit.Event{Event: audit.ToolCall, Outcome: audit.OK, Principal: string(c.principal), Tool: tool.Name, Path: c.path}
+		ev := audit.Event{Event: audit.ToolCall, Outcome: audit.OK, CorrelationID: id, Principal: string(c.principal), Tool: tool.Name, Path: c.path}
 		if err != nil {
 			msg, outcome := agentMessage(err)
 			ev.Outcome, ev.Detail = outcome, msg

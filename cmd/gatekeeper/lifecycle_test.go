@@ -1,0 +1,264 @@
+package main_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestToolsAndAnnotations(t *testing.T) {
+	e := newEnv(t)
+	a := e.serve()
+	res, err := a.session.ListTools(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type hints struct {
+		ReadOnly, Destructive, Idempotent bool
+	}
+	got := map[string]hints{}
+	for _, tool := range res.Tools {
+		if tool.Description == "" {
+			t.Errorf("%s has no description", tool.Name)
+		}
+		an := tool.Annotations
+		if an == nil || an.DestructiveHint == nil {
+			t.Fatalf("%s lacks annotations with an explicit destructiveHint", tool.Name)
+		}
+		got[tool.Name] = hints{an.ReadOnlyHint, *an.DestructiveHint, an.IdempotentHint}
+	}
+	want := map[string]hints{
+		"authenticate": {false, false, true},
+		"escalate":     {false, false, true},
+		"read_secret":  {true, false, true},
+		"write_secret": {false, true, true},
+		"list_secrets": {true, false, true},
+		"token_status": {true, false, true},
+		"release":      {false, false, true},
+		"logout":       {false, false, true},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("tools and hints (-want +got):\n%s", diff)
+	}
+	for _, tool := range res.Tools {
+		schema, _ := tool.InputSchema.(map[string]any)
+		required, _ := schema["required"].([]any)
+		switch tool.Name {
+		case "escalate":
+			if !slices.Contains(required, any("reason")) {
+				t.Errorf("escalate does not require reason: %v", schema)
+			}
+		case "read_secret", "list_secrets":
+			if !slices.Contains(required, any("path")) {
+				t.Errorf("%s does not require path: %v", tool.Name, schema)
+			}
+		case "write_secret":
+			if !slices.Contains(required, any("path")) || !slices.Contains(required, any("data")) {
+				t.Errorf("write_secret does not require path and data: %v", schema)
+			}
+		}
+	}
+}
+
+// TestLifecycle walks an agent from no access to write and back, with every
+// approval made the way a human with an authenticator app makes it.
+func TestLifecycle(t *testing.T) {
+	e := newEnv(t)
+	a := e.serve()
+
+	if tier := a.tier(); tier != "none" {
+		t.Fatalf("starting tier = %q, want none", tier)
+	}
+	// A read with no grant starts authenticate; TOTP needs the human's code.
+	a.fails("read_secret", map[string]any{"path": "app/db"}, "call authenticate with it as passcode")
+	a.fails("authenticate", map[string]any{"passcode": e.auth.Wrong(t)}, "denied")
+	if tier := a.tier(); tier != "none" {
+		t.Fatalf("tier after a wrong code = %q", tier)
+	}
+
+	a.authenticate()
+	st := a.ok("token_status", nil)
+	grants := st["grants"].([]any)
+	if len(grants) != 1 {
+		t.Fatalf("grants = %v", grants)
+	}
+	left := grants[0].(map[string]any)["seconds_left"].(float64)
+	if left < 4*3600-60 || left > 4*3600 {
+		t.Errorf("read grant seconds_left = %v, want about 4h", left)
+	}
+
+	got := a.ok("read_secret", map[string]any{"path": "app/db"})
+	if diff := cmp.Diff(map[string]any{"username": "app", "password": "pw-db-5f2c9e"}, got["data"]); diff != "" {
+		t.Errorf("read_secret data (-want +got):\n%s", diff)
+	}
+	keys := a.ok("list_secrets", map[string]any{"path": ""})["keys"]
+	if diff := cmp.Diff([]any{"app/", "team/"}, keys); diff != "" {
+		t.Errorf("list_secrets top (-want +got):\n%s", diff)
+	}
+	if keys := a.ok("list_secrets", map[string]any{"path": "nothing/here"})["keys"]; len(keys.([]any)) != 0 {
+		t.Errorf("list of a missing folder = %v, want empty", keys)
+	}
+	a.fails("read_secret", map[string]any{"path": "app/missing"}, "No secret at that path")
+
+	// A write never escalates by itself.
+	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "new"}}, "call escalate")
+	a.fails("escalate", map[string]any{"reason": "  ", "passcode": e.auth.Code(t)}, "needs a reason")
+	a.fails("escalate", map[string]any{"reason": "rotate"}, "call escalate again with your reason and passcode")
+	a.escalate()
+	w := a.ok("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "api-key-rotated"}})
+	if w["version"].(float64) != 2 {
+		t.Errorf("write version = %v, want 2", w["version"])
+	}
+	stored, err := e.vc.KVRead(t.Context(), e.root, "secret", "agent/app/api")
+	if err != nil || stored.Data["key"] != "api-key-rotated" {
+		t.Fatalf("Vault holds %v, %v", stored, err)
+	}
+	// Escalating again while write is live asks nobody.
+	if out := a.ok("escalate", map[string]any{"reason": "another write"}); out["tier"] != "write" {
+		t.Errorf("escalate while write is live: %v", out)
+	}
+
+	acc := a.accessors()
+	if len(acc["read"]) != 1 || len(acc["write"]) != 1 {
+		t.Fatalf("issued grants = %v", acc)
+	}
+	if out := a.ok("release", nil); out["tier"] != "read" {
+		t.Fatalf("after release: %v", out)
+	}
+	if e.tokenAlive(acc["write"][0]) {
+		t.Error("release left the write token valid in Vault")
+	}
+	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "x"}}, "call escalate")
+	a.ok("read_secret", map[string]any{"path": "app/api"})
+
+	if out := a.ok("logout", nil); out["tier"] != "none" {
+		t.Fatalf("after logout: %v", out)
+	}
+	if e.tokenAlive(acc["read"][0]) {
+		t.Error("logout left the read token valid in Vault")
+	}
+
+	// Shutdown (stdin closed) revokes every live grant.
+	a.authenticate()
+	a.escalate()
+	a.stop()
+	for tier, list := range a.accessors() {
+		for _, acc := range list {
+			if e.tokenAlive(acc) {
+				t.Errorf("a %s token is still valid after shutdown", tier)
+			}
+		}
+	}
+	assertNoSecretsLogged(t, e, a)
+}
+
+func TestPathsOutsideThePrefixAreUnreachable(t *testing.T) {
+	e := newEnv(t)
+	a := e.serve()
+	a.authenticate()
+	a.escalate()
+	for _, p := range []string{
+		"../gatekeeper/tier/read", "..", "/secret/data/gatekeeper/bootstrap", "app/../../gatekeeper/bootstrap",
+		"app//db", "%2e%2e/gatekeeper/tier/write", "app/db\x00", "app/db?version=1", "app/\u202edb",
+		strings.Repeat("a/", 300) + "b",
+	} {
+		for _, tool := range []string{"read_secret", "write_secret", "list_secrets"} {
+			args := map[string]any{"path": p, "data": map[string]any{"k": "v"}}
+			if tool != "write_secret" {
+				delete(args, "data")
+			}
+			a.fails(tool, args, "invalid path")
+		}
+	}
+	// A relative path that names Gatekeeper's folder stays inside the prefix.
+	a.fails("read_secret", map[string]any{"path": "gatekeeper/tier/read"}, "No secret at that path")
+	a.ok("write_secret", map[string]any{"path": "gatekeeper/tier/read", "data": map[string]any{"password": "x"}})
+	own, err := e.vc.KVRead(t.Context(), e.root, "secret", "gatekeeper/tier/read")
+	if err != nil || own.Data["password"] == "x" {
+		t.Fatalf("Gatekeeper's own account was reachable: %v, %v", own, err)
+	}
+	// Refused paths are audited and never reached Vault as a request.
+	refused := 0
+	for _, ev := range a.auditEvents() {
+		if ev["event"] == "tool.call" && ev["outcome"] == "refused" {
+			refused++
+		}
+	}
+	if refused < 30 {
+		t.Errorf("refused tool calls audited = %d, want every bad path", refused)
+	}
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	a := e.serve()
+	a.authenticate()
+	a.escalate()
+	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{}}, "at least one key")
+	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"k": strings.Repeat("x", 70000)}}, "at most")
+	a.fails("authenticate", map[string]any{"passcode": "12 34 56"}, "without spaces")
+	a.fails("escalate", map[string]any{"reason": "x\x07y"}, "control characters")
+	cur, err := e.vc.KVRead(t.Context(), e.root, "secret", "agent/app/api")
+	if err != nil || cur.Version != 1 {
+		t.Fatalf("secret changed by bad input: %v, %v", cur, err)
+	}
+}
+
+func TestWriteExpiresToRead(t *testing.T) {
+	e := newEnv(t)
+	a := e.serve("GATEKEEPER_WRITE_TTL=3s")
+	a.authenticate()
+	a.escalate()
+	acc := a.accessors()["write"][0]
+	// The write-tier account's token TTL (15m) was cut down to the grant.
+	info, err := e.vc.Write(t.Context(), e.root, "auth/token/lookup-accessor", map[string]any{"accessor": acc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl, _ := info.Data["ttl"].(interface{ Int64() (int64, error) }); ttl != nil {
+		if n, _ := ttl.Int64(); n > 3 {
+			t.Errorf("write token TTL %ds, want at most the 3s grant", n)
+		}
+	}
+	waitFor(t, 10*time.Second, func() bool { return a.tier() == "read" })
+	if e.tokenAlive(acc) {
+		t.Error("expired write token still valid in Vault")
+	}
+	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "x"}}, "call escalate")
+	a.ok("read_secret", map[string]any{"path": "app/db"})
+	expired := false
+	for _, ev := range a.auditEvents() {
+		expired = expired || (ev["event"] == "grant.expired" && ev["tier"] == "write" && ev["outcome"] == "ok")
+	}
+	if !expired {
+		t.Error("no grant.expired event for the write grant")
+	}
+}
+
+func TestReadRenewsThroughNewApproval(t *testing.T) {
+	e := newEnv(t)
+	a := e.serve("GATEKEEPER_READ_TTL=3s")
+	a.authenticate()
+	first := a.accessors()["read"][0]
+	waitFor(t, 10*time.Second, func() bool { return a.tier() == "none" })
+	if e.tokenAlive(first) {
+		t.Error("expired read token still valid")
+	}
+	a.fails("read_secret", map[string]any{"path": "app/db"}, "call authenticate")
+	a.authenticate()
+	a.ok("read_secret", map[string]any{"path": "app/db"})
+}
+
+func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", limit)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -1,0 +1,175 @@
+package mcptools
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
+)
+
+// These tests cover the adapter alone: the access model and Vault are
+// stubbed, since their real behaviour is tested in their own packages and
+// end to end in cmd/gatekeeper.
+
+type stubAccess struct {
+	Access
+	authenticate func(ctx context.Context) (access.Status, error)
+	readErr      error
+}
+
+func (s *stubAccess) Authenticate(ctx context.Context, _ access.Principal, _ sensitive.String) (access.Status, error) {
+	return s.authenticate(ctx)
+}
+
+func (s *stubAccess) ForRead(context.Context, access.Principal, string) (*access.Grant, error) {
+	if s.readErr != nil {
+		return nil, s.readErr
+	}
+	return &access.Grant{Tier: access.Read}, nil
+}
+
+func (s *stubAccess) Status(p access.Principal) access.Status { return access.Status{Principal: p} }
+
+type stubKV struct {
+	KV
+	reads []string
+}
+
+func (s *stubKV) KVRead(_ context.Context, _ sensitive.String, mount, path string) (*vault.KVSecret, error) {
+	s.reads = append(s.reads, mount+"/"+path)
+	return &vault.KVSecret{Data: map[string]any{"k": "v"}, Version: 3}, nil
+}
+
+type recorder struct {
+	mu  sync.Mutex
+	all []audit.Event
+}
+
+func (r *recorder) Record(_ context.Context, e audit.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.all = append(r.all, e)
+}
+
+func connect(t *testing.T, acc Access, kv KV, rec Recorder, copts *mcp.ClientOptions) *mcp.ClientSession {
+	t.Helper()
+	s := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: "test"}, nil)
+	Register(s, Options{
+		Access: acc, KV: kv, KVMount: "secret", Prefix: "agent", Audit: rec, ProgressEvery: 5 * time.Millisecond,
+		Principal: func(context.Context, *mcp.CallToolRequest) (access.Principal, error) { return "p", nil },
+	})
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(t.Context(), st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ss.Close() })
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, copts).Connect(t.Context(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	return cs
+}
+
+func TestProgressWhileApprovalPending(t *testing.T) {
+	progressed := make(chan struct{})
+	var once sync.Once
+	acc := &stubAccess{authenticate: func(ctx context.Context) (access.Status, error) {
+		select { // the human approves only once the client has seen progress
+		case <-progressed:
+			return access.Status{Tier: access.Read}, nil
+		case <-ctx.Done():
+			return access.Status{}, ctx.Err()
+		}
+	}}
+	var messages []string
+	var mu sync.Mutex
+	cs := connect(t, acc, &stubKV{}, &recorder{}, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+			mu.Lock()
+			messages = append(messages, req.Params.Message)
+			mu.Unlock()
+			once.Do(func() { close(progressed) })
+		},
+	})
+	params := &mcp.CallToolParams{Name: "authenticate", Arguments: map[string]any{}}
+	params.SetProgressToken("tok-1")
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	res, err := cs.CallTool(ctx, params)
+	if err != nil || res.IsError {
+		t.Fatalf("authenticate: %v %+v", err, res)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(messages) == 0 || !strings.Contains(messages[0], "waiting for the human to approve read access") {
+		t.Errorf("progress messages = %q", messages)
+	}
+}
+
+func TestErrorsBecomeActionableMessages(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		want    string
+		outcome audit.Outcome
+	}{
+		{"passcode", access.ErrPasscodeRequired, "call authenticate with it as passcode", audit.Refused},
+		{"denied", access.ErrDenied, "denied", audit.Denied},
+		{"timeout", access.ErrApprovalTimeout, "Nobody approved in time", audit.TimedOut},
+		{"spent", access.ErrNotAuthenticated, "Call authenticate", audit.Refused},
+		{"sealed", &vault.Error{Kind: vault.ErrSealed, Op: "reading", Path: "secret/data/gatekeeper/tier/read"}, "Vault is sealed", audit.Failed},
+		{"unknown", errors.New("internal: secret/data/gatekeeper/tier/read exploded"), "could not complete", audit.Failed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{}
+			kv := &stubKV{}
+			cs := connect(t, &stubAccess{readErr: tc.err}, kv, rec, nil)
+			res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "read_secret", Arguments: map[string]any{"path": "db"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := res.Content[0].(*mcp.TextContent).Text
+			if !res.IsError || !strings.Contains(text, tc.want) || !strings.Contains(text, "(ref ") {
+				t.Fatalf("result %v %q, want an error containing %q and a ref", res.IsError, text, tc.want)
+			}
+			if strings.Contains(text, "gatekeeper/tier") {
+				t.Errorf("message leaks internal paths: %q", text)
+			}
+			if len(kv.reads) != 0 {
+				t.Errorf("Vault was asked although access failed: %v", kv.reads)
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.all) != 1 || rec.all[0].Outcome != tc.outcome || rec.all[0].Path != "db" || rec.all[0].CorrelationID == "" {
+				t.Fatalf("audit = %+v, want one tool.call with outcome %s", rec.all, tc.outcome)
+			}
+			if !strings.Contains(text, rec.all[0].CorrelationID) {
+				t.Errorf("message %q does not carry the audit correlation id %s", text, rec.all[0].CorrelationID)
+			}
+		})
+	}
+}
+
+func TestReadResolvesUnderPrefix(t *testing.T) {
+	kv := &stubKV{}
+	cs := connect(t, &stubAccess{}, kv, &recorder{}, nil)
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "read_secret", Arguments: map[string]any{"path": "db/pg"}})
+	if err != nil || res.IsError {
+		t.Fatalf("read: %v %+v", err, res)
+	}
+	if len(kv.reads) != 1 || kv.reads[0] != "secret/agent/db/pg" {
+		t.Errorf("reads = %v", kv.reads)
+	}
+}
