@@ -104,7 +104,7 @@ func TestLifecycle(t *testing.T) {
 	a.fails("read_secret", map[string]any{"path": "app/missing"}, "No secret at that path")
 
 	// A write never escalates by itself.
-	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "new"}}, "call escalate")
+	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "new"}}, "Call escalate")
 	a.fails("escalate", map[string]any{"reason": "  ", "passcode": e.auth.Code(t)}, "needs a reason")
 	a.fails("escalate", map[string]any{"reason": "rotate"}, "call escalate again with your reason and passcode")
 	a.escalate()
@@ -131,7 +131,7 @@ func TestLifecycle(t *testing.T) {
 	if e.tokenAlive(acc["write"][0]) {
 		t.Error("release left the write token valid in Vault")
 	}
-	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "x"}}, "call escalate")
+	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "x"}}, "Call escalate")
 	a.ok("read_secret", map[string]any{"path": "app/api"})
 
 	if out := a.ok("logout", nil); out["tier"] != "none" {
@@ -227,7 +227,7 @@ func TestWriteExpiresToRead(t *testing.T) {
 	if e.tokenAlive(acc) {
 		t.Error("expired write token still valid in Vault")
 	}
-	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "x"}}, "call escalate")
+	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "x"}}, "Call escalate")
 	a.ok("read_secret", map[string]any{"path": "app/db"})
 	expired := false
 	for _, ev := range a.auditEvents() {

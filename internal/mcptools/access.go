@@ -39,7 +39,7 @@ var (
 		Title: "Show current access",
 		Description: "Show your current access tier (none, read or write), the seconds left on each grant and any " +
 			"approval still waiting for the human. Asks nobody and changes nothing.",
-		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false)},
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)},
 	}
 	releaseTool = &mcp.Tool{
 		Name:  "release",

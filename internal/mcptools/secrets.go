@@ -20,7 +20,7 @@ var (
 		Description: "Read the current version of a secret: its key/value data. path is relative to your secrets " +
 			"folder, like \"db/postgres\" (use list_secrets to find paths). Needs read access; without it this " +
 			"starts an approval for read access, or tells you to call authenticate.",
-		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false)},
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)},
 	}
 	writeTool = &mcp.Tool{
 		Name:  "write_secret",
@@ -35,7 +35,7 @@ var (
 		Title: "List secrets",
 		Description: "List the secrets and folders directly under path (folders end in \"/\"). path is relative " +
 			"to your secrets folder; use \"\" for the top. Needs read access, like read_secret.",
-		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false)},
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)},
 	}
 )
 

@@ -93,13 +93,20 @@ func (r *run) findMethod(ctx context.Context, base, name string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("listing MFA methods: %w", err)
 	}
+	// Vault answers the list with each method's settings in key_info; its
+	// name is "name" there (method_name when written).
+	info, _ := s.Data["key_info"].(map[string]any)
 	for _, k := range anySlice(s.Data["keys"]) {
 		id, _ := k.(string)
-		m, err := r.v.Read(ctx, r.admin, base+"/"+strings.TrimSuffix(id, "/"))
-		if err != nil {
-			return "", fmt.Errorf("reading MFA method %s: %w", id, err)
+		m, _ := info[id].(map[string]any)
+		if m == nil {
+			r, err := r.v.Read(ctx, r.admin, base+"/"+strings.TrimSuffix(id, "/"))
+			if err != nil {
+				return "", fmt.Errorf("reading MFA method %s: %w", id, err)
+			}
+			m = r.Data
 		}
-		if m.Data["method_name"] == name || (m.Data["method_name"] == "" && m.Data["name"] == name) {
+		if m["name"] == name || m["method_name"] == name {
 			return id, nil
 		}
 	}
