@@ -242,6 +242,26 @@ func (a *agent) accessors() map[string][]string {
 	return out
 }
 
+// liveAccessors returns the accessors of every grant issued so far and
+// checks that there are n and that Vault honours each: a test that checks
+// revocation must not pass because there was nothing to revoke.
+func (a *agent) liveAccessors(n int) []string {
+	a.t.Helper()
+	var out []string
+	for _, list := range a.accessors() {
+		out = append(out, list...)
+	}
+	if len(out) != n {
+		a.t.Fatalf("issued grants = %d, want %d", len(out), n)
+	}
+	for _, acc := range out {
+		if !a.e.tokenAlive(acc) {
+			a.t.Fatalf("token %s is not valid before the test ends it", acc)
+		}
+	}
+	return out
+}
+
 // tokenAlive asks Vault, as root, whether the token behind accessor works.
 func (e *env) tokenAlive(accessor string) bool {
 	e.t.Helper()

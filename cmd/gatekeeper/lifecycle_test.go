@@ -105,7 +105,7 @@ func TestLifecycle(t *testing.T) {
 
 	// A write never escalates by itself.
 	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "new"}}, "Call escalate")
-	a.fails("escalate", map[string]any{"reason": "  ", "passcode": e.auth.Code(t)}, "needs a reason")
+	a.fails("escalate", map[string]any{"reason": "  ", "passcode": "123456"}, "needs a reason")
 	a.fails("escalate", map[string]any{"reason": "rotate"}, "call escalate again with your reason and passcode")
 	a.escalate()
 	w := a.ok("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "api-key-rotated"}})
@@ -141,15 +141,21 @@ func TestLifecycle(t *testing.T) {
 		t.Error("logout left the read token valid in Vault")
 	}
 
-	// Shutdown (stdin closed) revokes every live grant.
+	assertNoSecretsLogged(t, e, a)
+}
+
+// TestShutdownRevokesEverything closes stdin, as an MCP client does when it
+// exits: every live grant is revoked in Vault.
+func TestShutdownRevokesEverything(t *testing.T) {
+	e := newEnv(t)
+	a := e.serve()
 	a.authenticate()
 	a.escalate()
+	live := a.liveAccessors(2)
 	a.stop()
-	for tier, list := range a.accessors() {
-		for _, acc := range list {
-			if e.tokenAlive(acc) {
-				t.Errorf("a %s token is still valid after shutdown", tier)
-			}
+	for _, acc := range live {
+		if e.tokenAlive(acc) {
+			t.Errorf("token %s is still valid after shutdown", acc)
 		}
 	}
 	assertNoSecretsLogged(t, e, a)
