@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -70,28 +71,27 @@ func CorrelationID(ctx context.Context) string {
 
 // Log writes events as JSON lines to one writer. It is safe for concurrent use.
 type Log struct {
-	mu  sync.Mutex
-	w   io.Writer
-	now func() time.Time
+	mu     sync.Mutex
+	w      io.Writer
+	logger *slog.Logger
 }
 
-// New returns a Log writing to w; now stamps events that have no time.
-func New(w io.Writer, now func() time.Time) *Log {
-	if now == nil {
-		now = time.Now
+// New returns a Log writing to w. Write failures are reported to logger: the
+// caller whose decision is being recorded cannot act on them.
+func New(w io.Writer, logger *slog.Logger) *Log {
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Log{w: w, now: now}
+	return &Log{w: w, logger: logger}
 }
 
-// Record writes e. A write error cannot be returned to anyone who could act on
-// it, so it is dropped; the audit file being unwritable shows at start-up,
-// when the file is opened.
+// Record writes e. A nil Log records nothing.
 func (l *Log) Record(ctx context.Context, e Event) {
 	if l == nil {
 		return
 	}
 	if e.Time.IsZero() {
-		e.Time = l.now()
+		e.Time = time.Now()
 	}
 	e.Time = e.Time.UTC()
 	if e.CorrelationID == "" {
@@ -102,10 +102,13 @@ func (l *Log) Record(ctx context.Context, e Event) {
 	}
 	line, err := json.Marshal(e)
 	if err != nil {
+		l.logger.ErrorContext(ctx, "encoding an audit event", "event", e.Event, "err", err)
 		return
 	}
 	line = append(line, '\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, _ = l.w.Write(line)
+	if _, err := l.w.Write(line); err != nil {
+		l.logger.ErrorContext(ctx, "writing the audit log", "event", e.Event, "err", err)
+	}
 }

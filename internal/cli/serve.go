@@ -49,7 +49,7 @@ func serve(ctx context.Context, args []string, sys IO) error {
 		return err
 	}
 	defer closeAudit()
-	auditLog := audit.New(auditOut, nil)
+	auditLog := audit.New(auditOut, logger)
 
 	vc, err := vault.New(vault.Options{Address: cfg.VaultAddr})
 	if err != nil {
