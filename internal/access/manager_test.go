@@ -31,9 +31,8 @@ type fakeIssuer struct {
 	// decide returns the outcome of an approval; nil approves.
 	decide func(ctx context.Context, req Request) error
 	// ttl overrides the TTL of issued tokens; zero means req.TTL.
-	ttl        time.Duration
-	revokeErr  error
-	checkAfter map[string]error
+	ttl       time.Duration
+	revokeErr error
 }
 
 func newFakeIssuer() *fakeIssuer { return &fakeIssuer{live: map[string]bool{}} }

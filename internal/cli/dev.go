@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
@@ -108,9 +110,5 @@ Press Ctrl-C to stop; the dev Vault keeps everything in memory and forgets it.
 }
 
 func sampleNames() []string {
-	var names []string
-	for p := range samples {
-		names = append(names, p)
-	}
-	return names
+	return slices.Sorted(maps.Keys(samples))
 }
