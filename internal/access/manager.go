@@ -268,19 +268,28 @@ func (st *principalState) take(t Tier) *Grant {
 }
 
 // Recheck is called when Vault refused a grant's token. If Vault no longer
-// honours the token (revoked from outside), the grant is dropped and
-// ErrGrantLost returned; otherwise Recheck returns nil and the refusal
-// stands on its own.
+// honours the token, the grant is dropped: ErrGrantLost if it was revoked
+// from outside, or, if Gatekeeper itself ended it meanwhile (expiry,
+// release), the error that says how to get that tier again. Otherwise
+// Recheck returns nil and the refusal stands on its own.
 func (m *Manager) Recheck(ctx context.Context, g *Grant) error {
 	err := m.opts.Issuer.Check(ctx, g.Token)
 	if !errors.Is(err, ErrTokenInvalid) {
 		return nil
 	}
 	m.mu.Lock()
-	if st, ok := m.principals[g.Principal]; ok && st.grants[g.Tier] == g {
+	st, ok := m.principals[g.Principal]
+	current := ok && st.grants[g.Tier] == g
+	if current {
 		st.take(g.Tier)
 	}
 	m.mu.Unlock()
+	if !current {
+		if g.Tier == Write {
+			return ErrWriteRequired
+		}
+		return ErrNotAuthenticated
+	}
 	m.record(ctx, g, audit.GrantLost, audit.Failed, "vault no longer honours the token")
 	return ErrGrantLost
 }

@@ -475,6 +475,28 @@ func TestRecheckDropsGrantRevokedOutside(t *testing.T) {
 	}
 }
 
+func TestRecheckAfterGrantEndedSaysHowToGetItBack(t *testing.T) {
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	if _, err := f.m.Escalate(t.Context(), agent, "deploy", passcode); err != nil {
+		t.Fatal(err)
+	}
+	w, err := f.m.ForWrite(agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(DefaultWriteTTL) // expires (and is revoked) while a write is in flight
+	if err := f.m.Recheck(t.Context(), w); !errors.Is(err, ErrWriteRequired) {
+		t.Fatalf("Recheck of an expired write grant = %v, want ErrWriteRequired", err)
+	}
+	if len(f.audit.outcomes(audit.GrantLost)) != 0 {
+		t.Error("an expiry was audited as a grant lost outside Gatekeeper")
+	}
+	if f.tier() != Read {
+		t.Errorf("tier = %v, want read", f.tier())
+	}
+}
+
 func TestTokenOutlivingGrantIsRefused(t *testing.T) {
 	f := newFixture(t)
 	f.issuer.ttl = DefaultReadTTL + time.Second
