@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -42,6 +43,19 @@ func TestSetupIsIdempotent(t *testing.T) {
 	}
 	if diff := cmp.Diff(passwords, accountPasswords(t, vc, root, l)); diff != "" {
 		t.Errorf("account passwords changed (-first +second):\n%s", diff)
+	}
+
+	// One approver entity, with exactly one alias on each tier's mount.
+	ent, err := vc.Read(t.Context(), root, "identity/entity/id/"+second.EntityID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts := map[string]int{}
+	for _, a := range ent.Data["aliases"].([]any) {
+		mounts[a.(map[string]any)["mount_path"].(string)]++
+	}
+	if diff := cmp.Diff(map[string]int{"auth/gatekeeper-read/": 1, "auth/gatekeeper-write/": 1}, mounts); diff != "" {
+		t.Errorf("approver entity aliases by mount (-want +got):\n%s", diff)
 	}
 
 	// The first enrollment still works after the second run: the human's
@@ -149,6 +163,42 @@ func TestPoliciesAllowAndDeny(t *testing.T) {
 		if diff := cmp.Diff([]string{setup.PolicyName(tt)}, info.Policies); diff != "" {
 			t.Errorf("%s token policies (-want +got):\n%s", who, diff)
 		}
+	}
+}
+
+func TestSetupOnOwnMountAndNestedPrefix(t *testing.T) {
+	srv := vaulttest.Start(t)
+	vc := vaulttest.Client(t, srv)
+	l := setup.Layout{KVMount: "kv-team", Prefix: "bots/ci", ReadTTL: time.Hour, WriteTTL: 5 * time.Minute}
+	res := vaulttest.SetUp(t, srv, l)
+	auth := vaulttest.NewAuthenticator(t, res.TOTPURL)
+	if _, err := vc.KVWrite(t.Context(), vaulttest.Root(srv), "kv-team", "bots/ci/deploy", map[string]any{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	readTok, err := mfaLogin(t, vc, res.BootstrapToken, l, access.Read, auth.Code(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := vc.KVList(t.Context(), readTok, "kv-team", "bots/ci")
+	if err != nil || !slices.Equal(keys, []string{"deploy"}) {
+		t.Fatalf("list bots/ci = %v, %v", keys, err)
+	}
+	if _, err := vc.KVList(t.Context(), readTok, "kv-team", "bots"); !errors.Is(err, vault.ErrPermissionDenied) {
+		t.Errorf("list above the prefix = %v, want permission denied", err)
+	}
+	info, err := vc.LookupSelf(t.Context(), readTok)
+	if err != nil || info.TTL > time.Hour {
+		t.Errorf("read token TTL = %v, %v; want at most the configured hour", info, err)
+	}
+}
+
+func TestSetupRefusesAMountOfAnotherType(t *testing.T) {
+	srv := vaulttest.Start(t)
+	l := vaulttest.DefaultLayout
+	l.KVMount = "cubbyhole"
+	_, err := setup.Apply(t.Context(), vaulttest.Client(t, srv), vaulttest.Root(srv), setup.Options{Layout: l})
+	if err == nil || !strings.Contains(err.Error(), "not kv version 2") {
+		t.Fatalf("setup on a cubbyhole mount = %v, want a clear refusal", err)
 	}
 }
 
