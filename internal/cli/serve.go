@@ -64,8 +64,8 @@ func serve(ctx context.Context, args []string, sys IO) error {
 		Bootstrap: cfg.VaultToken,
 		KVMount:   cfg.KVMount,
 		Accounts: map[access.Tier]string{
-			access.Read:  setup.AccountPath(access.Read),
-			access.Write: setup.AccountPath(access.Write),
+			access.Read:  setup.Agent("").AccountPath(access.Read),
+			access.Write: setup.Agent("").AccountPath(access.Write),
 		},
 		Logger: logger,
 	})

@@ -73,7 +73,7 @@ func policyCmd(args []string, sys IO) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range cfg.Layout().Policies() {
+	for _, p := range cfg.Layout().Policies("") {
 		fmt.Fprintf(sys.Stdout, "# ---- policy %q ----\n%s\n", p.Name, p.HCL)
 	}
 	return nil

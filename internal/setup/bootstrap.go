@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
@@ -20,7 +19,7 @@ const bootstrapPeriod = "768h"
 // orphan token, which is kept in Gatekeeper's own KV folder for the next run.
 func (r *run) bootstrap(ctx context.Context) (sensitive.String, error) {
 	l := r.opts.Layout
-	policy := PolicyName(access.None)
+	policy := BootstrapPolicy
 	if cur, err := r.v.KVRead(ctx, r.admin, l.KVMount, bootstrapPath); err == nil {
 		if s, _ := cur.Data["token"].(string); s != "" {
 			tok := sensitive.New(s)

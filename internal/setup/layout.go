@@ -1,8 +1,12 @@
 // Package setup makes a Vault or OpenBao server ready for Gatekeeper: the KV
-// mount, the three policies, the two tier accounts with login MFA tied to
-// one approving human, and the bootstrap token. Running it again changes
-// nothing that matters: passwords, the human's authenticator enrollment and
-// a still-valid bootstrap token are kept.
+// mount, the policies, per-tier accounts with login MFA tied to one
+// approving human, and the bootstrap token. Running it again changes nothing
+// that matters: passwords, the human's authenticator enrollment and a
+// still-valid bootstrap token are kept.
+//
+// There is one layout for the single agent of stdio mode (Agent "") and one
+// per named agent for HTTP mode, so that every Vault token belongs to
+// exactly one agent and its policies reach only that agent's folder.
 //
 // Policies renders the HCL without touching Vault, so an operator can review
 // it first (gatekeeper policy).
@@ -17,12 +21,15 @@ import (
 
 // Layout names everything setup creates. Serve reads the same names.
 type Layout struct {
-	KVMount string        // KV v2 mount, e.g. "secret"
-	Prefix  string        // agent-visible folder inside KVMount, e.g. "agent"
-	ReadTTL time.Duration // token TTL of the read-tier account
-	// WriteTTL is the token TTL of the write-tier account.
-	WriteTTL time.Duration
+	KVMount  string        // KV v2 mount, e.g. "secret"
+	Prefix   string        // agents' folder inside KVMount, e.g. "agent"
+	ReadTTL  time.Duration // token TTL of read-tier accounts
+	WriteTTL time.Duration // token TTL of write-tier accounts
 }
+
+// Agent is one agent's share of the layout. The zero Agent is the single
+// agent of stdio mode, which owns the whole prefix.
+type Agent string
 
 // Names of Gatekeeper's own objects. The KV folder is outside any agent
 // prefix (config validation refuses a prefix that overlaps it).
@@ -30,25 +37,51 @@ const (
 	OwnFolder      = "gatekeeper"
 	accountUser    = "gatekeeper"
 	entityName     = "gatekeeper-approver"
-	enforcement    = "gatekeeper"
 	totpMethodName = "gatekeeper-totp"
 	duoMethodName  = "gatekeeper-duo"
 	totpIssuer     = "Gatekeeper"
 	bootstrapPath  = OwnFolder + "/bootstrap"
+	// BootstrapPolicy is the policy of Gatekeeper's own token.
+	BootstrapPolicy = "gatekeeper-bootstrap"
 )
 
+// name joins "gatekeeper", the agent (if any) and the suffix with dashes.
+// A tier name is always the last part, so no two agents share a name.
+func (a Agent) name(suffix string) string {
+	if a == "" {
+		return "gatekeeper-" + suffix
+	}
+	return "gatekeeper-" + string(a) + "-" + suffix
+}
+
 // AccountPath is where a tier's login material lives in the KV mount.
-func AccountPath(t access.Tier) string { return OwnFolder + "/tier/" + t.String() }
+func (a Agent) AccountPath(t access.Tier) string {
+	if a == "" {
+		return OwnFolder + "/tier/" + t.String()
+	}
+	return OwnFolder + "/agents/" + string(a) + "/tier/" + t.String()
+}
 
 // AuthMount is the userpass mount of a tier's account.
-func AuthMount(t access.Tier) string { return "gatekeeper-" + t.String() }
+func (a Agent) AuthMount(t access.Tier) string { return a.name(t.String()) }
 
-// PolicyName names the policy of a tier, or the bootstrap policy for None.
-func PolicyName(t access.Tier) string {
-	if t == access.None {
-		return "gatekeeper-bootstrap"
+// PolicyName names a tier's policy.
+func (a Agent) PolicyName(t access.Tier) string { return a.name(t.String()) }
+
+// Enforcement names the login MFA enforcement on the agent's accounts.
+func (a Agent) Enforcement() string {
+	if a == "" {
+		return "gatekeeper"
 	}
-	return "gatekeeper-" + t.String()
+	return "gatekeeper-" + string(a)
+}
+
+// Folder is the agent's folder in the KV mount: what its paths are relative to.
+func (l Layout) Folder(a Agent) string {
+	if a == "" {
+		return l.Prefix
+	}
+	return l.Prefix + "/" + string(a)
 }
 
 func (l Layout) ttl(t access.Tier) time.Duration {
@@ -61,10 +94,13 @@ func (l Layout) ttl(t access.Tier) time.Duration {
 func (l Layout) dataPath(p string) string     { return fmt.Sprintf("%s/data/%s", l.KVMount, p) }
 func (l Layout) metadataPath(p string) string { return fmt.Sprintf("%s/metadata/%s", l.KVMount, p) }
 
-// Policies returns each policy's HCL by name, in the order they build on
-// each other: bootstrap, read, write.
-func (l Layout) Policies() []Policy {
-	self := `
+// Policy is one named ACL policy.
+type Policy struct {
+	Name string
+	HCL  string
+}
+
+const selfPolicy = `
 # Its own token: look up, shorten/renew, revoke.
 path "auth/token/lookup-self" {
   capabilities = ["read"]
@@ -76,54 +112,70 @@ path "auth/token/revoke-self" {
   capabilities = ["update"]
 }
 `
-	agentRead := fmt.Sprintf(`
-# The agents' secrets: read and list, nothing else.
-path "%s/*" {
-  capabilities = ["read"]
-}
-path "%s/*" {
-  capabilities = ["read", "list"]
-}
-path "%s" {
-  capabilities = ["list"]
-}
-`, l.dataPath(l.Prefix), l.metadataPath(l.Prefix), l.metadataPath(l.Prefix))
 
-	bootstrap := fmt.Sprintf(`# Gatekeeper bootstrap: may only read the read-tier login, which Vault
+// Bootstrap is the policy of Gatekeeper's own token: it may read the
+// read-tier login of the single agent and of every named agent, each
+// guarded by login MFA, and nothing else.
+func (l Layout) Bootstrap() Policy {
+	hcl := fmt.Sprintf(`# Gatekeeper bootstrap: may only read read-tier logins, which Vault
 # guards with login MFA. It can read no secret.
 path "%s" {
   capabilities = ["read"]
 }
-`, l.dataPath(AccountPath(access.Read))) + self
-
-	read := fmt.Sprintf(`# Gatekeeper read tier: read the agents' secrets and the write-tier login
-# (again guarded by login MFA).
 path "%s" {
   capabilities = ["read"]
 }
-`, l.dataPath(AccountPath(access.Write))) + agentRead + self
-
-	write := fmt.Sprintf(`# Gatekeeper write tier: read, plus create and update the agents' secrets.
-path "%s/*" {
-  capabilities = ["create", "read", "update"]
+`, l.dataPath(Agent("").AccountPath(access.Read)), l.dataPath(OwnFolder+"/agents/+/tier/read")) + selfPolicy
+	return Policy{Name: BootstrapPolicy, HCL: hcl}
 }
-path "%s/*" {
+
+// Tiers returns the agent's read and write policies: read reaches its
+// folder and the write-tier login; write adds create and update there.
+func (l Layout) Tiers(a Agent) []Policy {
+	folder := l.Folder(a)
+	list := fmt.Sprintf(`path "%s/*" {
   capabilities = ["read", "list"]
 }
 path "%s" {
   capabilities = ["list"]
 }
-`, l.dataPath(l.Prefix), l.metadataPath(l.Prefix), l.metadataPath(l.Prefix)) + self
+`, l.metadataPath(folder), l.metadataPath(folder))
+
+	read := fmt.Sprintf(`# Gatekeeper read tier for %s: read and list %s/%s/, and read the
+# write-tier login (again guarded by login MFA).
+path "%s" {
+  capabilities = ["read"]
+}
+path "%s/*" {
+  capabilities = ["read"]
+}
+`, describe(a), l.KVMount, folder, l.dataPath(a.AccountPath(access.Write)), l.dataPath(folder)) + list + selfPolicy
+
+	write := fmt.Sprintf(`# Gatekeeper write tier for %s: read, plus create and update in %s/%s/.
+path "%s/*" {
+  capabilities = ["create", "read", "update"]
+}
+`, describe(a), l.KVMount, folder, l.dataPath(folder)) + list + selfPolicy
 
 	return []Policy{
-		{Name: PolicyName(access.None), HCL: bootstrap},
-		{Name: PolicyName(access.Read), HCL: read},
-		{Name: PolicyName(access.Write), HCL: write},
+		{Name: a.PolicyName(access.Read), HCL: read},
+		{Name: a.PolicyName(access.Write), HCL: write},
 	}
 }
 
-// Policy is one named ACL policy.
-type Policy struct {
-	Name string
-	HCL  string
+// Policies returns the bootstrap policy and the tier policies of the given
+// agents, in the order they build on each other.
+func (l Layout) Policies(agents ...Agent) []Policy {
+	out := []Policy{l.Bootstrap()}
+	for _, a := range agents {
+		out = append(out, l.Tiers(a)...)
+	}
+	return out
+}
+
+func describe(a Agent) string {
+	if a == "" {
+		return "the stdio agent"
+	}
+	return "agent " + string(a)
 }

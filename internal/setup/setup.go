@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
@@ -20,10 +21,19 @@ type Duo struct {
 	Username       string // the approving human's Duo username
 }
 
-// Options say what to set up.
+// Options say what to set up. The single agent of stdio mode is always set
+// up; Agents adds named agents for HTTP mode.
 type Options struct {
 	Layout Layout
+	Agents []AgentSetup
 	Duo    *Duo // nil: TOTP
+}
+
+// AgentSetup is one named agent. Zero TTLs take the Layout's.
+type AgentSetup struct {
+	Name     Agent
+	ReadTTL  time.Duration
+	WriteTTL time.Duration
 }
 
 // Result is what setup did and what the operator needs next. It prints the
@@ -39,6 +49,7 @@ type Result struct {
 	MFAMethod   string   `json:"mfa_method"` // totp or duo
 	MFAMethodID string   `json:"mfa_method_id"`
 	EntityID    string   `json:"entity_id"`
+	Agents      []string `json:"agents"`
 	Policies    []string `json:"policies"`
 	AuthMounts  []string `json:"auth_mounts"`
 	Changed     []string `json:"changed"` // what this run created or altered
@@ -78,20 +89,16 @@ func Apply(ctx context.Context, v Vault, admin sensitive.String, opts Options) (
 	if err := v.MountKVv2(ctx, admin, l.KVMount); err != nil {
 		return nil, fmt.Errorf("preparing KV mount %s: %w", l.KVMount, err)
 	}
-	for _, p := range l.Policies() {
-		if err := r.policy(ctx, p); err != nil {
-			return nil, err
+	agents := append([]AgentSetup{{}}, opts.Agents...)
+	for _, a := range agents {
+		if a.Name != "" {
+			r.res.Agents = append(r.res.Agents, string(a.Name))
 		}
 	}
-	accessors := map[access.Tier]string{}
-	for _, t := range []access.Tier{access.Read, access.Write} {
-		acc, err := r.account(ctx, t)
-		if err != nil {
-			return nil, err
-		}
-		accessors[t] = acc
+	if err := r.policy(ctx, l.Bootstrap()); err != nil {
+		return nil, err
 	}
-	entityID, err := r.entity(ctx, accessors)
+	entityID, err := r.entity(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -101,16 +108,50 @@ func Apply(ctx context.Context, v Vault, admin sensitive.String, opts Options) (
 		return nil, err
 	}
 	r.res.MFAMethodID = methodID
-	if _, err := v.Write(ctx, admin, "identity/mfa/login-enforcement/"+enforcement, map[string]any{
-		"mfa_method_ids":        []string{methodID},
-		"auth_method_accessors": []string{accessors[access.Read], accessors[access.Write]},
-	}); err != nil {
-		return nil, fmt.Errorf("enforcing login MFA on the tier accounts: %w", err)
+	for _, a := range agents {
+		if err := r.agent(ctx, a, entityID, methodID); err != nil {
+			return nil, err
+		}
 	}
 	if r.res.BootstrapToken, err = r.bootstrap(ctx); err != nil {
 		return nil, err
 	}
 	return r.res, nil
+}
+
+// agent sets up one agent: its tier policies, its two accounts tied to the
+// approver entity, and login MFA enforced on both.
+func (r *run) agent(ctx context.Context, a AgentSetup, entityID, methodID string) error {
+	l := r.opts.Layout
+	if a.ReadTTL > 0 {
+		l.ReadTTL = a.ReadTTL
+	}
+	if a.WriteTTL > 0 {
+		l.WriteTTL = a.WriteTTL
+	}
+	for _, p := range l.Tiers(a.Name) {
+		if err := r.policy(ctx, p); err != nil {
+			return err
+		}
+	}
+	var accessors []string
+	for _, t := range []access.Tier{access.Read, access.Write} {
+		acc, err := r.account(ctx, l, a.Name, t)
+		if err != nil {
+			return err
+		}
+		if err := r.alias(ctx, entityID, acc); err != nil {
+			return fmt.Errorf("tying the %s account to %s: %w", a.Name.AuthMount(t), entityName, err)
+		}
+		accessors = append(accessors, acc)
+	}
+	if _, err := r.v.Write(ctx, r.admin, "identity/mfa/login-enforcement/"+a.Name.Enforcement(), map[string]any{
+		"mfa_method_ids":        []string{methodID},
+		"auth_method_accessors": accessors,
+	}); err != nil {
+		return fmt.Errorf("enforcing login MFA on the accounts of %s: %w", describe(a.Name), err)
+	}
+	return nil
 }
 
 func (r *run) changed(what string) { r.res.Changed = append(r.res.Changed, what) }
@@ -135,44 +176,43 @@ func (r *run) policy(ctx context.Context, p Policy) error {
 
 // account makes a tier's userpass mount and user, with a random password kept
 // in KV, and returns the mount's accessor.
-func (r *run) account(ctx context.Context, t access.Tier) (string, error) {
-	mount := AuthMount(t)
+func (r *run) account(ctx context.Context, l Layout, a Agent, t access.Tier) (string, error) {
+	mount, path := a.AuthMount(t), a.AccountPath(t)
 	acc, err := r.authMount(ctx, mount)
 	if err != nil {
 		return "", err
 	}
 	r.res.AuthMounts = append(r.res.AuthMounts, mount)
 
-	l := r.opts.Layout
 	password := ""
-	if cur, err := r.v.KVRead(ctx, r.admin, l.KVMount, AccountPath(t)); err == nil {
+	if cur, err := r.v.KVRead(ctx, r.admin, l.KVMount, path); err == nil {
 		password, _ = cur.Data["password"].(string)
 		if cur.Data["mount"] != mount || cur.Data["username"] != accountUser {
 			password = ""
 		}
 	} else if !errors.Is(err, vault.ErrNotFound) {
-		return "", fmt.Errorf("reading the %s-tier account: %w", t, err)
+		return "", fmt.Errorf("reading the %s account: %w", mount, err)
 	}
 	if password == "" {
 		password = randomString()
-		if _, err := r.v.KVWrite(ctx, r.admin, l.KVMount, AccountPath(t), map[string]any{
+		if _, err := r.v.KVWrite(ctx, r.admin, l.KVMount, path, map[string]any{
 			"mount": mount, "username": accountUser, "password": password,
 		}); err != nil {
-			return "", fmt.Errorf("storing the %s-tier account: %w", t, err)
+			return "", fmt.Errorf("storing the %s account: %w", mount, err)
 		}
-		r.changed("account " + t.String())
+		r.changed("account " + mount)
 	}
 	ttl := fmt.Sprintf("%ds", int64(l.ttl(t).Seconds()))
 	if _, err := r.v.Write(ctx, r.admin, "auth/"+mount+"/users/"+accountUser, map[string]any{
 		"password":                password,
-		"token_policies":          []string{PolicyName(t)},
+		"token_policies":          []string{a.PolicyName(t)},
 		"token_no_default_policy": true,
 		"token_type":              "service",
 		"token_ttl":               ttl,
 		"token_max_ttl":           ttl,
 		"token_explicit_max_ttl":  ttl,
 	}); err != nil {
-		return "", fmt.Errorf("writing the %s-tier user: %w", t, err)
+		return "", fmt.Errorf("writing the %s user: %w", mount, err)
 	}
 	return acc, nil
 }
@@ -212,9 +252,9 @@ func (r *run) authAccessor(ctx context.Context, mount string) (string, error) {
 	return acc, nil
 }
 
-// entity makes the approving human's identity entity and ties both tier
-// accounts to it, so one authenticator enrollment serves both tiers.
-func (r *run) entity(ctx context.Context, accessors map[access.Tier]string) (string, error) {
+// entity makes the approving human's identity entity. Every agent's
+// accounts are tied to it, so one authenticator enrollment serves them all.
+func (r *run) entity(ctx context.Context) (string, error) {
 	s, err := r.v.Read(ctx, r.admin, "identity/entity/name/"+entityName)
 	if errors.Is(err, vault.ErrNotFound) {
 		if _, err = r.v.Write(ctx, r.admin, "identity/entity", map[string]any{"name": entityName}); err != nil {
@@ -229,11 +269,6 @@ func (r *run) entity(ctx context.Context, accessors map[access.Tier]string) (str
 	id, _ := s.Data["id"].(string)
 	if id == "" {
 		return "", fmt.Errorf("entity %s has no id", entityName)
-	}
-	for _, t := range []access.Tier{access.Read, access.Write} {
-		if err := r.alias(ctx, id, accessors[t]); err != nil {
-			return "", fmt.Errorf("tying the %s-tier account to %s: %w", t, entityName, err)
-		}
 	}
 	return id, nil
 }

@@ -125,7 +125,7 @@ func TestPoliciesAllowAndDeny(t *testing.T) {
 	}
 	ops := []op{
 		read("agent/app/db"), list("agent"), list("agent/app"), write("agent/app/new"),
-		read(setup.AccountPath(access.Read)), read(setup.AccountPath(access.Write)),
+		read(setup.Agent("").AccountPath(access.Read)), read(setup.Agent("").AccountPath(access.Write)),
 		read("gatekeeper/bootstrap"), read("agent-other/x"), write("agent-other/y"), write("gatekeeper/tier/read"),
 	}
 	tokens := map[string]sensitive.String{"bootstrap": res.BootstrapToken, "read": readTok, "write": writeTok}
@@ -160,7 +160,7 @@ func TestPoliciesAllowAndDeny(t *testing.T) {
 		if info.TTL <= 0 || info.TTL > ttl {
 			t.Errorf("%s token TTL %s, want at most %s", who, info.TTL, ttl)
 		}
-		if diff := cmp.Diff([]string{setup.PolicyName(tt)}, info.Policies); diff != "" {
+		if diff := cmp.Diff([]string{setup.Agent("").PolicyName(tt)}, info.Policies); diff != "" {
 			t.Errorf("%s token policies (-want +got):\n%s", who, diff)
 		}
 	}
@@ -207,7 +207,7 @@ func TestLoginWithoutPasscodeGetsNoToken(t *testing.T) {
 	vc := vaulttest.Client(t, srv)
 	l := vaulttest.DefaultLayout
 	res := vaulttest.SetUp(t, srv, l)
-	acct, err := vc.KVRead(t.Context(), res.BootstrapToken, l.KVMount, setup.AccountPath(access.Read))
+	acct, err := vc.KVRead(t.Context(), res.BootstrapToken, l.KVMount, setup.Agent("").AccountPath(access.Read))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestLoginWithoutPasscodeGetsNoToken(t *testing.T) {
 func TestPolicyRendersConfiguredPaths(t *testing.T) {
 	l := setup.Layout{KVMount: "kv/team", Prefix: "bots/ci"}
 	var all string
-	for _, p := range l.Policies() {
+	for _, p := range l.Policies("") {
 		all += p.HCL
 	}
 	for _, want := range []string{`path "kv/team/data/bots/ci/*"`, `path "kv/team/metadata/bots/ci"`, `path "kv/team/data/gatekeeper/tier/read"`} {
@@ -243,7 +243,7 @@ func accountPasswords(t *testing.T, vc *vault.Client, root sensitive.String, l s
 	t.Helper()
 	out := map[string]string{}
 	for _, tier := range []access.Tier{access.Read, access.Write} {
-		s, err := vc.KVRead(t.Context(), root, l.KVMount, setup.AccountPath(tier))
+		s, err := vc.KVRead(t.Context(), root, l.KVMount, setup.Agent("").AccountPath(tier))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +256,7 @@ func accountPasswords(t *testing.T, vc *vault.Client, root sensitive.String, l s
 // the account with via.
 func mfaLogin(t *testing.T, vc *vault.Client, via sensitive.String, l setup.Layout, tier access.Tier, code string) (sensitive.String, error) {
 	t.Helper()
-	acct, err := vc.KVRead(t.Context(), via, l.KVMount, setup.AccountPath(tier))
+	acct, err := vc.KVRead(t.Context(), via, l.KVMount, setup.Agent("").AccountPath(tier))
 	if err != nil {
 		return sensitive.String{}, err
 	}

@@ -1,0 +1,46 @@
+// Package clientauth authenticates HTTP callers: API keys, JWTs (HS256 or
+// keys from a JWKS / OIDC issuer) and client certificates (direct mTLS, or
+// from a terminating proxy at a trusted address). Each method turns one kind
+// of credential into an Identity whose Agent is the principal the access
+// model keys everything by. It never logs or returns a credential.
+package clientauth
+
+import (
+	"errors"
+	"net/http"
+	"regexp"
+	"time"
+)
+
+// Identity is who an HTTP caller proved to be.
+type Identity struct {
+	Agent   string    // the principal: owner of grants and namespace; a valid agent name
+	Method  string    // "api_key", "jwt", "mtls" or "proxy_mtls"
+	Subject string    // what the credential named: key id, JWT sub, certificate subject or SPIFFE id
+	Scopes  []string  // what the credential allows; empty means nothing
+	Expires time.Time // zero when the credential does not expire
+}
+
+var (
+	// ErrNoCredential means a method found no credential of its kind in
+	// the request; the next method may try.
+	ErrNoCredential = errors.New("no credential")
+	// ErrInvalid means a credential was presented and refused. It never
+	// falls through to another method. Wrapped errors add a safe reason
+	// ("expired", "unknown key id"), never the credential.
+	ErrInvalid = errors.New("invalid credential")
+)
+
+// Method authenticates one kind of credential.
+type Method interface {
+	Name() string
+	// Authenticate returns the caller's identity, ErrNoCredential, or an
+	// error wrapping ErrInvalid.
+	Authenticate(r *http.Request) (*Identity, error)
+}
+
+var agentName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// ValidAgent reports whether s may name an agent: it becomes a folder in
+// Vault and part of policy and mount names, so it is kept plain.
+func ValidAgent(s string) bool { return agentName.MatchString(s) }
