@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
@@ -49,14 +50,25 @@ func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trig
 		}
 		held = g.Token
 	}
+	if m.opts.ApprovalLimit != nil {
+		if wait, ok := m.opts.ApprovalLimit(p); !ok {
+			m.mu.Unlock()
+			m.opts.Audit.Record(ctx, audit.Event{
+				Event: audit.RateLimited, Outcome: audit.Refused, Principal: string(p), Tier: t.String(),
+				Tool: trigger, Detail: "approval requests: retry after " + wait.Round(time.Second).String(),
+			})
+			return nil, &RateLimitedError{What: "approval requests", RetryAfter: wait}
+		}
+	}
+	pol := m.policy(p)
 	req := Request{
 		ID:        newID("apr_"),
 		Principal: p,
 		Tier:      t,
-		Scope:     m.opts.Scope,
+		Scope:     pol.Scope,
 		Reason:    reason,
 		Trigger:   trigger,
-		TTL:       m.ttl(t),
+		TTL:       pol.ttl(t),
 		Passcode:  passcode,
 	}
 	f := &flight{done: make(chan struct{})}
@@ -120,19 +132,20 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 		st.autoSpent = false
 	}
 	f.grant, f.err = g, err
-	close(f.done)
 	m.mu.Unlock()
 
-	if unused {
-		m.revokeToken(ctx, issued.Token)
-	}
-
+	// The decision is on record before anyone waiting acts on it.
 	m.opts.Audit.Record(ctx, audit.Event{
 		Event: audit.ApprovalDecided, Outcome: outcomeOf(err), Principal: string(req.Principal),
 		Tier: req.Tier.String(), ApprovalID: req.ID, Detail: detailOf(err),
 	})
 	if g != nil {
 		m.record(ctx, g, audit.GrantIssued, audit.OK, "")
+	}
+	close(f.done)
+
+	if unused {
+		m.revokeToken(ctx, issued.Token)
 	}
 	if replaced != nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.RevokeTimeout)

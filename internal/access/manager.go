@@ -43,6 +43,20 @@ type Options struct {
 	WriteTTL        time.Duration // default 15m
 	ApprovalTimeout time.Duration // default 2m
 	RevokeTimeout   time.Duration // default 10s, for revocations nobody waits on
+	// PolicyFor gives a principal its own scope and TTLs; zero fields take
+	// the values above. Nil: everyone gets those.
+	PolicyFor func(Principal) Policy
+	// ApprovalLimit is asked before a new approval would reach the human;
+	// refusing returns how long until one may. Joining an approval already
+	// running is never limited. Nil: no limit.
+	ApprovalLimit func(Principal) (retryAfter time.Duration, ok bool)
+}
+
+// Policy is what one principal's grants look like.
+type Policy struct {
+	Scope    string
+	ReadTTL  time.Duration
+	WriteTTL time.Duration
 }
 
 const (
@@ -105,11 +119,29 @@ func New(opts Options) *Manager {
 	return &Manager{opts: opts, flights: ctx, cancel: cancel, principals: map[Principal]*principalState{}}
 }
 
-func (m *Manager) ttl(t Tier) time.Duration {
-	if t == Write {
-		return m.opts.WriteTTL
+// policy is p's scope and TTLs, defaults filled in.
+func (m *Manager) policy(p Principal) Policy {
+	var pol Policy
+	if m.opts.PolicyFor != nil {
+		pol = m.opts.PolicyFor(p)
 	}
-	return m.opts.ReadTTL
+	if pol.Scope == "" {
+		pol.Scope = m.opts.Scope
+	}
+	if pol.ReadTTL <= 0 {
+		pol.ReadTTL = m.opts.ReadTTL
+	}
+	if pol.WriteTTL <= 0 {
+		pol.WriteTTL = m.opts.WriteTTL
+	}
+	return pol
+}
+
+func (pol Policy) ttl(t Tier) time.Duration {
+	if t == Write {
+		return pol.WriteTTL
+	}
+	return pol.ReadTTL
 }
 
 // state returns p's state, creating it. m.mu must be held.
@@ -221,6 +253,22 @@ func (m *Manager) Status(p Principal) Status {
 		}
 	}
 	return s
+}
+
+// LiveGrants counts live grants by tier, over all principals.
+func (m *Manager) LiveGrants() map[Tier]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.opts.Clock.Now()
+	out := map[Tier]int{Read: 0, Write: 0}
+	for _, st := range m.principals {
+		for t := Read; t <= Write; t++ {
+			if st.grants[t].liveAt(now) {
+				out[t]++
+			}
+		}
+	}
+	return out
 }
 
 // Release ends p's write access now and revokes its token. p keeps read.

@@ -633,3 +633,60 @@ func (m *Manager) isClosed() bool {
 	defer m.mu.Unlock()
 	return m.closed
 }
+
+func TestPolicyPerPrincipal(t *testing.T) {
+	iss := newFakeIssuer()
+	m := New(Options{Issuer: iss, Clock: clock.NewFake(t0), Scope: "secret/agent/", PolicyFor: func(p Principal) Policy {
+		if p == "alice" {
+			return Policy{Scope: "secret/agent/alice/", WriteTTL: 5 * time.Minute}
+		}
+		return Policy{}
+	}})
+	defer func() { _ = m.Close(context.Background()) }()
+	for _, p := range []Principal{"alice", "bob"} {
+		if _, err := m.Authenticate(t.Context(), p, passcode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Escalate(t.Context(), p, "x", passcode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]string{}
+	for _, r := range iss.requests {
+		got[string(r.Principal)+"/"+r.Tier.String()] = fmt.Sprintf("%s %s", r.Scope, r.TTL)
+	}
+	want := map[string]string{
+		"alice/read": "secret/agent/alice/ 4h0m0s", "alice/write": "secret/agent/alice/ 5m0s",
+		"bob/read": "secret/agent/ 4h0m0s", "bob/write": "secret/agent/ 15m0s",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[Tier]int{Read: 2, Write: 2}, m.LiveGrants()); diff != "" {
+		t.Errorf("live grants (-want +got):\n%s", diff)
+	}
+}
+
+func TestApprovalLimit(t *testing.T) {
+	f := newFixture(t)
+	asked := 0
+	f.m.opts.ApprovalLimit = func(p Principal) (time.Duration, bool) {
+		asked++
+		return 42 * time.Second, asked <= 1
+	}
+	f.issuer.decide = func(context.Context, Request) error { return ErrDenied }
+	if _, err := f.m.Authenticate(t.Context(), agent, passcode); !errors.Is(err, ErrDenied) {
+		t.Fatalf("first approval = %v", err)
+	}
+	_, err := f.m.Authenticate(t.Context(), agent, passcode)
+	var rl *RateLimitedError
+	if !errors.As(err, &rl) || rl.RetryAfter != 42*time.Second || !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("second approval = %v, want a rate limit with its wait", err)
+	}
+	if n := f.issuer.issueCount(); n != 1 {
+		t.Errorf("the human was asked %d times, want 1", n)
+	}
+	if diff := cmp.Diff([]audit.Outcome{audit.Refused}, f.audit.outcomes(audit.RateLimited)); diff != "" {
+		t.Errorf("rate_limit events (-want +got):\n%s", diff)
+	}
+}

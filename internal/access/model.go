@@ -107,7 +107,21 @@ var (
 	// ErrBrokerCredential is returned by an Issuer whose own Vault
 	// credential (the bootstrap token) was refused: only an operator can fix it.
 	ErrBrokerCredential = errors.New("gatekeeper's own vault credential was refused")
+	// ErrRateLimited is the class of RateLimitedError.
+	ErrRateLimited = errors.New("rate limit reached")
 	// ErrTokenInvalid is returned by an Issuer's Check for a token that no
 	// longer works (revoked or expired in Vault).
 	ErrTokenInvalid = errors.New("token is no longer valid")
 )
+
+// RateLimitedError says what was limited and when to try again.
+type RateLimitedError struct {
+	What       string
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("%s: rate limit reached, retry after %s", e.What, e.RetryAfter.Round(time.Second))
+}
+
+func (e *RateLimitedError) Unwrap() error { return ErrRateLimited }

@@ -34,6 +34,8 @@ const (
 	GrantRevoked      = "grant.revoked"
 	GrantLost         = "grant.lost" // the token stopped working from outside Gatekeeper
 	RevokeFailed      = "grant.revoke_failed"
+	RateLimited       = "rate_limit"
+	Authentication    = "authentication"
 )
 
 // Event is one audit record. Fields that do not apply stay empty.
@@ -44,6 +46,7 @@ type Event struct {
 	CorrelationID string    `json:"correlation_id,omitempty"`
 	Principal     string    `json:"principal,omitempty"`
 	Tool          string    `json:"tool,omitempty"`
+	Method        string    `json:"method,omitempty"` // how a client authenticated
 	Path          string    `json:"path,omitempty"`
 	Tier          string    `json:"tier,omitempty"`
 	ApprovalID    string    `json:"approval_id,omitempty"`

@@ -32,14 +32,18 @@ var ErrHelp = errors.New("help")
 const usage = `Gatekeeper: earned, time-boxed access to Vault/OpenBao secrets for AI agents.
 
 Usage:
-  gatekeeper serve                 serve MCP over stdio (configured from the environment)
-  gatekeeper setup [--json] [...]  make a Vault/OpenBao ready for Gatekeeper (admin VAULT_TOKEN)
+  gatekeeper serve [--http ADDR]   serve MCP over stdio, or Streamable HTTP for many agents
+  gatekeeper setup [--agent NAME]  make a Vault/OpenBao ready for Gatekeeper (admin VAULT_TOKEN)
   gatekeeper policy                print the policies setup would write, touching nothing
   gatekeeper dev                   run a local dev Vault, set it up and print how to connect an agent
+  gatekeeper token --sub AGENT     mint a development JWT (HS256, $GATEKEEPER_JWT_SECRET)
+  gatekeeper apikey                generate an API key and the hash for the config file
+  gatekeeper config check          validate the configuration and list every problem
   gatekeeper version               print the version
 
 Run "gatekeeper COMMAND -h" for a command's flags. Settings come from the
-environment (VAULT_ADDR, VAULT_TOKEN, GATEKEEPER_*); see the README.
+environment (VAULT_ADDR, VAULT_TOKEN, GATEKEEPER_*) and an optional YAML
+config file (GATEKEEPER_CONFIG or --config); see the README.
 `
 
 // Run runs the command named by args (without the program name).
@@ -58,6 +62,12 @@ func Run(ctx context.Context, args []string, sys IO) error {
 		return policyCmd(rest, sys)
 	case "dev":
 		return dev(ctx, rest, sys)
+	case "token":
+		return tokenCmd(rest, sys)
+	case "apikey":
+		return apikeyCmd(rest, sys)
+	case "config":
+		return configCmd(rest, sys)
 	case "version", "--version":
 		fmt.Fprintln(sys.Stdout, "gatekeeper", Version)
 		return nil

@@ -37,7 +37,7 @@ func dev(ctx context.Context, args []string, sys IO) error {
 			environ = append(environ, kv)
 		}
 	}
-	cfg, err := config.FromEnv(environ)
+	cfg, err := config.Load(environ, "")
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}

@@ -18,40 +18,51 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
 
-// layoutFlags are the settings setup and policy share: environment first,
-// flags last.
+// layoutFlags are the settings setup and policy share. The environment and
+// config file come first, flags last.
 type layoutFlags struct {
+	configFile        string
 	kvMount, prefix   string
 	readTTL, writeTTL time.Duration
+	agents            agentList
 }
 
 func (l *layoutFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.configFile, "config", "", "YAML config file (default $GATEKEEPER_CONFIG); its agents are set up too")
 	fs.StringVar(&l.kvMount, "kv-mount", "", "KV v2 mount (default $GATEKEEPER_KV_MOUNT or secret)")
-	fs.StringVar(&l.prefix, "prefix", "", "agent-visible folder in the mount (default $GATEKEEPER_PREFIX or agent)")
+	fs.StringVar(&l.prefix, "prefix", "", "agents' folder in the mount (default $GATEKEEPER_PREFIX or agent)")
 	fs.DurationVar(&l.readTTL, "read-ttl", 0, "read-tier token TTL (default $GATEKEEPER_READ_TTL or 4h)")
 	fs.DurationVar(&l.writeTTL, "write-ttl", 0, "write-tier token TTL (default $GATEKEEPER_WRITE_TTL or 15m)")
+	fs.Var(&l.agents, "agent", "a named agent for HTTP mode (repeatable): its accounts, policies and MFA")
 }
 
-func (l *layoutFlags) apply(cfg *config.Config) {
-	if l.kvMount != "" {
-		cfg.KVMount = l.kvMount
-	}
-	if l.prefix != "" {
-		cfg.Prefix = l.prefix
-	}
-	if l.readTTL != 0 {
-		cfg.ReadTTL = l.readTTL
-	}
-	if l.writeTTL != 0 {
-		cfg.WriteTTL = l.writeTTL
-	}
-}
+// agentList is a repeatable --agent flag.
+type agentList []string
 
-// loadConfig reads the environment, applies the flags and validates.
-// withVault says whether VAULT_ADDR and VAULT_TOKEN are needed.
+func (a *agentList) String() string     { return strings.Join(*a, ",") }
+func (a *agentList) Set(v string) error { *a = append(*a, v); return nil }
+
+// loadConfig reads the config file and the environment, applies the flags
+// and validates. withVault says whether VAULT_ADDR and VAULT_TOKEN are needed.
 func loadConfig(sys IO, lf *layoutFlags, withVault bool) (config.Config, error) {
-	cfg, err := config.FromEnv(sys.Environ)
-	lf.apply(&cfg)
+	cfg, err := config.Load(sys.Environ, lf.configFile)
+	if lf.kvMount != "" {
+		cfg.KVMount = lf.kvMount
+	}
+	if lf.prefix != "" {
+		cfg.Prefix = lf.prefix
+	}
+	if lf.readTTL != 0 {
+		cfg.ReadTTL = lf.readTTL
+	}
+	if lf.writeTTL != 0 {
+		cfg.WriteTTL = lf.writeTTL
+	}
+	for _, name := range lf.agents {
+		if _, ok := cfg.FindAgent(name); !ok {
+			cfg.Agents = append(cfg.Agents, config.Agent{Name: name})
+		}
+	}
 	if !withVault {
 		// policy touches no Vault: fill what Validate would demand.
 		cfg.VaultAddr, cfg.VaultToken = "http://unused", sensitive.New("unused")
@@ -63,7 +74,8 @@ func loadConfig(sys IO, lf *layoutFlags, withVault bool) (config.Config, error) 
 }
 
 func policyCmd(args []string, sys IO) error {
-	fs := flags("policy", "Print the HCL of the policies setup writes, without touching Vault.", sys)
+	fs := flags("policy", "Print the HCL of the policies setup writes, without touching Vault. With --agent (or a\n"+
+		"config file's agents), the policies of those agents; else those of the single stdio agent.", sys)
 	var lf layoutFlags
 	lf.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -73,7 +85,14 @@ func policyCmd(args []string, sys IO) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range cfg.Layout().Policies("") {
+	agents := []setup.Agent{""}
+	if len(cfg.Agents) > 0 {
+		agents = nil
+		for _, a := range cfg.Agents {
+			agents = append(agents, setup.Agent(a.Name))
+		}
+	}
+	for _, p := range cfg.Layout().Policies(agents...) {
 		fmt.Fprintf(sys.Stdout, "# ---- policy %q ----\n%s\n", p.Name, p.HCL)
 	}
 	return nil
@@ -96,7 +115,7 @@ func setupCmd(ctx context.Context, args []string, sys IO) error {
 	if err != nil {
 		return err
 	}
-	opts := setup.Options{Layout: cfg.Layout()}
+	opts := setup.Options{Layout: cfg.Layout(), Agents: cfg.AgentSetups()}
 	if duo.Host != "" || duo.IntegrationKey != "" || duo.Username != "" {
 		duo.SecretKey = sensitive.New(envValue(sys.Environ, "GATEKEEPER_DUO_SECRET_KEY"))
 		if duo.Host == "" || duo.IntegrationKey == "" || duo.Username == "" || duo.SecretKey.IsZero() {
@@ -134,6 +153,9 @@ func printJSON(w io.Writer, res *setup.Result) error {
 func printSetup(w io.Writer, res *setup.Result) {
 	fmt.Fprintf(w, "Gatekeeper is set up on %s.\n", res.VaultAddr)
 	fmt.Fprintf(w, "  agents see:      %s/%s/ (KV v2)\n", res.KVMount, res.Prefix)
+	if len(res.Agents) > 0 {
+		fmt.Fprintf(w, "  named agents:    %s (each in %s/%s/NAME/)\n", strings.Join(res.Agents, ", "), res.KVMount, res.Prefix)
+	}
 	fmt.Fprintf(w, "  policies:        %s\n", strings.Join(res.Policies, ", "))
 	fmt.Fprintf(w, "  tier accounts:   userpass at %s, login MFA: %s\n", strings.Join(res.AuthMounts, ", "), res.MFAMethod)
 	if len(res.Changed) == 0 {

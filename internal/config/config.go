@@ -1,157 +1,209 @@
-// Package config reads Gatekeeper's settings from the environment, applies
-// defaults in one place and validates everything at once. Secret values (the
-// Vault token) come only from the environment, never from a flag.
+// Package config reads Gatekeeper's settings: defaults, then an optional
+// YAML file (for many agents), then the environment, then flags, each
+// overriding the one before. Defaults are applied in one place (Default),
+// unknown file keys and unknown GATEKEEPER_ variables are errors, and
+// Validate reports every problem at once without side effects.
+//
+// Secret values never come from a flag or from the file in plain text: the
+// Vault token and the JWT secret come from the environment or from a file
+// the config names; API keys appear only as hashes.
 package config
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
-	"net/url"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
-	"github.com/gatekeeper-mcp/gatekeeper/internal/paths"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 )
 
-// Config is what serve and setup run with.
+// Config is what every command runs with. The yaml tags are the file format.
 type Config struct {
-	VaultAddr       string
-	VaultToken      sensitive.String // serve: the bootstrap token; setup: an admin token
-	KVMount         string
-	Prefix          string
-	ReadTTL         time.Duration
-	WriteTTL        time.Duration
-	ApprovalTimeout time.Duration
-	AuditFile       string // "" means stderr
-	LogLevel        slog.Level
+	VaultAddr       string        `yaml:"vault_addr"`
+	VaultTokenFile  string        `yaml:"vault_token_file"` // read at load time; VAULT_TOKEN wins
+	KVMount         string        `yaml:"kv_mount"`
+	Prefix          string        `yaml:"prefix"`
+	ReadTTL         time.Duration `yaml:"read_ttl"`
+	WriteTTL        time.Duration `yaml:"write_ttl"`
+	ApprovalTimeout time.Duration `yaml:"approval_timeout"`
+	AuditFile       string        `yaml:"audit_file"` // "" means stderr
+	LogLevel        string        `yaml:"log_level"`
+	// Agent makes stdio mode act as this named agent (its layout and
+	// namespace) instead of the single stdio agent.
+	Agent  string  `yaml:"agent"`
+	HTTP   HTTP    `yaml:"http"`
+	Auth   Auth    `yaml:"auth"`
+	Agents []Agent `yaml:"agents"`
+	Limits Limits  `yaml:"limits"`
+
+	// VaultToken is the bootstrap token (serve) or an admin token (setup).
+	VaultToken sensitive.String `yaml:"-"`
+	// JWTSecret is the HS256 secret, from GATEKEEPER_JWT_SECRET or
+	// auth.jwt.hs256_secret_file.
+	JWTSecret sensitive.String `yaml:"-"`
+}
+
+// HTTP configures `serve --http`.
+type HTTP struct {
+	Listen       string `yaml:"listen"`         // host:port; empty means stdio
+	TLSCertFile  string `yaml:"tls_cert_file"`  // with tls_key_file: serve HTTPS
+	TLSKeyFile   string `yaml:"tls_key_file"`   //
+	ClientCAFile string `yaml:"client_ca_file"` // CA for client certificates (mTLS)
+	// PublicURL is how clients reach Gatekeeper (for RFC 9728 metadata);
+	// default derived from the request.
+	PublicURL string `yaml:"public_url"`
+	// AllowedOrigins are browser origins allowed to call /mcp cross-origin.
+	AllowedOrigins []string      `yaml:"allowed_origins"`
+	Stateless      bool          `yaml:"stateless"`       // never keep sessions (any replica serves any request)
+	SessionTimeout time.Duration `yaml:"session_timeout"` // idle sessions end after this
+	MaxBodyBytes   int64         `yaml:"max_body_bytes"`
+}
+
+// Auth configures how HTTP callers authenticate. Several methods may be on.
+type Auth struct {
+	APIKeys []APIKey `yaml:"api_keys"`
+	JWT     JWT      `yaml:"jwt"`
+	MTLS    MTLS     `yaml:"mtls"`
+}
+
+// APIKey maps the hash of one key to an agent.
+type APIKey struct {
+	ID      string   `yaml:"id"`
+	Agent   string   `yaml:"agent"`
+	SHA256  string   `yaml:"sha256"` // hex; `gatekeeper apikey` prints one
+	Scopes  []string `yaml:"scopes"`
+	Revoked bool     `yaml:"revoked"`
+}
+
+// JWT configures bearer JWTs: HS256 with a shared secret and/or keys from a
+// JWKS URL or an OIDC issuer's discovery document.
+type JWT struct {
+	Issuer          string        `yaml:"issuer"`
+	Audience        string        `yaml:"audience"`
+	JWKSURL         string        `yaml:"jwks_url"`
+	OIDCIssuer      string        `yaml:"oidc_issuer"`
+	HS256SecretFile string        `yaml:"hs256_secret_file"`
+	Algorithms      []string      `yaml:"algorithms"`
+	Leeway          time.Duration `yaml:"leeway"`
+}
+
+// MTLS configures client certificates.
+type MTLS struct {
+	// SPIFFE maps a certificate's SPIFFE ID (URI SAN) to an agent; other
+	// certificates name their agent by CN.
+	SPIFFE map[string]string `yaml:"spiffe"`
+	// TrustedProxies may pass a verified client identity in ProxyHeader.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	ProxyHeader    string   `yaml:"proxy_header"`
+}
+
+// Agent is one named agent of HTTP mode.
+type Agent struct {
+	Name string `yaml:"name"`
+	// Scopes are what a certificate identity of this agent may do, and the
+	// most any credential of this agent gets. Empty: no ceiling for keys
+	// and tokens, nothing for certificates.
+	Scopes    []string      `yaml:"scopes"`
+	ReadTTL   time.Duration `yaml:"read_ttl"`
+	WriteTTL  time.Duration `yaml:"write_ttl"`
+	Rate      *Rate         `yaml:"rate"`
+	Approvals *Rate         `yaml:"approvals"`
+}
+
+// Limits are the per-agent defaults.
+type Limits struct {
+	Rate      Rate `yaml:"rate"`      // tool calls
+	Approvals Rate `yaml:"approvals"` // approval requests (stricter)
+}
+
+// Rate is a token bucket: PerMinute tokens a minute, up to Burst at once.
+type Rate struct {
+	PerMinute float64 `yaml:"per_minute"`
+	Burst     int     `yaml:"burst"`
 }
 
 // Defaults.
 const (
-	DefaultKVMount = "secret"
-	DefaultPrefix  = "agent"
+	DefaultKVMount  = "secret"
+	DefaultPrefix   = "agent"
+	DefaultIssuer   = "gatekeeper"
+	DefaultAudience = "gatekeeper"
 )
 
-// Var describes one environment variable, for parsing and for the README.
-type Var struct {
-	Name    string
-	Default string
-	Doc     string
+// Default is the configuration before any file, variable or flag.
+func Default() Config {
+	return Config{
+		KVMount:         DefaultKVMount,
+		Prefix:          DefaultPrefix,
+		ReadTTL:         access.DefaultReadTTL,
+		WriteTTL:        access.DefaultWriteTTL,
+		ApprovalTimeout: access.DefaultApprovalTimeout,
+		LogLevel:        "info",
+		HTTP:            HTTP{SessionTimeout: 30 * time.Minute, MaxBodyBytes: 1 << 20},
+		Auth:            Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
+		Limits: Limits{
+			Rate:      Rate{PerMinute: 600, Burst: 60},
+			Approvals: Rate{PerMinute: 2, Burst: 3},
+		},
+	}
 }
 
-// Vars lists every variable Gatekeeper reads. Any other GATEKEEPER_ variable
-// is an error: a typo must not silently fall back to a default.
-var Vars = []Var{
-	{"VAULT_ADDR", "", "Vault or OpenBao address, e.g. https://vault.example:8200 (required)"},
-	{"VAULT_TOKEN", "", "serve: the bootstrap token from setup; setup: an admin token (required)"},
-	{"GATEKEEPER_KV_MOUNT", DefaultKVMount, "KV v2 mount holding the agents' secrets"},
-	{"GATEKEEPER_PREFIX", DefaultPrefix, "folder in the mount that agents see; their paths are relative to it"},
-	{"GATEKEEPER_READ_TTL", access.DefaultReadTTL.String(), "length of a read grant (and its token)"},
-	{"GATEKEEPER_WRITE_TTL", access.DefaultWriteTTL.String(), "length of a write grant (and its token); never renewed"},
-	{"GATEKEEPER_APPROVAL_TIMEOUT", access.DefaultApprovalTimeout.String(), "how long an approval may wait for the human"},
-	{"GATEKEEPER_AUDIT_FILE", "", "append audit JSON lines to this file instead of stderr"},
-	{"GATEKEEPER_LOG_LEVEL", "info", "debug, info, warn or error (debug log on stderr, separate from audit)"},
-	{"GATEKEEPER_DUO_SECRET_KEY", "", "setup with Duo: the Duo integration's secret key"},
-	{"GATEKEEPER_VAULT_BIN", "", "dev and tests: the Vault/OpenBao server binary to run"},
-	{"GATEKEEPER_CACHE_DIR", "", "dev and tests: where the built Vault binary is cached"},
+// JWTIssuer is the required "iss": as configured, else the OIDC issuer,
+// else "gatekeeper" (what `gatekeeper token` mints).
+func (c Config) JWTIssuer() string {
+	switch {
+	case c.Auth.JWT.Issuer != "":
+		return c.Auth.JWT.Issuer
+	case c.Auth.JWT.OIDCIssuer != "":
+		return c.Auth.JWT.OIDCIssuer
+	}
+	return DefaultIssuer
 }
 
-// FromEnv reads the configuration. environ is os.Environ(); every problem is
-// reported at once.
-func FromEnv(environ []string) (Config, error) {
-	env := map[string]string{}
-	for _, kv := range environ {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
-	get := func(name string) string {
-		if v, ok := env[name]; ok && v != "" {
-			return v
-		}
-		for _, d := range Vars {
-			if d.Name == name {
-				return d.Default
-			}
-		}
-		return ""
-	}
-
-	var errs []error
-	known := map[string]bool{}
-	for _, d := range Vars {
-		known[d.Name] = true
-	}
-	var unknown []string
-	for k := range env {
-		if strings.HasPrefix(k, "GATEKEEPER_") && !known[k] {
-			unknown = append(unknown, k)
-		}
-	}
-	sort.Strings(unknown)
-	for _, k := range unknown {
-		errs = append(errs, fmt.Errorf("%s is not a Gatekeeper setting", k))
-	}
-
-	c := Config{
-		VaultAddr:  get("VAULT_ADDR"),
-		VaultToken: sensitive.New(strings.TrimSpace(get("VAULT_TOKEN"))),
-		KVMount:    get("GATEKEEPER_KV_MOUNT"),
-		Prefix:     get("GATEKEEPER_PREFIX"),
-		AuditFile:  get("GATEKEEPER_AUDIT_FILE"),
-	}
-	duration := func(name string, dst *time.Duration) {
-		d, err := time.ParseDuration(get(name))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not a duration like 4h or 15m", name, get(name)))
-			return
-		}
-		*dst = d
-	}
-	duration("GATEKEEPER_READ_TTL", &c.ReadTTL)
-	duration("GATEKEEPER_WRITE_TTL", &c.WriteTTL)
-	duration("GATEKEEPER_APPROVAL_TIMEOUT", &c.ApprovalTimeout)
-	if err := c.LogLevel.UnmarshalText([]byte(get("GATEKEEPER_LOG_LEVEL"))); err != nil {
-		errs = append(errs, fmt.Errorf("GATEKEEPER_LOG_LEVEL: %q is not debug, info, warn or error", get("GATEKEEPER_LOG_LEVEL")))
-	}
-	return c, errors.Join(errs...)
-}
-
-// Validate reports every problem at once and changes nothing.
-func (c Config) Validate() error {
-	var errs []error
-	if c.VaultAddr == "" {
-		errs = append(errs, errors.New("VAULT_ADDR is required"))
-	} else if u, err := url.Parse(c.VaultAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("VAULT_ADDR %q is not an http(s) URL", c.VaultAddr))
-	}
-	if c.VaultToken.IsZero() {
-		errs = append(errs, errors.New("VAULT_TOKEN is required"))
-	}
-	if m, err := paths.Parse(c.KVMount, false); err != nil || m != c.KVMount {
-		errs = append(errs, fmt.Errorf("GATEKEEPER_KV_MOUNT %q is not a mount path like secret", c.KVMount))
-	}
-	if p, err := paths.Parse(c.Prefix, false); err != nil || p != c.Prefix {
-		errs = append(errs, fmt.Errorf("GATEKEEPER_PREFIX %q is not a folder path like agent", c.Prefix))
-	} else if c.Prefix == setup.OwnFolder || strings.HasPrefix(c.Prefix, setup.OwnFolder+"/") {
-		errs = append(errs, fmt.Errorf("GATEKEEPER_PREFIX %q overlaps Gatekeeper's own folder %q", c.Prefix, setup.OwnFolder))
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"GATEKEEPER_READ_TTL", c.ReadTTL}, {"GATEKEEPER_WRITE_TTL", c.WriteTTL}, {"GATEKEEPER_APPROVAL_TIMEOUT", c.ApprovalTimeout}} {
-		if d.v < time.Second || d.v%time.Second != 0 {
-			errs = append(errs, fmt.Errorf("%s must be a whole number of seconds, at least 1s (got %s)", d.name, d.v))
-		}
-	}
-	return errors.Join(errs...)
+// Level is the debug log level.
+func (c Config) Level() slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(c.LogLevel))
+	return l
 }
 
 // Layout is the Vault layout this configuration names.
 func (c Config) Layout() setup.Layout {
 	return setup.Layout{KVMount: c.KVMount, Prefix: c.Prefix, ReadTTL: c.ReadTTL, WriteTTL: c.WriteTTL}
+}
+
+// FindAgent returns the named agent's settings.
+func (c Config) FindAgent(name string) (Agent, bool) {
+	for _, a := range c.Agents {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Agent{}, false
+}
+
+// TTL is an agent's grant length for a tier: its own setting, else the
+// global one. The stdio agent ("") uses the global one.
+func (c Config) TTL(agent string, t access.Tier) time.Duration {
+	a, _ := c.FindAgent(agent)
+	if t == access.Write {
+		if a.WriteTTL > 0 {
+			return a.WriteTTL
+		}
+		return c.WriteTTL
+	}
+	if a.ReadTTL > 0 {
+		return a.ReadTTL
+	}
+	return c.ReadTTL
+}
+
+// AgentSetups lists the named agents for setup, with their TTLs.
+func (c Config) AgentSetups() []setup.AgentSetup {
+	var out []setup.AgentSetup
+	for _, a := range c.Agents {
+		out = append(out, setup.AgentSetup{Name: setup.Agent(a.Name), ReadTTL: a.ReadTTL, WriteTTL: a.WriteTTL})
+	}
+	return out
 }

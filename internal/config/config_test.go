@@ -1,17 +1,21 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 )
 
 var base = []string{"VAULT_ADDR=https://vault.example:8200", "VAULT_TOKEN=s.bootstrap", "PATH=/usr/bin"}
 
 func TestDefaults(t *testing.T) {
-	c, err := FromEnv(base)
+	c, err := Load(base, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,8 +30,8 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestOverrides(t *testing.T) {
-	c, err := FromEnv(append(base, "GATEKEEPER_KV_MOUNT=kv", "GATEKEEPER_PREFIX=bots/ci", "GATEKEEPER_READ_TTL=1h",
-		"GATEKEEPER_WRITE_TTL=90s", "GATEKEEPER_APPROVAL_TIMEOUT=45s", "GATEKEEPER_AUDIT_FILE=/tmp/a.log", "GATEKEEPER_LOG_LEVEL=debug"))
+	c, err := Load(append(base, "GATEKEEPER_KV_MOUNT=kv", "GATEKEEPER_PREFIX=bots/ci", "GATEKEEPER_READ_TTL=1h",
+		"GATEKEEPER_WRITE_TTL=90s", "GATEKEEPER_APPROVAL_TIMEOUT=45s", "GATEKEEPER_AUDIT_FILE=/tmp/a.log", "GATEKEEPER_LOG_LEVEL=debug"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +53,7 @@ func TestEveryProblemAtOnce(t *testing.T) {
 		"GATEKEEPER_APROVAL_TIMEOUT=1m", // typo
 		"GATEKEEPER_LOG_LEVEL=loud",
 	}
-	c, parseErr := FromEnv(env)
+	c, parseErr := Load(env, "")
 	valErr := c.Validate()
 	var msgs string
 	if parseErr != nil {
@@ -76,7 +80,7 @@ func TestEveryProblemAtOnce(t *testing.T) {
 
 func TestPrefixMayNotOverlapOwnFolder(t *testing.T) {
 	for _, p := range []string{"gatekeeper", "gatekeeper/tier"} {
-		c, err := FromEnv(append(base, "GATEKEEPER_PREFIX="+p))
+		c, err := Load(append(base, "GATEKEEPER_PREFIX="+p), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,8 +91,131 @@ func TestPrefixMayNotOverlapOwnFolder(t *testing.T) {
 }
 
 func TestTokenNeverInErrors(t *testing.T) {
-	c, _ := FromEnv([]string{"VAULT_TOKEN=hvs.very-secret", "VAULT_ADDR=bad"})
+	c, _ := Load([]string{"VAULT_TOKEN=hvs.very-secret", "VAULT_ADDR=bad"}, "")
 	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "very-secret") {
 		t.Errorf("Validate() = %v", err)
+	}
+}
+
+const goodFile = `
+vault_addr: https://vault.example:8200
+prefix: team
+read_ttl: 2h
+http:
+  listen: 127.0.0.1:8443
+auth:
+  api_keys:
+    - id: ci-1
+      agent: ci
+      sha256: 6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b
+      scopes: [read, list]
+  mtls:
+    spiffe:
+      "spiffe://example.org/builder": builder
+    trusted_proxies: [10.0.0.0/8]
+agents:
+  - name: ci
+    write_ttl: 5m
+  - name: builder
+    scopes: [read]
+    approvals: {per_minute: 1, burst: 1}
+`
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "gatekeeper.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestFile(t *testing.T) {
+	p := writeFile(t, goodFile)
+	c, err := Load([]string{"VAULT_TOKEN=s.x", "GATEKEEPER_READ_TTL=3h"}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Prefix != "team" || c.ReadTTL != 3*time.Hour || c.WriteTTL != 15*time.Minute {
+		t.Errorf("file then environment: prefix %q read %s write %s", c.Prefix, c.ReadTTL, c.WriteTTL)
+	}
+	if got := c.TTL("ci", access.Write); got != 5*time.Minute {
+		t.Errorf("ci write TTL = %s, want its own 5m", got)
+	}
+	if got := c.TTL("builder", access.Write); got != 15*time.Minute {
+		t.Errorf("builder write TTL = %s, want the global 15m", got)
+	}
+	if diff := cmp.Diff([]string{"api_key", "mtls"}, c.AuthMethods()); diff != "" {
+		t.Errorf("auth methods (-want +got):\n%s", diff)
+	}
+	// The same file through GATEKEEPER_CONFIG.
+	if c2, err := Load([]string{"GATEKEEPER_CONFIG=" + p}, ""); err != nil || c2.Prefix != "team" {
+		t.Errorf("GATEKEEPER_CONFIG: %v, %q", err, c2.Prefix)
+	}
+}
+
+func TestFileUnknownKeyIsAnError(t *testing.T) {
+	p := writeFile(t, "vault_addr: https://v:8200\nagents:\n  - name: a\n    scope: [read]\n")
+	if _, err := Load(nil, p); err == nil || !strings.Contains(err.Error(), "scope") {
+		t.Fatalf("Load() = %v, want the unknown key named", err)
+	}
+}
+
+func TestFileProblemsAllAtOnce(t *testing.T) {
+	p := writeFile(t, `
+vault_addr: https://v:8200
+http:
+  listen: 0.0.0.0:8443
+  client_ca_file: ca.pem
+auth:
+  api_keys:
+    - id: k
+      agent: ghost
+      sha256: not-a-hash
+      scopes: [read, admin]
+  jwt:
+    leeway: 5m
+  mtls:
+    trusted_proxies: [10.0.0.0]
+agents:
+  - name: Bad Name
+  - name: ok
+    approvals: {per_minute: 0, burst: 0}
+`)
+	c, err := Load([]string{"VAULT_TOKEN=s.x"}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := c.Validate().Error()
+	for _, want := range []string{
+		`agent "ghost" is not declared`, "sha256 must be 64 hex digits", `unknown scope "admin"`,
+		"leeway must be between 0 and 60s", `"10.0.0.0" is not a CIDR prefix`, `"Bad Name"`,
+		"per_minute must be positive", "client certificates (client_ca_file) need HTTPS",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("errors lack %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	tok, sec := filepath.Join(dir, "token"), filepath.Join(dir, "jwt")
+	_ = os.WriteFile(tok, []byte("s.bootstrap\n"), 0o600)
+	_ = os.WriteFile(sec, []byte(strings.Repeat("k", 40)), 0o600)
+	p := writeFile(t, "vault_addr: https://v:8200\nvault_token_file: "+tok+"\nauth:\n  jwt:\n    hs256_secret_file: "+sec+"\n")
+	c, err := Load(nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.VaultToken.Reveal() != "s.bootstrap" || len(c.JWTSecret.Reveal()) != 40 {
+		t.Errorf("secrets not read from their files")
+	}
+	c, _ = Load([]string{"VAULT_TOKEN=s.env"}, p)
+	if c.VaultToken.Reveal() != "s.env" {
+		t.Errorf("VAULT_TOKEN does not win over vault_token_file")
 	}
 }

@@ -3,6 +3,8 @@ package mcptools
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
@@ -16,11 +18,16 @@ import (
 // debug log under the same correlation id.
 func agentMessage(err error) (string, audit.Outcome) {
 	var bad *badInput
+	var limited *access.RateLimitedError
 	switch {
 	case errors.As(err, &bad):
 		return "Invalid input: " + bad.msg + ".", audit.Refused
 	case errors.Is(err, paths.ErrInvalid):
 		return err.Error() + ". Paths are relative to your secrets folder, like \"db/postgres\".", audit.Refused
+	case errors.Is(err, errNotAllowed):
+		return "This tool is not available to your credential.", audit.Refused
+	case errors.As(err, &limited):
+		return fmt.Sprintf("Too many %s. Retry after %d seconds.", limited.What, int(math.Ceil(limited.RetryAfter.Seconds()))), audit.Refused
 	case errors.Is(err, access.ErrReasonRequired):
 		return "escalate needs a reason: say what you will write and why. The human sees it.", audit.Refused
 

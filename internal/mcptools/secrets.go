@@ -70,11 +70,12 @@ type ListOut struct {
 }
 
 // full is where an agent path lives in the KV mount.
-func (t *tools) full(p string) string {
+func (t *tools) full(c *call, p string) string {
+	folder := t.opts.Folder(c.principal)
 	if p == "" {
-		return t.opts.Prefix
+		return folder
 	}
-	return t.opts.Prefix + "/" + p
+	return folder + "/" + p
 }
 
 func (t *tools) read(ctx context.Context, c *call, in PathIn) (SecretOut, error) {
@@ -83,7 +84,7 @@ func (t *tools) read(ctx context.Context, c *call, in PathIn) (SecretOut, error)
 		return SecretOut{}, err
 	}
 	s, err := withRead(ctx, t, c, func(g *access.Grant) (*vault.KVSecret, error) {
-		return t.opts.KV.KVRead(ctx, g.Token, t.opts.KVMount, t.full(p))
+		return t.opts.KV.KVRead(ctx, g.Token, t.opts.KVMount, t.full(c, p))
 	})
 	if err != nil {
 		return SecretOut{}, err
@@ -97,7 +98,7 @@ func (t *tools) list(ctx context.Context, c *call, in PathIn) (ListOut, error) {
 		return ListOut{}, err
 	}
 	keys, err := withRead(ctx, t, c, func(g *access.Grant) ([]string, error) {
-		return t.opts.KV.KVList(ctx, g.Token, t.opts.KVMount, t.full(p))
+		return t.opts.KV.KVList(ctx, g.Token, t.opts.KVMount, t.full(c, p))
 	})
 	if errors.Is(err, vault.ErrNotFound) {
 		// An empty folder and a missing one look the same to the agent.
@@ -126,7 +127,7 @@ func (t *tools) write(ctx context.Context, c *call, in WriteIn) (WrittenOut, err
 	if err != nil {
 		return WrittenOut{}, err
 	}
-	v, err := t.opts.KV.KVWrite(ctx, g.Token, t.opts.KVMount, t.full(p), in.Data)
+	v, err := t.opts.KV.KVWrite(ctx, g.Token, t.opts.KVMount, t.full(c, p), in.Data)
 	if err != nil {
 		return WrittenOut{}, t.refused(ctx, g, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"time"
@@ -45,28 +46,43 @@ type Recorder interface {
 	Record(ctx context.Context, e audit.Event)
 }
 
-// Options configure the tools. Access, KV, KVMount and Prefix are required.
+// Options configure the tools. Access, KV, KVMount, Folder and Caller are
+// required.
 type Options struct {
 	Access  Access
 	KV      KV
 	KVMount string
-	Prefix  string // agent paths are relative to KVMount/Prefix
-	Audit   Recorder
-	Logger  *slog.Logger
-	// Principal names the caller. Over stdio it is the one configured
-	// principal.
-	Principal func(ctx context.Context, req *mcp.CallToolRequest) (access.Principal, error)
+	// Folder is a principal's folder in KVMount: its paths are relative to it.
+	Folder func(p access.Principal) string
+	// Caller says who calls and what the credential allows. Over stdio it is
+	// the one configured principal with no scope restriction.
+	Caller func(ctx context.Context, req *mcp.CallToolRequest) (Caller, error)
+	// Include picks the tools to register (nil: all). Over HTTP each
+	// credential's scopes decide which tools exist for it.
+	Include func(tool string) bool
+	// Limit is asked before every call; refusing returns when to retry.
+	// Nil: no limit.
+	Limit  func(p access.Principal) (retryAfter time.Duration, ok bool)
+	Audit  Recorder
+	Logger *slog.Logger
 	// ProgressEvery is how often a call waiting for an approval reports
 	// progress to a client that asked for it. Default 5s.
 	ProgressEvery time.Duration
 }
 
+// Caller is the principal behind a call and its credential's scopes.
+type Caller struct {
+	Principal access.Principal
+	// Scopes limit the tools; nil means no limit (stdio).
+	Scopes []string
+}
+
 type tools struct{ opts Options }
 
-// Register adds every tool to s.
+// Register adds the tools to s.
 func Register(s *mcp.Server, opts Options) {
-	if opts.Access == nil || opts.KV == nil || opts.KVMount == "" || opts.Prefix == "" || opts.Principal == nil {
-		panic("mcptools.Register: Access, KV, KVMount, Prefix and Principal are required")
+	if opts.Access == nil || opts.KV == nil || opts.KVMount == "" || opts.Folder == nil || opts.Caller == nil {
+		panic("mcptools.Register: Access, KV, KVMount, Folder and Caller are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -76,6 +92,9 @@ func Register(s *mcp.Server, opts Options) {
 	}
 	if opts.ProgressEvery <= 0 {
 		opts.ProgressEvery = 5 * time.Second
+	}
+	if opts.Include == nil {
+		opts.Include = func(string) bool { return true }
 	}
 	t := &tools{opts: opts}
 	add(s, t, authenticateTool, t.authenticate)
@@ -99,19 +118,18 @@ type call struct {
 type handler[In, Out any] func(ctx context.Context, c *call, in In) (Out, error)
 
 // add wraps a handler with what every call needs: a correlation id, the
-// principal, one audit event and the translation of errors for the model.
+// caller and its scopes (checked again on every call), the rate limit, one
+// audit event and the translation of errors for the model.
 func add[In, Out any](s *mcp.Server, t *tools, tool *mcp.Tool, h handler[In, Out]) {
+	if !t.opts.Include(tool.Name) {
+		return
+	}
 	mcp.AddTool(s, tool, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
 		var zero Out
 		id := newCorrelationID()
 		ctx = audit.WithCorrelationID(ctx, id)
 		c := &call{req: req, tool: tool.Name}
-		p, err := t.opts.Principal(ctx, req)
-		var out Out
-		if err == nil {
-			c.principal = p
-			out, err = h(ctx, c, in)
-		}
+		out, err := run(ctx, t, c, func() (Out, error) { return h(ctx, c, in) })
 		ev := audit.Event{Event: audit.ToolCall, Outcome: audit.OK, CorrelationID: id, Principal: string(c.principal), Tool: tool.Name, Path: c.path}
 		if err != nil {
 			msg, outcome := agentMessage(err)
@@ -124,6 +142,29 @@ func add[In, Out any](s *mcp.Server, t *tools, tool *mcp.Tool, h handler[In, Out
 		return nil, out, nil
 	})
 }
+
+// run checks the caller, its scopes and its rate before the handler runs.
+func run[Out any](ctx context.Context, t *tools, c *call, h func() (Out, error)) (Out, error) {
+	var zero Out
+	caller, err := t.opts.Caller(ctx, c.req)
+	if err != nil {
+		return zero, err
+	}
+	c.principal = caller.Principal
+	if caller.Scopes != nil && !Allowed(c.tool, caller.Scopes) {
+		return zero, errNotAllowed
+	}
+	if t.opts.Limit != nil {
+		if wait, ok := t.opts.Limit(caller.Principal); !ok {
+			return zero, &access.RateLimitedError{What: "tool calls", RetryAfter: wait}
+		}
+	}
+	return h()
+}
+
+// errNotAllowed refuses a tool the credential's scopes do not include. The
+// tool is not even listed for such a credential; this is the second check.
+var errNotAllowed = errors.New("tool not allowed for this credential")
 
 type toolError struct{ msg string }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
@@ -64,8 +65,9 @@ func connect(t *testing.T, acc Access, kv KV, rec Recorder, copts *mcp.ClientOpt
 	t.Helper()
 	s := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: "test"}, nil)
 	Register(s, Options{
-		Access: acc, KV: kv, KVMount: "secret", Prefix: "agent", Audit: rec, ProgressEvery: 5 * time.Millisecond,
-		Principal: func(context.Context, *mcp.CallToolRequest) (access.Principal, error) { return "p", nil },
+		Access: acc, KV: kv, KVMount: "secret", Audit: rec, ProgressEvery: 5 * time.Millisecond,
+		Folder: func(access.Principal) string { return "agent" },
+		Caller: func(context.Context, *mcp.CallToolRequest) (Caller, error) { return Caller{Principal: "p"}, nil },
 	})
 	st, ct := mcp.NewInMemoryTransports()
 	ss, err := s.Connect(t.Context(), st, nil)
@@ -171,5 +173,93 @@ func TestReadResolvesUnderPrefix(t *testing.T) {
 	}
 	if len(kv.reads) != 1 || kv.reads[0] != "secret/agent/db/pg" {
 		t.Errorf("reads = %v", kv.reads)
+	}
+}
+
+func TestAllowed(t *testing.T) {
+	all := []string{"authenticate", "escalate", "read_secret", "write_secret", "list_secrets", "token_status", "release", "logout"}
+	tests := []struct {
+		scopes []string
+		want   []string
+	}{
+		{nil, nil},
+		{[]string{"transit-admin", "bogus"}, nil},
+		{[]string{"read"}, []string{"authenticate", "read_secret", "token_status", "logout"}},
+		{[]string{"list"}, []string{"authenticate", "list_secrets", "token_status", "logout"}},
+		{[]string{"read", "list", "write"}, all},
+	}
+	for _, tc := range tests {
+		var got []string
+		for _, tool := range all {
+			if Allowed(tool, tc.scopes) {
+				got = append(got, tool)
+			}
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("scopes %v (-want +got):\n%s", tc.scopes, diff)
+		}
+	}
+	if Allowed("no_such_tool", []string{"read", "list", "write"}) {
+		t.Error("an unknown tool is allowed")
+	}
+}
+
+func TestScopesCheckedOnEveryCall(t *testing.T) {
+	// A server that lists read_secret, reached by a caller whose credential
+	// only has list (for example a session opened with a broader key).
+	s := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: "test"}, nil)
+	kv := &stubKV{}
+	Register(s, Options{
+		Access: &stubAccess{}, KV: kv, KVMount: "secret",
+		Folder: func(access.Principal) string { return "agent" },
+		Caller: func(context.Context, *mcp.CallToolRequest) (Caller, error) {
+			return Caller{Principal: "p", Scopes: []string{"list"}}, nil
+		},
+	})
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(t.Context(), st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).Connect(t.Context(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "read_secret", Arguments: map[string]any{"path": "db"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.IsError || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "not available to your credential") {
+		t.Fatalf("read_secret without the read scope: %+v", res)
+	}
+	if len(kv.reads) != 0 {
+		t.Errorf("Vault was read: %v", kv.reads)
+	}
+}
+
+func TestRateLimitSaysWhenToRetry(t *testing.T) {
+	s := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: "test"}, nil)
+	Register(s, Options{
+		Access: &stubAccess{}, KV: &stubKV{}, KVMount: "secret",
+		Folder: func(access.Principal) string { return "agent" },
+		Caller: func(context.Context, *mcp.CallToolRequest) (Caller, error) { return Caller{Principal: "p"}, nil },
+		Limit:  func(access.Principal) (time.Duration, bool) { return 1500 * time.Millisecond, false },
+	})
+	st, ct := mcp.NewInMemoryTransports()
+	ss, _ := s.Connect(t.Context(), st, nil)
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).Connect(t.Context(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "token_status", Arguments: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := res.Content[0].(*mcp.TextContent).Text; !res.IsError || !strings.Contains(text, "Retry after 2 seconds") {
+		t.Fatalf("rate-limited call: %q", text)
 	}
 }

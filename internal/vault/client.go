@@ -29,6 +29,8 @@ type Options struct {
 	Address string
 	// Timeout bounds each call that does not wait for a human. Default 30s.
 	Timeout time.Duration
+	// WrapTransport, if set, wraps the HTTP transport (to measure latency).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Client talks to one Vault or OpenBao server.
@@ -57,6 +59,9 @@ func New(opts Options) (*Client, error) {
 	// Fail fast and let the caller decide: a sealed or unreachable Vault
 	// means no access, not a minute of retries.
 	cfg.MaxRetries = 0
+	if opts.WrapTransport != nil {
+		cfg.HttpClient.Transport = opts.WrapTransport(cfg.HttpClient.Transport)
+	}
 	c, err := api.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating Vault client for %s: %w", opts.Address, err)

@@ -37,9 +37,10 @@ type Options struct {
 	Vault     Vault
 	Bootstrap sensitive.String // Gatekeeper's own token: may read the read-tier account only
 	KVMount   string
-	// Accounts maps a tier to the KV path (in KVMount) of its login material.
-	Accounts map[access.Tier]string
-	Logger   *slog.Logger
+	// Account gives the KV path (in KVMount) of a principal's login
+	// material for a tier; "" means the principal has none.
+	Account func(p access.Principal, t access.Tier) string
+	Logger  *slog.Logger
 }
 
 // Approver implements access.Issuer.
@@ -47,8 +48,8 @@ type Approver struct{ opts Options }
 
 // New returns an Approver.
 func New(opts Options) (*Approver, error) {
-	if opts.Vault == nil || opts.KVMount == "" || opts.Accounts[access.Read] == "" || opts.Accounts[access.Write] == "" {
-		return nil, errors.New("vaultmfa: Vault, KVMount and an account for each tier are required")
+	if opts.Vault == nil || opts.KVMount == "" || opts.Account == nil {
+		return nil, errors.New("vaultmfa: Vault, KVMount and Account are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -68,7 +69,7 @@ func (a *Approver) Issue(ctx context.Context, req access.Request, held sensitive
 	if req.Tier == access.Read {
 		via = a.opts.Bootstrap
 	}
-	acct, err := a.account(ctx, req.Tier, via)
+	acct, err := a.account(ctx, req.Principal, req.Tier, via)
 	if err != nil {
 		return access.Issued{}, err
 	}
@@ -98,13 +99,19 @@ func (a *Approver) Issue(ctx context.Context, req access.Request, held sensitive
 	return access.Issued{Token: auth.Token, Accessor: auth.Accessor, TTL: ttl}, nil
 }
 
-func (a *Approver) account(ctx context.Context, t access.Tier, via sensitive.String) (account, error) {
-	path := a.opts.Accounts[t]
+func (a *Approver) account(ctx context.Context, p access.Principal, t access.Tier, via sensitive.String) (account, error) {
+	path := a.opts.Account(p, t)
+	if path == "" {
+		return account{}, fmt.Errorf("%w: no %s-tier account for %s", access.ErrMisconfigured, t, p)
+	}
 	s, err := a.opts.Vault.KVRead(ctx, via, a.opts.KVMount, path)
-	if err != nil {
-		if t == access.Read && errors.Is(err, vault.ErrPermissionDenied) {
-			return account{}, fmt.Errorf("%w: reading the read-tier account: %w", access.ErrBrokerCredential, err)
-		}
+	switch {
+	case errors.Is(err, vault.ErrNotFound):
+		// Setup never ran for this agent.
+		return account{}, fmt.Errorf("%w: the %s-tier account of %s is missing; run gatekeeper setup --agent", access.ErrMisconfigured, t, p)
+	case t == access.Read && errors.Is(err, vault.ErrPermissionDenied):
+		return account{}, fmt.Errorf("%w: reading the read-tier account: %w", access.ErrBrokerCredential, err)
+	case err != nil:
 		return account{}, fmt.Errorf("reading the %s-tier account: %w", t, err)
 	}
 	acct := account{password: sensitive.New(str(s.Data["password"]))}

@@ -31,7 +31,7 @@ func newFixture(t *testing.T) *fixture {
 	f.auth = vaulttest.NewAuthenticator(t, f.res.TOTPURL)
 	ap, err := vaultmfa.New(vaultmfa.Options{
 		Vault: f.vc, Bootstrap: f.res.BootstrapToken, KVMount: "secret",
-		Accounts: map[access.Tier]string{access.Read: setup.Agent("").AccountPath(access.Read), access.Write: setup.Agent("").AccountPath(access.Write)},
+		Account: func(_ access.Principal, t access.Tier) string { return setup.Agent("").AccountPath(t) },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
+)
+
+// configCmd is `gatekeeper config check`: load and validate everything serve
+// would use and list every problem, touching nothing.
+func configCmd(args []string, sys IO) error {
+	if len(args) == 0 || args[0] != "check" {
+		fmt.Fprintln(sys.Stderr, "Usage: gatekeeper config check [--config FILE] [--http ADDR]")
+		return ErrUsage
+	}
+	fs := flags("config check", "Validate the configuration serve would run with and list every problem.", sys)
+	configFile := fs.String("config", "", "YAML config file (default $GATEKEEPER_CONFIG)")
+	httpAddr := fs.String("http", "", "check as for serve --http ADDR")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := config.Load(sys.Environ, *configFile)
+	if *httpAddr != "" {
+		cfg.HTTP.Listen = *httpAddr
+	}
+	if err = errors.Join(err, cfg.Validate()); err != nil {
+		var n int
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if line != "" {
+				n++
+				fmt.Fprintf(sys.Stdout, "problem: %s\n", line)
+			}
+		}
+		return fmt.Errorf("configuration has %d problem(s)", n)
+	}
+	mode := "stdio"
+	if cfg.HTTP.Listen != "" {
+		mode = "http on " + cfg.HTTP.Listen
+	}
+	fmt.Fprintf(sys.Stdout, "ok: %s, vault %s, folder %s/%s, %d agent(s), auth: %s\n",
+		mode, cfg.VaultAddr, cfg.KVMount, cfg.Prefix, len(cfg.Agents), strings.Join(cfg.AuthMethods(), ", "))
+	return nil
+}

@@ -1,0 +1,191 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/vaultmfa"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/mcptools"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/ratelimit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
+)
+
+const instructions = `Gatekeeper gives you secrets from Vault only with a human's approval.
+You start with no access. Call authenticate for read access (the human approves on their own device;
+if they use an authenticator app, ask them for the current code and pass it as passcode). To write,
+call escalate with a reason first; write access is short and never renews by itself. Call release
+when your writes are done and logout when you no longer need secrets. Never repeat a secret's
+value to the user unless they ask for it.`
+
+// shutdownTimeout bounds the revocation of live grants at exit.
+const shutdownTimeout = 15 * time.Second
+
+// core is what both transports share: one access model, one Vault client,
+// one audit stream.
+type core struct {
+	cfg    config.Config
+	logger *slog.Logger
+	audit  access.Recorder
+	vault  *vault.Client
+	access *access.Manager
+	// agentOf maps a principal to its Vault layout.
+	agentOf func(access.Principal) setup.Agent
+	limits  *ratelimit.Limiter
+	close   func()
+}
+
+type coreOptions struct {
+	agentOf   func(access.Principal) setup.Agent
+	recorders []access.Recorder // besides the audit log (metrics)
+	transport func(http.RoundTripper) http.RoundTripper
+}
+
+func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*core, error) {
+	logger := newLogger(sys.Stderr, cfg.Level())
+	auditOut, closeAudit, err := openAudit(cfg.AuditFile, sys.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	recorders := append([]access.Recorder{audit.New(auditOut, logger)}, o.recorders...)
+	rec := fanout(recorders)
+
+	vc, err := vault.New(vault.Options{Address: cfg.VaultAddr, WrapTransport: o.transport})
+	if err != nil {
+		closeAudit()
+		return nil, err
+	}
+	kctx, stopKeepAlive := context.WithCancel(ctx)
+	go keepAlive(kctx, vc, cfg.VaultToken, logger)
+
+	layout := cfg.Layout()
+	approver, err := vaultmfa.New(vaultmfa.Options{
+		Vault:     vc,
+		Bootstrap: cfg.VaultToken,
+		KVMount:   cfg.KVMount,
+		Account:   func(p access.Principal, t access.Tier) string { return o.agentOf(p).AccountPath(t) },
+		Logger:    logger,
+	})
+	if err != nil {
+		stopKeepAlive()
+		closeAudit()
+		return nil, err
+	}
+	rateOf := func(pick func(config.Agent) *config.Rate, def config.Rate) func(string) ratelimit.Rate {
+		return func(agent string) ratelimit.Rate {
+			r := def
+			if a, ok := cfg.FindAgent(agent); ok && pick(a) != nil {
+				r = *pick(a)
+			}
+			return ratelimit.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
+		}
+	}
+	approvals := ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Approvals }, cfg.Limits.Approvals), nil)
+	mgr := access.New(access.Options{
+		Issuer:          approver,
+		Audit:           rec,
+		Logger:          logger,
+		ApprovalTimeout: cfg.ApprovalTimeout,
+		PolicyFor: func(p access.Principal) access.Policy {
+			a := o.agentOf(p)
+			return access.Policy{
+				Scope:    cfg.KVMount + "/" + layout.Folder(a) + "/",
+				ReadTTL:  cfg.TTL(string(a), access.Read),
+				WriteTTL: cfg.TTL(string(a), access.Write),
+			}
+		},
+		ApprovalLimit: func(p access.Principal) (time.Duration, bool) { return approvals.Allow(string(p)) },
+	})
+	c := &core{
+		cfg: cfg, logger: logger, audit: rec, vault: vc, access: mgr, agentOf: o.agentOf,
+		limits: ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Rate }, cfg.Limits.Rate), nil),
+	}
+	c.close = func() {
+		// stdin closed, SIGINT or SIGTERM: end every grant before exiting.
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := mgr.Close(sctx); err != nil {
+			logger.Error("revoking grants at shutdown", "err", err)
+		}
+		stopKeepAlive()
+		closeAudit()
+	}
+	return c, nil
+}
+
+// mcpServer returns an MCP server with the tools include picks.
+func (c *core) mcpServer(include func(string) bool, callerOf func(context.Context, *mcp.CallToolRequest) (mcptools.Caller, error)) *mcp.Server {
+	server := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: Version}, &mcp.ServerOptions{
+		Instructions: instructions,
+		Logger:       c.logger.With("component", "mcp"),
+	})
+	layout := c.cfg.Layout()
+	mcptools.Register(server, mcptools.Options{
+		Access:  c.access,
+		KV:      c.vault,
+		KVMount: c.cfg.KVMount,
+		Folder:  func(p access.Principal) string { return layout.Folder(c.agentOf(p)) },
+		Caller:  callerOf,
+		Include: include,
+		Limit:   func(p access.Principal) (time.Duration, bool) { return c.limits.Allow(string(p)) },
+		Audit:   c.audit,
+		Logger:  c.logger,
+	})
+	return server
+}
+
+// keepAlive renews the bootstrap token while Gatekeeper runs: setup makes it
+// periodic, so it lives as long as someone uses it. A token that does not
+// work is reported but does not stop the server: the agent is told, call by
+// call, what is wrong, and nothing is granted until it is fixed.
+func keepAlive(ctx context.Context, vc *vault.Client, tok sensitive.String, logger *slog.Logger) {
+	for {
+		info, err := vc.LookupSelf(ctx, tok)
+		next := time.Hour
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("the bootstrap token (VAULT_TOKEN) does not work now; no access can be granted until it does", "err", err)
+		}
+		if err == nil && info.Renewable && info.Period > 0 {
+			if _, err := vc.RenewSelf(ctx, tok, info.Period); err != nil {
+				logger.Warn("renewing the bootstrap token", "err", err)
+			}
+			next = min(info.Period/2, 12*time.Hour)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(next):
+		}
+	}
+}
+
+func openAudit(path string, stderr io.Writer) (io.Writer, func(), error) {
+	if path == "" {
+		return stderr, func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the audit file: %w", err)
+	}
+	return f, func() { _ = f.Close() }, nil
+}
+
+// fanout sends each audit event to every recorder.
+type fanout []access.Recorder
+
+func (f fanout) Record(ctx context.Context, e audit.Event) {
+	for _, r := range f {
+		r.Record(ctx, e)
+	}
+}

@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/httpserver"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/mcptools"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/metrics"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
+)
+
+// serveHTTP serves many agents over Streamable HTTP. Each authenticated
+// agent is its own principal with its own namespace, accounts and tokens.
+func serveHTTP(ctx context.Context, cfg config.Config, sys IO) error {
+	var m *metrics.Metrics
+	var mgr *access.Manager
+	m = metrics.New(func() map[access.Tier]int { return mgr.LiveGrants() })
+	c, err := newCore(ctx, cfg, sys, coreOptions{
+		agentOf:   func(p access.Principal) setup.Agent { return setup.Agent(p) },
+		recorders: []access.Recorder{m},
+		transport: m.InstrumentVault,
+	})
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	mgr = c.access
+
+	method, err := authMethods(ctx, cfg, c)
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := tlsConfig(cfg.HTTP)
+	if err != nil {
+		return err
+	}
+	var authServers []string
+	if cfg.Auth.JWT.OIDCIssuer != "" {
+		authServers = []string{cfg.Auth.JWT.OIDCIssuer}
+	}
+	srv, err := httpserver.New(httpserver.Options{
+		Addr: cfg.HTTP.Listen,
+		TLS:  tlsCfg,
+		Auth: method,
+		Agents: func(name string) ([]string, bool) {
+			a, ok := cfg.FindAgent(name)
+			return a.Scopes, ok
+		},
+		MCPServer: func(scopes []string) *mcp.Server {
+			return c.mcpServer(mcptools.ToolsFor(scopes), httpCaller)
+		},
+		Stateless:            cfg.HTTP.Stateless,
+		SessionTimeout:       cfg.HTTP.SessionTimeout,
+		MaxBodyBytes:         cfg.HTTP.MaxBodyBytes,
+		AllowedOrigins:       cfg.HTTP.AllowedOrigins,
+		PublicURL:            cfg.HTTP.PublicURL,
+		AuthorizationServers: authServers,
+		Ready:                readiness(c),
+		Metrics:              m.Handler(),
+		Instrument:           m.InstrumentHandler,
+		WriteTimeout:         cfg.ApprovalTimeout + time.Minute,
+		Audit:                c.audit,
+		Logger:               c.logger,
+	})
+	if err != nil {
+		return err
+	}
+	c.logger.Info("serving MCP over HTTP", "url", srv.URL()+"/mcp", "vault", cfg.VaultAddr,
+		"auth", cfg.AuthMethods(), "agents", len(cfg.Agents), "stateless", cfg.HTTP.Stateless)
+	// The first line on stdout says where to connect (useful with port 0).
+	fmt.Fprintf(sys.Stdout, "gatekeeper: listening on %s/mcp\n", srv.URL())
+	if err := srv.Run(ctx); err != nil {
+		return err
+	}
+	c.logger.Info("stopped; revoking all grants")
+	return nil
+}
+
+// httpCaller is the agent the HTTP layer authenticated for this request,
+// with its effective scopes, as handed to the SDK.
+func httpCaller(_ context.Context, req *mcp.CallToolRequest) (mcptools.Caller, error) {
+	var ti *auth.TokenInfo
+	if req.Extra != nil {
+		ti = req.Extra.TokenInfo
+	}
+	if ti == nil || ti.UserID == "" {
+		return mcptools.Caller{}, errors.New("no authenticated caller on an HTTP request")
+	}
+	return mcptools.Caller{Principal: access.Principal(ti.UserID), Scopes: slices.Clip(append([]string{}, ti.Scopes...))}, nil
+}
+
+// authMethods builds the configured client authentication methods. mTLS
+// goes first so that an identity header from an untrusted address is
+// refused whatever else the request carries.
+func authMethods(ctx context.Context, cfg config.Config, c *core) (clientauth.Method, error) {
+	var methods []clientauth.Method
+	if cfg.HTTP.ClientCAFile != "" || len(cfg.Auth.MTLS.TrustedProxies) > 0 {
+		var proxies []netip.Prefix
+		for _, p := range cfg.Auth.MTLS.TrustedProxies {
+			proxies = append(proxies, netip.MustParsePrefix(p)) // validated with the configuration
+		}
+		m, err := clientauth.NewMTLS(clientauth.MTLSOptions{
+			SPIFFE: cfg.Auth.MTLS.SPIFFE,
+			ScopesFor: func(agent string) []string {
+				a, _ := cfg.FindAgent(agent)
+				return a.Scopes
+			},
+			TrustedProxies: proxies,
+			ProxyHeader:    cfg.Auth.MTLS.ProxyHeader,
+		})
+		if err != nil {
+			return nil, err
+		}
+		methods = append(methods, m)
+	}
+	if len(cfg.Auth.APIKeys) > 0 {
+		var keys []clientauth.APIKey
+		for _, k := range cfg.Auth.APIKeys {
+			keys = append(keys, clientauth.APIKey{ID: k.ID, Agent: k.Agent, SHA256: k.SHA256, Scopes: k.Scopes, Revoked: k.Revoked})
+		}
+		m, err := clientauth.NewAPIKeys(keys)
+		if err != nil {
+			return nil, err
+		}
+		methods = append(methods, m)
+	}
+	if !cfg.JWTSecret.IsZero() || cfg.Auth.JWT.JWKSURL != "" || cfg.Auth.JWT.OIDCIssuer != "" {
+		j := cfg.Auth.JWT
+		m, err := clientauth.NewJWT(ctx, clientauth.JWTOptions{
+			HS256Secret: cfg.JWTSecret,
+			JWKSURL:     j.JWKSURL,
+			OIDCIssuer:  j.OIDCIssuer,
+			Issuer:      cfg.JWTIssuer(),
+			Audience:    j.Audience,
+			Algorithms:  j.Algorithms,
+			Leeway:      j.Leeway,
+			Logger:      c.logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+		methods = append(methods, m)
+	}
+	return clientauth.Chain(methods...), nil
+}
+
+func tlsConfig(h config.HTTP) (*tls.Config, error) {
+	if h.TLSCertFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(h.TLSCertFile, h.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading the TLS certificate: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if h.ClientCAFile != "" {
+		pem, err := os.ReadFile(h.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("the client CA file %s holds no PEM certificate", h.ClientCAFile)
+		}
+		// Verified if given: agents with keys or tokens need no certificate.
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
+}
+
+// readiness: Vault reachable and unsealed, Gatekeeper's own credential
+// valid, and the approver able to start a login.
+func readiness(c *core) []httpserver.Check {
+	return []httpserver.Check{
+		{Name: "vault", Run: func(ctx context.Context) error {
+			h, err := c.vault.Health(ctx)
+			switch {
+			case err != nil:
+				return err
+			case h.Sealed:
+				return errors.New("vault is sealed")
+			}
+			return nil
+		}},
+		{Name: "credential", Run: func(ctx context.Context) error {
+			_, err := c.vault.LookupSelf(ctx, c.cfg.VaultToken)
+			return err
+		}},
+		{Name: "approver", Run: func(ctx context.Context) error {
+			// The bootstrap token must reach the first agent's read-tier login.
+			if len(c.cfg.Agents) == 0 {
+				return errors.New("no agents configured")
+			}
+			a := setup.Agent(c.cfg.Agents[0].Name)
+			_, err := c.vault.KVRead(ctx, c.cfg.VaultToken, c.cfg.KVMount, a.AccountPath(access.Read))
+			if err != nil {
+				return fmt.Errorf("the approver cannot reach the login of agent %s: %w", a, err)
+			}
+			return nil
+		}},
+	}
+}

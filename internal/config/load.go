@@ -1,0 +1,175 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
+)
+
+// Var is one environment variable: its name, its default as documented,
+// what it means and how it applies.
+type Var struct {
+	Name    string
+	Default string
+	Doc     string
+	apply   func(c *Config, v string) error
+}
+
+func str(dst func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *dst(c) = v; return nil }
+}
+
+func duration(dst func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration like 4h or 15m", v)
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+// none marks variables read elsewhere (by tools, or only by one command).
+func none(*Config, string) error { return nil }
+
+// Vars lists every variable Gatekeeper reads. Any other GATEKEEPER_ variable
+// is an error: a typo must not silently fall back to a default.
+var Vars = []Var{
+	{"VAULT_ADDR", "", "Vault or OpenBao address, e.g. https://vault.example:8200 (required)", str(func(c *Config) *string { return &c.VaultAddr })},
+	{"VAULT_TOKEN", "", "serve: the bootstrap token from setup; setup: an admin token (required unless vault_token_file)", func(c *Config, v string) error {
+		c.VaultToken = sensitive.New(strings.TrimSpace(v))
+		return nil
+	}},
+	{"GATEKEEPER_CONFIG", "", "YAML config file for many agents (see docs/config.md); --config wins", none},
+	{"GATEKEEPER_KV_MOUNT", DefaultKVMount, "KV v2 mount holding the agents' secrets", str(func(c *Config) *string { return &c.KVMount })},
+	{"GATEKEEPER_PREFIX", DefaultPrefix, "folder in the mount that agents see; their paths are relative to it (HTTP agents: to PREFIX/AGENT)", str(func(c *Config) *string { return &c.Prefix })},
+	{"GATEKEEPER_READ_TTL", access.DefaultReadTTL.String(), "length of a read grant (and its token)", duration(func(c *Config) *time.Duration { return &c.ReadTTL })},
+	{"GATEKEEPER_WRITE_TTL", access.DefaultWriteTTL.String(), "length of a write grant (and its token); never renewed", duration(func(c *Config) *time.Duration { return &c.WriteTTL })},
+	{"GATEKEEPER_APPROVAL_TIMEOUT", access.DefaultApprovalTimeout.String(), "how long an approval may wait for the human", duration(func(c *Config) *time.Duration { return &c.ApprovalTimeout })},
+	{"GATEKEEPER_AUDIT_FILE", "", "append audit JSON lines to this file instead of stderr", str(func(c *Config) *string { return &c.AuditFile })},
+	{"GATEKEEPER_LOG_LEVEL", "info", "debug, info, warn or error (debug log on stderr, separate from audit)", str(func(c *Config) *string { return &c.LogLevel })},
+	{"GATEKEEPER_AGENT", "", "stdio: act as this named agent (its namespace and accounts) instead of the single stdio agent", str(func(c *Config) *string { return &c.Agent })},
+	{"GATEKEEPER_AGENTS", "", "HTTP without a config file: comma-separated agent names", func(c *Config, v string) error {
+		c.Agents = nil
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				c.Agents = append(c.Agents, Agent{Name: name})
+			}
+		}
+		return nil
+	}},
+	{"GATEKEEPER_HTTP_ADDR", "", "serve Streamable HTTP on this host:port instead of stdio; --http wins", str(func(c *Config) *string { return &c.HTTP.Listen })},
+	{"GATEKEEPER_TLS_CERT_FILE", "", "HTTPS certificate (with GATEKEEPER_TLS_KEY_FILE)", str(func(c *Config) *string { return &c.HTTP.TLSCertFile })},
+	{"GATEKEEPER_TLS_KEY_FILE", "", "HTTPS private key", str(func(c *Config) *string { return &c.HTTP.TLSKeyFile })},
+	{"GATEKEEPER_CLIENT_CA_FILE", "", "CA bundle for client certificates (turns on mTLS)", str(func(c *Config) *string { return &c.HTTP.ClientCAFile })},
+	{"GATEKEEPER_STATELESS", "false", "HTTP: keep no sessions, so any replica can serve any request", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		c.HTTP.Stateless = b
+		return nil
+	}},
+	{"GATEKEEPER_JWT_SECRET", "", "HS256 secret for agent JWTs (at least 32 bytes); `gatekeeper token` signs with it", func(c *Config, v string) error {
+		c.JWTSecret = sensitive.New(v)
+		return nil
+	}},
+	{"GATEKEEPER_JWT_ISSUER", DefaultIssuer, "required `iss` of agent JWTs (default: the OIDC issuer if set, else gatekeeper)", str(func(c *Config) *string { return &c.Auth.JWT.Issuer })},
+	{"GATEKEEPER_JWT_AUDIENCE", DefaultAudience, "required `aud` of agent JWTs", str(func(c *Config) *string { return &c.Auth.JWT.Audience })},
+	{"GATEKEEPER_DUO_SECRET_KEY", "", "setup with Duo: the Duo integration's secret key", none},
+	{"GATEKEEPER_VAULT_BIN", "", "dev and tests: the Vault/OpenBao server binary to run", none},
+	{"GATEKEEPER_CACHE_DIR", "", "dev and tests: where the built Vault binary is cached", none},
+}
+
+// Load builds the configuration: defaults, then the YAML file (path, else
+// $GATEKEEPER_CONFIG, else none), then the environment. Every problem found
+// while reading is reported at once; Validate checks the result.
+func Load(environ []string, path string) (Config, error) {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	c := Default()
+	var errs []error
+	if path == "" {
+		path = env["GATEKEEPER_CONFIG"]
+	}
+	if path != "" {
+		if err := c.readFile(path); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	known := map[string]bool{}
+	for _, v := range Vars {
+		known[v.Name] = true
+		val, ok := env[v.Name]
+		if !ok || val == "" {
+			continue
+		}
+		if err := v.apply(&c, val); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", v.Name, err))
+		}
+	}
+	var unknown []string
+	for k := range env {
+		if strings.HasPrefix(k, "GATEKEEPER_") && !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		errs = append(errs, fmt.Errorf("%s is not a Gatekeeper setting", k))
+	}
+
+	if c.VaultToken.IsZero() && c.VaultTokenFile != "" {
+		tok, err := secretFile(c.VaultTokenFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("vault_token_file: %w", err))
+		}
+		c.VaultToken = tok
+	}
+	if c.JWTSecret.IsZero() && c.Auth.JWT.HS256SecretFile != "" {
+		s, err := secretFile(c.Auth.JWT.HS256SecretFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("auth.jwt.hs256_secret_file: %w", err))
+		}
+		c.JWTSecret = s
+	}
+	return c, errors.Join(errs...)
+}
+
+func (c *Config) readFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading the config file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true) // an unknown key is a typo, not a default
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// secretFile reads a secret kept in a file, trimmed of surrounding space.
+func secretFile(path string) (sensitive.String, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return sensitive.String{}, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return sensitive.New(strings.TrimSpace(string(b))), nil
+}

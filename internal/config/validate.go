@@ -1,0 +1,213 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/paths"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
+)
+
+// Scopes a credential may carry. delete and transit are reserved for the
+// lifecycle and transit tools.
+var Scopes = []string{"read", "list", "write", "delete", "transit"}
+
+// Validate reports every problem at once and changes nothing.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if c.VaultAddr == "" {
+		add("VAULT_ADDR (vault_addr) is required")
+	} else if u, err := url.Parse(c.VaultAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("VAULT_ADDR %q is not an http(s) URL", c.VaultAddr)
+	}
+	if c.VaultToken.IsZero() {
+		add("VAULT_TOKEN is required (or vault_token_file in the config file)")
+	}
+	if m, err := paths.Parse(c.KVMount, false); err != nil || m != c.KVMount {
+		add("GATEKEEPER_KV_MOUNT %q is not a mount path like secret", c.KVMount)
+	}
+	if p, err := paths.Parse(c.Prefix, false); err != nil || p != c.Prefix {
+		add("GATEKEEPER_PREFIX %q is not a folder path like agent", c.Prefix)
+	} else if c.Prefix == setup.OwnFolder || strings.HasPrefix(c.Prefix, setup.OwnFolder+"/") {
+		add("GATEKEEPER_PREFIX %q overlaps Gatekeeper's own folder %q", c.Prefix, setup.OwnFolder)
+	}
+	seconds := func(name string, d time.Duration, optional bool) {
+		if optional && d == 0 {
+			return
+		}
+		if d < time.Second || d%time.Second != 0 {
+			add("%s must be a whole number of seconds, at least 1s (got %s)", name, d)
+		}
+	}
+	seconds("GATEKEEPER_READ_TTL", c.ReadTTL, false)
+	seconds("GATEKEEPER_WRITE_TTL", c.WriteTTL, false)
+	seconds("GATEKEEPER_APPROVAL_TIMEOUT", c.ApprovalTimeout, false)
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(c.LogLevel)) {
+		add("GATEKEEPER_LOG_LEVEL %q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.Agent != "" && !clientauth.ValidAgent(c.Agent) {
+		add("GATEKEEPER_AGENT %q is not an agent name (lower-case letters, digits, - and _)", c.Agent)
+	}
+
+	names := map[string]bool{}
+	for i, a := range c.Agents {
+		where := fmt.Sprintf("agents[%d] %q", i, a.Name)
+		if !clientauth.ValidAgent(a.Name) {
+			add("%s: not an agent name (lower-case letters, digits, - and _, at most 63)", where)
+		}
+		if names[a.Name] {
+			add("%s: declared twice", where)
+		}
+		names[a.Name] = true
+		errs = append(errs, checkScopes(where, a.Scopes)...)
+		seconds(where+" read_ttl", a.ReadTTL, true)
+		seconds(where+" write_ttl", a.WriteTTL, true)
+		for _, r := range []*Rate{a.Rate, a.Approvals} {
+			if r != nil {
+				errs = append(errs, r.check(where)...)
+			}
+		}
+	}
+	errs = append(errs, c.Limits.Rate.check("limits.rate")...)
+	errs = append(errs, c.Limits.Approvals.check("limits.approvals")...)
+	errs = append(errs, c.validateAuth(names)...)
+	errs = append(errs, c.validateHTTP()...)
+	return errors.Join(errs...)
+}
+
+func checkScopes(where string, scopes []string) []error {
+	var errs []error
+	for _, s := range scopes {
+		if !slices.Contains(Scopes, s) {
+			errs = append(errs, fmt.Errorf("%s: unknown scope %q (known: %s)", where, s, strings.Join(Scopes, ", ")))
+		}
+	}
+	return errs
+}
+
+func (r Rate) check(where string) []error {
+	if r.PerMinute <= 0 || r.Burst < 1 {
+		return []error{fmt.Errorf("%s: per_minute must be positive and burst at least 1", where)}
+	}
+	return nil
+}
+
+func (c Config) validateAuth(agents map[string]bool) []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	ids := map[string]bool{}
+	for i, k := range c.Auth.APIKeys {
+		where := fmt.Sprintf("auth.api_keys[%d] %q", i, k.ID)
+		if k.ID == "" || ids[k.ID] {
+			add("%s: needs a unique id", where)
+		}
+		ids[k.ID] = true
+		if !agents[k.Agent] {
+			add("%s: agent %q is not declared in agents", where, k.Agent)
+		}
+		if len(k.SHA256) != 64 || strings.Trim(strings.ToLower(k.SHA256), "0123456789abcdef") != "" {
+			add("%s: sha256 must be 64 hex digits (the key's hash, never the key)", where)
+		}
+		errs = append(errs, checkScopes(where, k.Scopes)...)
+	}
+	j := c.Auth.JWT
+	if !c.JWTSecret.IsZero() && len(c.JWTSecret.Reveal()) < 32 {
+		add("GATEKEEPER_JWT_SECRET must be at least 32 bytes")
+	}
+	if j.JWKSURL != "" && j.OIDCIssuer != "" {
+		add("auth.jwt: set jwks_url or oidc_issuer, not both")
+	}
+	for name, u := range map[string]string{"jwks_url": j.JWKSURL, "oidc_issuer": j.OIDCIssuer} {
+		if u == "" {
+			continue
+		}
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			add("auth.jwt.%s %q is not an http(s) URL", name, u)
+		}
+	}
+	if c.jwtEnabled() && j.Audience == "" {
+		add("auth.jwt: audience is required")
+	}
+	if j.Leeway < 0 || j.Leeway > 60*time.Second {
+		add("auth.jwt.leeway must be between 0 and 60s (got %s)", j.Leeway)
+	}
+	for spiffe, agent := range c.Auth.MTLS.SPIFFE {
+		if !strings.HasPrefix(spiffe, "spiffe://") {
+			add("auth.mtls.spiffe: %q is not a spiffe:// ID", spiffe)
+		}
+		if !agents[agent] {
+			add("auth.mtls.spiffe: agent %q is not declared in agents", agent)
+		}
+	}
+	for _, p := range c.Auth.MTLS.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			add("auth.mtls.trusted_proxies: %q is not a CIDR prefix like 10.0.0.0/8", p)
+		}
+	}
+	return errs
+}
+
+func (c Config) jwtEnabled() bool {
+	return !c.JWTSecret.IsZero() || c.Auth.JWT.JWKSURL != "" || c.Auth.JWT.OIDCIssuer != ""
+}
+
+// AuthMethods names the client authentication methods that are on.
+func (c Config) AuthMethods() []string {
+	var out []string
+	if len(c.Auth.APIKeys) > 0 {
+		out = append(out, "api_key")
+	}
+	if c.jwtEnabled() {
+		out = append(out, "jwt")
+	}
+	if c.HTTP.ClientCAFile != "" || len(c.Auth.MTLS.TrustedProxies) > 0 {
+		out = append(out, "mtls")
+	}
+	return out
+}
+
+func (c Config) validateHTTP() []error {
+	h := c.HTTP
+	if h.Listen == "" {
+		return nil
+	}
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if _, err := netip.ParseAddrPort(h.Listen); err != nil && !strings.HasPrefix(h.Listen, "localhost:") {
+		add("http listen address %q is not host:port like 127.0.0.1:8080", h.Listen)
+	}
+	if (h.TLSCertFile == "") != (h.TLSKeyFile == "") {
+		add("TLS needs both a certificate and a key file")
+	}
+	if h.ClientCAFile != "" && h.TLSCertFile == "" {
+		add("client certificates (client_ca_file) need HTTPS (tls_cert_file and tls_key_file)")
+	}
+	if len(c.AuthMethods()) == 0 {
+		add("HTTP mode needs at least one client authentication method (API keys, JWT or mTLS)")
+	}
+	if len(c.Agents) == 0 {
+		add("HTTP mode needs agents: declare them in the config file or GATEKEEPER_AGENTS")
+	}
+	if h.PublicURL != "" {
+		if u, err := url.Parse(h.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			add("http.public_url %q is not an http(s) URL", h.PublicURL)
+		}
+	}
+	for _, o := range h.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
+			add("http.allowed_origins: %q is not an origin like https://app.example", o)
+		}
+	}
+	if h.MaxBodyBytes < 1024 {
+		add("http.max_body_bytes must be at least 1024")
+	}
+	return errs
+}

@@ -1,0 +1,159 @@
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
+)
+
+// mcpHandler is /mcp: cross-origin protection, client authentication, then
+// the SDK's Streamable HTTP handler with a server per set of tools.
+func (s *Server) mcpHandler() http.Handler {
+	servers := &serverCache{build: s.opts.MCPServer, byKey: map[string]*mcp.Server{}}
+	sdk := mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
+		ti := auth.TokenInfoFromContext(r.Context())
+		if ti == nil {
+			return nil
+		}
+		return servers.get(ti.Scopes)
+	}, &mcp.StreamableHTTPOptions{
+		Stateless:      s.opts.Stateless,
+		SessionTimeout: s.opts.SessionTimeout,
+		// Bounded request bodies: 413 beyond this.
+		MaxRequestBodyBytes: s.opts.MaxBodyBytes,
+		Logger:              s.opts.Logger.With("component", "mcp-http"),
+	})
+
+	// The SDK carries a verified caller into tool calls (RequestExtra.
+	// TokenInfo) and binds each session to its caller's UserID, refusing
+	// the session to anyone else, through its bearer-token hook. Gatekeeper
+	// authenticates first, by whatever method, and hands the identity over
+	// that hook; the credential itself goes no further than clientauth.
+	handOver := auth.RequireBearerToken(func(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
+		c, ok := ctx.Value(callerKey{}).(*caller)
+		if !ok {
+			return nil, auth.ErrInvalidToken
+		}
+		return &auth.TokenInfo{UserID: c.agent, Scopes: c.scopes, Expiration: c.expires}, nil
+	}, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(sdk)
+
+	cop := http.NewCrossOriginProtection()
+	for _, o := range s.opts.AllowedOrigins {
+		_ = cop.AddTrustedOrigin(o) // validated with the configuration
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "cross-origin request refused", http.StatusForbidden)
+	}))
+	return cop.Handler(s.authenticate(handOver))
+}
+
+type callerKey struct{}
+
+// caller is an authenticated agent with the scopes it may use.
+type caller struct {
+	agent   string
+	scopes  []string
+	expires time.Time
+}
+
+// authenticate admits a request only with a credential that clientauth
+// accepts and that belongs to a declared agent. Every decision is audited.
+// A refusal is 401 with the RFC 9728 pointer, as the MCP authorization
+// spec asks; an authenticated but undeclared agent is 403.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		id, err := s.opts.Auth.Authenticate(r)
+		ev := audit.Event{Event: audit.Authentication, Outcome: audit.Refused, Path: r.URL.Path}
+		if id != nil {
+			ev.Method, ev.Principal = id.Method, id.Agent
+		}
+		var ceiling []string
+		known := false
+		if err == nil {
+			ceiling, known = s.opts.Agents(id.Agent)
+		}
+		switch {
+		case errors.Is(err, clientauth.ErrNoCredential):
+			ev.Detail = "no credential"
+			s.opts.Audit.Record(ctx, ev)
+			s.challenge(w, r, "")
+			return
+		case err != nil:
+			ev.Detail = safeReason(err)
+			s.opts.Audit.Record(ctx, ev)
+			s.challenge(w, r, "invalid_token")
+			return
+		case !known:
+			ev.Detail = "agent not declared"
+			s.opts.Audit.Record(ctx, ev)
+			http.Error(w, "this agent is not configured on this Gatekeeper", http.StatusForbidden)
+			return
+		}
+		scopes := id.Scopes
+		if len(ceiling) > 0 {
+			scopes = slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return !slices.Contains(ceiling, sc) })
+		}
+		ev.Outcome = audit.OK
+		s.opts.Audit.Record(ctx, ev)
+
+		r = r.Clone(context.WithValue(ctx, callerKey{}, &caller{agent: id.Agent, scopes: scopes, expires: id.Expires}))
+		// The real credential stops here; the SDK's hook sees a placeholder.
+		r.Header.Set("Authorization", "Bearer authenticated")
+		r.Header.Del("X-API-Key")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// challenge answers 401 and points at the protected-resource metadata.
+func (s *Server) challenge(w http.ResponseWriter, r *http.Request, errCode string) {
+	v := `Bearer resource_metadata="` + s.baseURL(r) + `/.well-known/oauth-protected-resource"`
+	if errCode != "" {
+		v += `, error="` + errCode + `"`
+	}
+	w.Header().Set("WWW-Authenticate", v)
+	http.Error(w, "authentication required", http.StatusUnauthorized)
+}
+
+// safeReason is the refusal's reason as clientauth wrote it: it names what
+// was wrong, never the credential.
+func safeReason(err error) string {
+	msg := err.Error()
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return msg
+}
+
+// serverCache keeps one MCP server per distinct scope set. Scope sets are
+// few (they come from configuration and token claims), and servers are
+// cheap; tools registered once per set.
+type serverCache struct {
+	build func(scopes []string) *mcp.Server
+	mu    sync.Mutex
+	byKey map[string]*mcp.Server
+}
+
+func (c *serverCache) get(scopes []string) *mcp.Server {
+	sorted := slices.Clone(scopes)
+	slices.Sort(sorted)
+	key := strings.Join(slices.Compact(sorted), " ")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	srv, ok := c.byKey[key]
+	if !ok {
+		srv = c.build(sorted)
+		c.byKey[key] = srv
+	}
+	return srv
+}

@@ -1,0 +1,160 @@
+// Package httpserver serves Gatekeeper over HTTP: MCP (Streamable HTTP) at
+// /mcp for many authenticated agents, and the operations endpoints /healthz,
+// /readyz, /metrics and the RFC 9728 protected-resource metadata.
+//
+// It is an adapter: who a caller is comes from clientauth, which tools a
+// credential sees comes from the caller's scopes, and everything an agent may
+// do is decided by the access model behind the MCP tools.
+package httpserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
+)
+
+// Recorder receives audit events.
+type Recorder interface {
+	Record(ctx context.Context, e audit.Event)
+}
+
+// Check is one readiness check.
+type Check struct {
+	Name string
+	Run  func(ctx context.Context) error
+}
+
+// Options configure a Server. Addr, Auth, Agents and MCPServer are required.
+type Options struct {
+	Addr string
+	// TLS, if set, makes the listener HTTPS; with ClientCAs it verifies
+	// client certificates (VerifyClientCertIfGiven, so keys and tokens
+	// still work).
+	TLS  *tls.Config
+	Auth clientauth.Method
+	// Agents returns the scope ceiling of a declared agent (nil: none) and
+	// whether the agent is declared at all.
+	Agents func(name string) (ceiling []string, ok bool)
+	// MCPServer returns the MCP server exposing the tools for scopes.
+	MCPServer func(scopes []string) *mcp.Server
+	// Stateless serves every request without a session.
+	Stateless      bool
+	SessionTimeout time.Duration
+	MaxBodyBytes   int64
+	// AllowedOrigins are browser origins trusted to call /mcp cross-origin.
+	AllowedOrigins []string
+	// PublicURL is the externally visible base URL, for the metadata.
+	PublicURL string
+	// AuthorizationServers are listed in the protected-resource metadata.
+	AuthorizationServers []string
+	Ready                []Check
+	Metrics              http.Handler
+	// Instrument wraps each handler to count its requests (nil: none).
+	Instrument func(name string, h http.Handler) http.Handler
+	// WriteTimeout bounds a whole response, including a tool call waiting
+	// for an approval; set it above the approval timeout.
+	WriteTimeout time.Duration
+	Audit        Recorder
+	Logger       *slog.Logger
+}
+
+// Server is a listening HTTP server.
+type Server struct {
+	opts Options
+	ln   net.Listener
+	srv  *http.Server
+}
+
+// New validates opts and opens the listener, so a bad address fails at start.
+func New(opts Options) (*Server, error) {
+	if opts.Addr == "" || opts.Auth == nil || opts.Agents == nil || opts.MCPServer == nil {
+		return nil, errors.New("httpserver: Addr, Auth, Agents and MCPServer are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Audit == nil {
+		opts.Audit = (*audit.Log)(nil)
+	}
+	if opts.Instrument == nil {
+		opts.Instrument = func(_ string, h http.Handler) http.Handler { return h }
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 5 * time.Minute
+	}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", opts.Addr, err)
+	}
+	if opts.TLS != nil {
+		ln = tls.NewListener(ln, opts.TLS)
+	}
+	s := &Server{opts: opts, ln: ln}
+	s.srv = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      opts.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the server's base URL as seen from this machine.
+func (s *Server) URL() string {
+	scheme := "http"
+	if s.opts.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + s.Addr()
+}
+
+// Run serves until ctx ends, then shuts down, giving in-flight requests a
+// few seconds to finish.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(sctx); err != nil {
+		// Long-lived event streams do not end by themselves.
+		_ = s.srv.Close()
+	}
+	<-errc
+	return nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", s.opts.Instrument("healthz", http.HandlerFunc(healthz)))
+	mux.Handle("GET /readyz", s.opts.Instrument("readyz", http.HandlerFunc(s.readyz)))
+	if s.opts.Metrics != nil {
+		mux.Handle("GET /metrics", s.opts.Metrics)
+	}
+	meta := s.opts.Instrument("metadata", http.HandlerFunc(s.metadata))
+	mux.Handle("/.well-known/oauth-protected-resource", meta)
+	mux.Handle("/.well-known/oauth-protected-resource/mcp", meta)
+	mux.Handle("/mcp", s.opts.Instrument("mcp", s.mcpHandler()))
+	return mux
+}
