@@ -1,8 +1,3 @@
-// Package clientauth authenticates HTTP callers: API keys, JWTs (HS256 or
-// keys from a JWKS / OIDC issuer) and client certificates (direct mTLS, or
-// from a terminating proxy at a trusted address). Each method turns one kind
-// of credential into an Identity whose Agent is the principal the access
-// model keys everything by. It never logs or returns a credential.
 package clientauth
 
 import (
@@ -44,3 +39,15 @@ var agentName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 // ValidAgent reports whether s may name an agent: it becomes a folder in
 // Vault and part of policy and mount names, so it is kept plain.
 func ValidAgent(s string) bool { return agentName.MatchString(s) }
+
+// refusal is a refused credential: it wraps ErrInvalid and carries a short
+// reason that is safe to show the caller and to audit. Reasons are constant
+// strings chosen in this package, so no credential can reach one.
+type refusal struct{ reason string }
+
+func (e *refusal) Error() string { return ErrInvalid.Error() + ": " + e.reason }
+func (e *refusal) Unwrap() error { return ErrInvalid }
+
+// refuse returns an error wrapping ErrInvalid; reason starts with the
+// method's name ("jwt: expired").
+func refuse(reason string) error { return &refusal{reason: reason} }

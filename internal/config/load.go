@@ -158,7 +158,7 @@ func (c *Config) readFile(path string) error {
 		return fmt.Errorf("reading the config file: %w", err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true) // an unknown key is a typo, not a default
+	dec.KnownFields(true)                                            // an unknown key is a typo, not a default
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine
 		return fmt.Errorf("config file %s: %w", path, err)
 	}
