@@ -192,7 +192,7 @@ agents:
 	msg := c.Validate().Error()
 	for _, want := range []string{
 		`agent "ghost" is not declared`, "sha256 must be 64 hex digits", `unknown scope "admin"`,
-		"leeway must be between 0 and 60s", `"10.0.0.0" is not a CIDR prefix`, `"Bad Name"`,
+		"leeway must be between 1s and 60s", `"10.0.0.0" is not a CIDR prefix`, `"Bad Name"`,
 		"per_minute must be positive", "client certificates (client_ca_file) need HTTPS",
 	} {
 		if !strings.Contains(msg, want) {
@@ -217,5 +217,20 @@ func TestSecretsFromFiles(t *testing.T) {
 	c, _ = Load([]string{"VAULT_TOKEN=s.env"}, p)
 	if c.VaultToken.Reveal() != "s.env" {
 		t.Errorf("VAULT_TOKEN does not win over vault_token_file")
+	}
+}
+
+func TestJWKSMustBeHTTPS(t *testing.T) {
+	for url, ok := range map[string]bool{
+		"https://idp.example/jwks": true, "http://127.0.0.1:9999/jwks": true, "http://localhost/jwks": true,
+		"http://idp.example/jwks": false, "ftp://idp.example/jwks": false,
+	} {
+		c, err := Load(append(base, "GATEKEEPER_CONFIG="+writeFile(t, "auth:\n  jwt:\n    jwks_url: "+url+"\n")), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); (err == nil) != ok {
+			t.Errorf("jwks_url %s: Validate() = %v, want ok=%v", url, err, ok)
+		}
 	}
 }

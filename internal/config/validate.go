@@ -129,15 +129,17 @@ func (c Config) validateAuth(agents map[string]bool) []error {
 		if u == "" {
 			continue
 		}
-		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
-			add("auth.jwt.%s %q is not an http(s) URL", name, u)
+		// Keys fetched in the clear could be swapped in transit; only a
+		// loopback IdP (tests, sidecars) may use plain http.
+		if p, err := url.Parse(u); err != nil || p.Host == "" || (p.Scheme != "https" && !(p.Scheme == "http" && isLoopback(p.Hostname()))) {
+			add("auth.jwt.%s %q must be an https URL (http only on loopback)", name, u)
 		}
 	}
 	if c.jwtEnabled() && j.Audience == "" {
 		add("auth.jwt: audience is required")
 	}
-	if j.Leeway < 0 || j.Leeway > 60*time.Second {
-		add("auth.jwt.leeway must be between 0 and 60s (got %s)", j.Leeway)
+	if j.Leeway < time.Second || j.Leeway > 60*time.Second {
+		add("auth.jwt.leeway must be between 1s and 60s (got %s)", j.Leeway)
 	}
 	for spiffe, agent := range c.Auth.MTLS.SPIFFE {
 		if !strings.HasPrefix(spiffe, "spiffe://") {
@@ -210,4 +212,12 @@ func (c Config) validateHTTP() []error {
 		add("http.max_body_bytes must be at least 1024")
 	}
 	return errs
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
