@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 
 // env is one Vault, set up, with sample secrets.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *devvault.Server
 	vc    *vault.Client
 	root  sensitive.String
@@ -66,7 +66,7 @@ var samples = map[string]map[string]any{
 	"team/notes": {"text": "hello"},
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, srv: vaulttest.Start(t)}
 	e.vc, e.root = vaulttest.Client(t, e.srv), vaulttest.Root(e.srv)
@@ -82,7 +82,7 @@ func newEnv(t *testing.T) *env {
 
 // agent is one running `gatekeeper serve` and the MCP client talking to it.
 type agent struct {
-	t       *testing.T
+	t       testing.TB
 	e       *env
 	session *mcp.ClientSession
 	cmd     *exec.Cmd

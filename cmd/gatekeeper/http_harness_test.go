@@ -33,7 +33,7 @@ import (
 // pki is a test CA with a server certificate for 127.0.0.1 and client
 // certificates on demand.
 type pki struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	ca       *x509.Certificate
 	caKey    *ecdsa.PrivateKey
@@ -43,7 +43,7 @@ type pki struct {
 	keyFile  string
 }
 
-func newPKI(t *testing.T) *pki {
+func newPKI(t testing.TB) *pki {
 	t.Helper()
 	p := &pki{t: t, dir: t.TempDir()}
 	p.caKey = mustKey(t)
@@ -70,7 +70,7 @@ func newPKI(t *testing.T) *pki {
 	return p
 }
 
-func mustKey(t *testing.T) *ecdsa.PrivateKey {
+func mustKey(t testing.TB) *ecdsa.PrivateKey {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +163,8 @@ type httpServer struct {
 	pki    *pki
 }
 
-// serveHTTP starts gatekeeper serve with config (YAML) on a free port.
+// serveHTTP starts gatekeeper serve with config (YAML) on a free port;
+// p is the PKI behind the config's TLS files, nil for plain HTTP.
 func (e *env) serveHTTP(config string, p *pki, extraEnv ...string) *httpServer {
 	t := e.t
 	t.Helper()
@@ -222,7 +223,10 @@ func (e *env) serveHTTP(config string, p *pki, extraEnv ...string) *httpServer {
 // client is an HTTP client that trusts the test CA, presenting cert if set
 // and adding headers to every request.
 func (h *httpServer) client(cert *tls.Certificate, headers map[string]string) *http.Client {
-	tlsCfg := &tls.Config{RootCAs: h.pki.pool, MinVersion: tls.VersionTLS12}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if h.pki != nil {
+		tlsCfg.RootCAs = h.pki.pool
+	}
 	if cert != nil {
 		tlsCfg.Certificates = []tls.Certificate{*cert}
 	}
@@ -247,7 +251,7 @@ func (h *headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // connect opens an MCP session over Streamable HTTP. protocol "" is the
 // SDK's newest (sessionless); "2025-11-25" is the session-based protocol.
-func (h *httpServer) connect(t *testing.T, hc *http.Client, protocol string) *mcp.ClientSession {
+func (h *httpServer) connect(t testing.TB, hc *http.Client, protocol string) *mcp.ClientSession {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -265,7 +269,7 @@ func (h *httpServer) connect(t *testing.T, hc *http.Client, protocol string) *mc
 }
 
 // auditEvents reads the server's audit file.
-func (h *httpServer) auditEvents(t *testing.T) []map[string]any {
+func (h *httpServer) auditEvents(t testing.TB) []map[string]any {
 	t.Helper()
 	a := &agent{t: t, audit: h.audit}
 	return a.auditEvents()
