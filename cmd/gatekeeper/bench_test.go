@@ -11,7 +11,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vaulttest"
@@ -160,38 +159,4 @@ func newBenchFleet(b *testing.B, n int) *benchFleet {
 	}
 	f.baseline = sensitive.New(tok.Auth.ClientToken)
 	return f
-}
-
-// ownTOTP gives agent name a TOTP method of its own, enrolls the approver
-// entity in it and enforces it on the agent's accounts instead of the
-// shared one.
-func ownTOTP(b *testing.B, e *env, entityID, name string) *vaulttest.Authenticator {
-	b.Helper()
-	ctx := context.Background()
-	m, err := e.vc.Write(ctx, e.root, "identity/mfa/method/totp", map[string]any{
-		"method_name": "bench-" + name, "issuer": "Gatekeeper", "period": 30, "skew": 1,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	id := m.Data["method_id"].(string)
-	g, err := e.vc.Write(ctx, e.root, "identity/mfa/method/totp/admin-generate", map[string]any{"method_id": id, "entity_id": entityID})
-	if err != nil {
-		b.Fatal(err)
-	}
-	a := setup.Agent(name)
-	var accessors []string
-	auths, err := e.vc.Read(ctx, e.root, "sys/auth")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, t := range []string{a.AuthMount(access.Read), a.AuthMount(access.Write)} {
-		accessors = append(accessors, auths.Data[t+"/"].(map[string]any)["accessor"].(string))
-	}
-	if _, err := e.vc.Write(ctx, e.root, "identity/mfa/login-enforcement/"+a.Enforcement(), map[string]any{
-		"mfa_method_ids": []string{id}, "auth_method_accessors": accessors,
-	}); err != nil {
-		b.Fatal(err)
-	}
-	return vaulttest.NewAuthenticator(b, g.Data["url"].(string))
 }

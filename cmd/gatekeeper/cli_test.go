@@ -30,6 +30,7 @@ func run(t *testing.T, env []string, args ...string) (stdout, stderr string, cod
 }
 
 func TestSetupJSONTwice(t *testing.T) {
+	t.Parallel()
 	srv := vaulttest.Start(t)
 	env := []string{"VAULT_ADDR=" + srv.Addr, "VAULT_TOKEN=" + srv.RootToken}
 	var runs []map[string]any
@@ -59,6 +60,7 @@ func TestSetupJSONTwice(t *testing.T) {
 }
 
 func TestSetupTextShowsEnrollment(t *testing.T) {
+	t.Parallel()
 	srv := vaulttest.Start(t)
 	out, errOut, code := run(t, []string{"VAULT_ADDR=" + srv.Addr, "VAULT_TOKEN=" + srv.RootToken}, "setup")
 	if code != 0 {
@@ -72,6 +74,7 @@ func TestSetupTextShowsEnrollment(t *testing.T) {
 }
 
 func TestPolicyTouchesNoVault(t *testing.T) {
+	t.Parallel()
 	out, errOut, code := run(t, []string{"GATEKEEPER_PREFIX=bots"}, "policy")
 	if code != 0 {
 		t.Fatalf("policy exit %d: %s", code, errOut)
@@ -84,6 +87,7 @@ func TestPolicyTouchesNoVault(t *testing.T) {
 }
 
 func TestServeRefusesBadConfig(t *testing.T) {
+	t.Parallel()
 	_, errOut, code := run(t, []string{"VAULT_ADDR=vault:8200", "GATEKEEPER_READ_TTL=soon", "GATEKEEPER_PREFX=x"}, "serve")
 	if code == 0 {
 		t.Fatal("serve started with a bad configuration")
@@ -96,6 +100,7 @@ func TestServeRefusesBadConfig(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
+	t.Parallel()
 	if _, _, code := run(t, nil, "frobnicate"); code != 2 {
 		t.Errorf("unknown command exit = %d, want 2", code)
 	}

@@ -18,6 +18,7 @@ const confKey = "gk_conformance-key-for-tests-only-00000"
 // front adds an agent's API key, as a gateway would, and passes Host and
 // Origin through untouched for the DNS-rebinding scenario.
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	h := e.serveHTTP(`
 auth:
@@ -43,6 +44,7 @@ agents:
 // TestTypeScriptClient drives Gatekeeper with the official TypeScript SDK,
 // over stdio and over HTTP with a JWT from `gatekeeper token`.
 func TestTypeScriptClient(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	secret := strings.Repeat("s3cr3t-", 6)
 	code := e.auth.Code(t)
@@ -101,6 +103,7 @@ func TestTypeScriptClient(t *testing.T) {
 // TestClaudeCode checks that Claude Code's own health check connects, over
 // stdio and over HTTP, exactly as the README tells users to add Gatekeeper.
 func TestClaudeCode(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	out := nodetest.ClaudeMCPList(t, "gatekeeper",
 		"-e", "VAULT_ADDR="+e.srv.Addr, "-e", "VAULT_TOKEN="+e.res.BootstrapToken.Reveal(), "--", binary, "serve")

@@ -12,6 +12,7 @@ import (
 // approved.
 
 func TestVaultDown(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.serve()
 	a.authenticate()
@@ -24,6 +25,7 @@ func TestVaultDown(t *testing.T) {
 }
 
 func TestVaultDownBeforeAnyGrant(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.serve()
 	e.srv.Stop()
@@ -35,6 +37,7 @@ func TestVaultDownBeforeAnyGrant(t *testing.T) {
 }
 
 func TestVaultSealed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.serve()
 	a.authenticate()
@@ -54,6 +57,7 @@ func TestVaultSealed(t *testing.T) {
 }
 
 func TestBootstrapTokenRevoked(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.serve()
 	if err := e.vc.RevokeSelf(t.Context(), e.res.BootstrapToken); err != nil {
@@ -67,6 +71,7 @@ func TestBootstrapTokenRevoked(t *testing.T) {
 }
 
 func TestTierTokensRevokedOutside(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.serve()
 	a.authenticate()
@@ -97,6 +102,7 @@ func TestTierTokensRevokedOutside(t *testing.T) {
 }
 
 func TestSignalsRevokeEverything(t *testing.T) {
+	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			e := newEnv(t)

@@ -51,13 +51,16 @@ func TestMain(m *testing.M) {
 
 // env is one Vault, set up, with sample secrets.
 type env struct {
-	t     testing.TB
-	srv   *devvault.Server
-	vc    *vault.Client
-	root  sensitive.String
-	res   *setup.Result
-	auth  *vaulttest.Authenticator
-	extra []string // environment for gatekeeper serve
+	t    testing.TB
+	srv  *devvault.Server
+	vc   *vault.Client
+	root sensitive.String
+	res  *setup.Result
+	auth *vaulttest.Authenticator
+	// authFor holds the authenticators of agents that have a TOTP method
+	// of their own (ownTOTP); the others use auth.
+	authFor map[string]*vaulttest.Authenticator
+	extra   []string // environment for gatekeeper serve
 }
 
 var samples = map[string]map[string]any{
@@ -84,6 +87,7 @@ func newEnv(t testing.TB) *env {
 type agent struct {
 	t       testing.TB
 	e       *env
+	name    string // the named agent, "" for the stdio agent
 	session *mcp.ClientSession
 	cmd     *exec.Cmd
 	stderr  *lockedBuffer
@@ -199,16 +203,24 @@ func (a *agent) tier() string {
 
 func (a *agent) authenticate() {
 	a.t.Helper()
-	if out := a.ok("authenticate", map[string]any{"passcode": a.e.auth.Code(a.t)}); out["tier"] != "read" {
+	if out := a.ok("authenticate", map[string]any{"passcode": a.code()}); out["tier"] != "read" {
 		a.t.Fatalf("after authenticate: %v", out)
 	}
 }
 
 func (a *agent) escalate() {
 	a.t.Helper()
-	if out := a.ok("escalate", map[string]any{"reason": "rotate the API key", "passcode": a.e.auth.Code(a.t)}); out["tier"] != "write" {
+	if out := a.ok("escalate", map[string]any{"reason": "rotate the API key", "passcode": a.code()}); out["tier"] != "write" {
 		a.t.Fatalf("after escalate: %v", out)
 	}
+}
+
+// code is the approver's current code for this agent's MFA method.
+func (a *agent) code() string {
+	if auth, ok := a.e.authFor[a.name]; ok {
+		return auth.Code(a.t)
+	}
+	return a.e.auth.Code(a.t)
 }
 
 // auditEvents reads the audit file.

@@ -28,6 +28,10 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vaulttest"
 )
 
 // pki is a test CA with a server certificate for 127.0.0.1 and client
@@ -273,4 +277,38 @@ func (h *httpServer) auditEvents(t testing.TB) []map[string]any {
 	t.Helper()
 	a := &agent{t: t, audit: h.audit}
 	return a.auditEvents()
+}
+
+// ownTOTP gives agent name a TOTP method of its own, enrolls the approver
+// entity in it and enforces it on the agent's accounts instead of the
+// shared one.
+func ownTOTP(b testing.TB, e *env, entityID, name string) *vaulttest.Authenticator {
+	b.Helper()
+	ctx := context.Background()
+	m, err := e.vc.Write(ctx, e.root, "identity/mfa/method/totp", map[string]any{
+		"method_name": "bench-" + name, "issuer": "Gatekeeper", "period": 30, "skew": 1,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	id := m.Data["method_id"].(string)
+	g, err := e.vc.Write(ctx, e.root, "identity/mfa/method/totp/admin-generate", map[string]any{"method_id": id, "entity_id": entityID})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := setup.Agent(name)
+	var accessors []string
+	auths, err := e.vc.Read(ctx, e.root, "sys/auth")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, t := range []string{a.AuthMount(access.Read), a.AuthMount(access.Write)} {
+		accessors = append(accessors, auths.Data[t+"/"].(map[string]any)["accessor"].(string))
+	}
+	if _, err := e.vc.Write(ctx, e.root, "identity/mfa/login-enforcement/"+a.Enforcement(), map[string]any{
+		"mfa_method_ids": []string{id}, "auth_method_accessors": accessors,
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return vaulttest.NewAuthenticator(b, g.Data["url"].(string))
 }

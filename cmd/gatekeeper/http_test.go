@@ -44,7 +44,11 @@ func newManyAgents(t *testing.T, extraEnv ...string) *manyAgents {
 	}
 	e.res = res
 	e.auth = vaulttest.NewAuthenticator(t, res.TOTPURL)
+	// Vault takes each TOTP code once per MFA method; with a method per
+	// agent, the agents' approvals need not wait for each other's codes.
+	e.authFor = map[string]*vaulttest.Authenticator{}
 	for _, a := range []string{"alice", "bob", "carol", "dave"} {
+		e.authFor[a] = ownTOTP(t, e, res.EntityID, a)
 		if _, err := e.vc.KVWrite(t.Context(), e.root, "secret", "agent/"+a+"/db", map[string]any{"password": "pw-of-" + a}); err != nil {
 			t.Fatal(err)
 		}
@@ -91,13 +95,14 @@ func (m *manyAgents) session(t *testing.T, who, protocol string) *agent {
 	case "dave":
 		hc = m.h.client(nil, map[string]string{"Authorization": "Bearer " + daveKey})
 	}
-	return &agent{t: t, e: m.e, session: m.h.connect(t, hc, protocol), stderr: m.h.stderr, audit: m.h.audit, closed: true}
+	return &agent{t: t, e: m.e, name: who, session: m.h.connect(t, hc, protocol), stderr: m.h.stderr, audit: m.h.audit, closed: true}
 }
 
 // TestThreeAgents is the platform-team scenario: three agents, three ways
 // of proving who they are, one server, no restarts. Each earns its own
 // tiers, holds its own Vault tokens and reaches only its own secrets.
 func TestThreeAgents(t *testing.T) {
+	t.Parallel()
 	m := newManyAgents(t)
 	agents := map[string]*agent{
 		"alice": m.session(t, "alice", ""),           // API key, sessionless protocol
@@ -170,6 +175,7 @@ func TestThreeAgents(t *testing.T) {
 }
 
 func TestToolsDependOnScopes(t *testing.T) {
+	t.Parallel()
 	m := newManyAgents(t)
 	list := func(a *agent) []string {
 		res, err := a.session.ListTools(t.Context(), nil)
@@ -208,6 +214,7 @@ func TestToolsDependOnScopes(t *testing.T) {
 // TestRefusedCredentials: every bad credential is refused with 401 and the
 // RFC 9728 pointer, and every refusal is audited.
 func TestRefusedCredentials(t *testing.T) {
+	t.Parallel()
 	m := newManyAgents(t)
 	expired := m.idp.token(t, "bob", "read", -5*time.Minute)
 	unknownAgent := m.idp.token(t, "mallory", "read", time.Hour)
@@ -274,6 +281,7 @@ func tamper(tok string) string {
 }
 
 func TestOperationsEndpoints(t *testing.T) {
+	t.Parallel()
 	m := newManyAgents(t)
 	hc := m.h.client(nil, nil)
 	get := func(path string) (int, map[string]any, string) {

@@ -10,6 +10,7 @@ import (
 )
 
 func TestToolsAndAnnotations(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.serve()
 	res, err := a.session.ListTools(t.Context(), nil)
@@ -66,6 +67,7 @@ func TestToolsAndAnnotations(t *testing.T) {
 // TestLifecycle walks an agent from no access to write and back, with every
 // approval made the way a human with an authenticator app makes it.
 func TestLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.serve()
 
@@ -147,6 +149,7 @@ func TestLifecycle(t *testing.T) {
 // TestShutdownRevokesEverything closes stdin, as an MCP client does when it
 // exits: every live grant is revoked in Vault.
 func TestShutdownRevokesEverything(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.serve()
 	a.authenticate()
@@ -162,6 +165,7 @@ func TestShutdownRevokesEverything(t *testing.T) {
 }
 
 func TestPathsOutsideThePrefixAreUnreachable(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.serve()
 	a.authenticate()
@@ -199,6 +203,7 @@ func TestPathsOutsideThePrefixAreUnreachable(t *testing.T) {
 }
 
 func TestBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.serve()
 	a.authenticate()
@@ -214,6 +219,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 }
 
 func TestWriteExpiresToRead(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.serve("GATEKEEPER_WRITE_TTL=3s")
 	a.authenticate()
@@ -245,6 +251,7 @@ func TestWriteExpiresToRead(t *testing.T) {
 }
 
 func TestReadRenewsThroughNewApproval(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.serve("GATEKEEPER_READ_TTL=3s")
 	a.authenticate()

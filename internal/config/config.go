@@ -144,7 +144,7 @@ func Default() Config {
 		Auth:            Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
 		Limits: Limits{
 			Rate:      Rate{PerMinute: 600, Burst: 60},
-			Approvals: Rate{PerMinute: 2, Burst: 3},
+			Approvals: Rate{PerMinute: 3, Burst: 5},
 		},
 	}
 }

@@ -17,6 +17,7 @@ import (
 )
 
 func TestSetupIsIdempotent(t *testing.T) {
+	t.Parallel()
 	srv := vaulttest.Start(t)
 	vc := vaulttest.Client(t, srv)
 	root := vaulttest.Root(srv)
@@ -67,6 +68,7 @@ func TestSetupIsIdempotent(t *testing.T) {
 }
 
 func TestBootstrapTokenReplacedWhenRevoked(t *testing.T) {
+	t.Parallel()
 	srv := vaulttest.Start(t)
 	vc := vaulttest.Client(t, srv)
 	first := vaulttest.SetUp(t, srv, vaulttest.DefaultLayout)
@@ -84,6 +86,7 @@ func TestBootstrapTokenReplacedWhenRevoked(t *testing.T) {
 
 // TestPoliciesAllowAndDeny checks each tier's real token against Vault.
 func TestPoliciesAllowAndDeny(t *testing.T) {
+	t.Parallel()
 	srv := vaulttest.Start(t)
 	vc := vaulttest.Client(t, srv)
 	root := vaulttest.Root(srv)
@@ -167,6 +170,7 @@ func TestPoliciesAllowAndDeny(t *testing.T) {
 }
 
 func TestSetupOnOwnMountAndNestedPrefix(t *testing.T) {
+	t.Parallel()
 	srv := vaulttest.Start(t)
 	vc := vaulttest.Client(t, srv)
 	l := setup.Layout{KVMount: "kv-team", Prefix: "bots/ci", ReadTTL: time.Hour, WriteTTL: 5 * time.Minute}
@@ -193,6 +197,7 @@ func TestSetupOnOwnMountAndNestedPrefix(t *testing.T) {
 }
 
 func TestSetupRefusesAMountOfAnotherType(t *testing.T) {
+	t.Parallel()
 	srv := vaulttest.Start(t)
 	l := vaulttest.DefaultLayout
 	l.KVMount = "cubbyhole"
@@ -203,6 +208,7 @@ func TestSetupRefusesAMountOfAnotherType(t *testing.T) {
 }
 
 func TestLoginWithoutPasscodeGetsNoToken(t *testing.T) {
+	t.Parallel()
 	srv := vaulttest.Start(t)
 	vc := vaulttest.Client(t, srv)
 	l := vaulttest.DefaultLayout
@@ -224,6 +230,7 @@ func TestLoginWithoutPasscodeGetsNoToken(t *testing.T) {
 }
 
 func TestPolicyRendersConfiguredPaths(t *testing.T) {
+	t.Parallel()
 	l := setup.Layout{KVMount: "kv/team", Prefix: "bots/ci"}
 	var all string
 	for _, p := range l.Policies("") {

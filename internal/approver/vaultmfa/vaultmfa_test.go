@@ -45,6 +45,7 @@ func req(tier access.Tier, ttl time.Duration, code string) access.Request {
 }
 
 func TestIssueReadThenWrite(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	read, err := f.ap.Issue(ctx, req(access.Read, 4*time.Hour, f.auth.Code(t)), sensitive.String{})
@@ -89,6 +90,7 @@ func TestIssueReadThenWrite(t *testing.T) {
 }
 
 func TestTokenCutToShorterGrant(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	got, err := f.ap.Issue(t.Context(), req(access.Read, 90*time.Second, f.auth.Code(t)), sensitive.String{})
 	if err != nil {
@@ -104,6 +106,7 @@ func TestTokenCutToShorterGrant(t *testing.T) {
 }
 
 func TestFailuresIssueNothing(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	tests := []struct {
 		name string
@@ -144,6 +147,7 @@ func TestFailuresIssueNothing(t *testing.T) {
 }
 
 func TestAccountWithoutMFAIsRefused(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	if err := f.vc.Delete(t.Context(), f.root, "identity/mfa/login-enforcement/gatekeeper"); err != nil {
 		t.Fatal(err)
