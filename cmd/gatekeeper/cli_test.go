@@ -75,11 +75,11 @@ func TestSetupTextShowsEnrollment(t *testing.T) {
 
 func TestPolicyTouchesNoVault(t *testing.T) {
 	t.Parallel()
-	out, errOut, code := run(t, []string{"GATEKEEPER_PREFIX=bots"}, "policy")
+	out, errOut, code := run(t, []string{"GATEKEEPER_PREFIX=bots"}, "policy", "--agent", "ci")
 	if code != 0 {
 		t.Fatalf("policy exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{`"gatekeeper-bootstrap"`, `"gatekeeper-read"`, `"gatekeeper-write"`, `path "secret/data/bots/*"`} {
+	for _, want := range []string{`"gatekeeper-bootstrap"`, `"gatekeeper-ci-read"`, `"gatekeeper-ci-write"`, `path "secret/data/bots/ci/*"`, `path "secret/data/gatekeeper/agents/+/tier/read"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("policy output lacks %s", want)
 		}
@@ -109,5 +109,47 @@ func TestUsage(t *testing.T) {
 	}
 	if _, errOut, code := run(t, nil, "serve", "-h"); code != 0 || !strings.Contains(errOut, "Usage: gatekeeper serve") {
 		t.Errorf("serve -h exit %d: %s", code, errOut)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := dir + "/bad.yaml"
+	_ = os.WriteFile(bad, []byte("vault_addr: nope\nagents:\n  - {name: Bad}\nauth:\n  api_keys:\n    - {id: k, agent: ghost, sha256: xyz}\n"), 0o600)
+	out, _, code := run(t, nil, "config", "check", "--config", bad, "--http", "127.0.0.1:8080")
+	if code == 0 {
+		t.Fatal("config check passed a bad file")
+	}
+	for _, want := range []string{"VAULT_ADDR", "VAULT_TOKEN", `"Bad"`, `agent "ghost" is not declared`, "sha256 must be 64 hex digits"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config check output lacks %q:\n%s", want, out)
+		}
+	}
+	good := dir + "/good.yaml"
+	_ = os.WriteFile(good, []byte("vault_addr: https://v:8200\nagents:\n  - {name: ci}\n"), 0o600)
+	out, errOut, code := run(t, []string{"VAULT_TOKEN=s.x", "GATEKEEPER_JWT_SECRET=" + strings.Repeat("k", 32)}, "config", "check", "--config", good, "--http", "127.0.0.1:8080")
+	if code != 0 || !strings.Contains(out, "ok: http on 127.0.0.1:8080") || !strings.Contains(out, "auth: jwt") {
+		t.Errorf("config check on a good file: %d %s %s", code, out, errOut)
+	}
+}
+
+func TestTokenCommand(t *testing.T) {
+	t.Parallel()
+	secret := "GATEKEEPER_JWT_SECRET=" + strings.Repeat("k", 32)
+	out, errOut, code := run(t, []string{secret}, "token", "--sub", "alice", "--scope", "read,list", "--ttl", "5m")
+	if code != 0 || strings.Count(strings.TrimSpace(out), ".") != 2 {
+		t.Fatalf("token: %d %q %s", code, out, errOut)
+	}
+	for _, args := range [][]string{
+		{"token", "--sub", "Not An Agent"},
+		{"token", "--sub", "alice", "--scope", "admin"},
+	} {
+		if _, _, code := run(t, []string{secret}, args...); code == 0 {
+			t.Errorf("%v succeeded", args)
+		}
+	}
+	if _, errOut, code := run(t, nil, "token", "--sub", "alice"); code == 0 || !strings.Contains(errOut, "GATEKEEPER_JWT_SECRET") {
+		t.Errorf("token without a secret: %d %s", code, errOut)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -334,5 +335,98 @@ func TestOperationsEndpoints(t *testing.T) {
 	checks, _ = v["checks"].(map[string]any)
 	if vc, _ := checks["vault"].(map[string]any); code != 503 || vc["ok"] != false {
 		t.Errorf("/readyz with Vault sealed = %d %v", code, v)
+	}
+}
+
+func TestStatelessServer(t *testing.T) {
+	t.Parallel()
+	m := newManyAgents(t, "GATEKEEPER_STATELESS=true")
+	// Both protocols work without a session; grants still belong to the agent.
+	first := m.session(t, "alice", "2025-11-25")
+	first.authenticate()
+	if tier := m.session(t, "alice", "").tier(); tier != "read" {
+		t.Errorf("alice on the sessionless protocol sees %s, want read", tier)
+	}
+	first.ok("read_secret", map[string]any{"path": "db"})
+}
+
+func TestHTTPGuards(t *testing.T) {
+	t.Parallel()
+	m := newManyAgents(t)
+	post := func(headers map[string]string, body string) int {
+		hc := m.h.client(nil, map[string]string{"X-API-Key": aliceKey})
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, m.h.url+"/mcp", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	ping := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}`
+	if code := post(nil, ping); code != 200 {
+		t.Fatalf("a plain request = %d", code)
+	}
+	// A browser page on another origin cannot drive the agent's session.
+	if code := post(map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, ping); code != 403 {
+		t.Errorf("cross-origin request = %d, want 403", code)
+	}
+	// Request bodies are bounded.
+	huge := `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}`
+	if code := post(nil, huge); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("2 MiB body = %d, want 413", code)
+	}
+}
+
+func TestAgentRateLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if _, err := runSetupAgent(t, e, "busy"); err != nil {
+		t.Fatal(err)
+	}
+	h := e.serveHTTP(`
+auth:
+  api_keys:
+    - {id: busy, agent: busy, sha256: `+sha(confKey)+`, scopes: [read]}
+agents:
+  - {name: busy, rate: {per_minute: 1, burst: 2}}
+`, nil)
+	a := &agent{t: t, e: e, name: "busy", session: h.connect(t, h.client(nil, map[string]string{"X-API-Key": confKey}), ""), stderr: h.stderr, audit: h.audit, closed: true}
+	a.tier()
+	a.tier()
+	a.fails("token_status", nil, "Retry after 60 seconds")
+	limited := 0
+	for _, ev := range h.auditEvents(t) {
+		if ev["event"] == "tool.call" && ev["outcome"] == "refused" && ev["principal"] == "busy" {
+			limited++
+		}
+	}
+	if limited != 1 {
+		t.Errorf("refused calls audited = %d, want 1", limited)
+	}
+}
+
+func TestHTTPShutdownRevokesEveryAgentsGrants(t *testing.T) {
+	t.Parallel()
+	m := newManyAgents(t)
+	m.session(t, "alice", "").authenticate()
+	bob := m.session(t, "bob", "2025-11-25")
+	bob.authenticate()
+	bob.escalate()
+	live := bob.liveAccessors(3)
+	if err := m.h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, func() bool { return strings.Contains(m.h.stderr.String(), "all grants revoked") })
+	for _, acc := range live {
+		if m.e.tokenAlive(acc) {
+			t.Errorf("token %s still valid after the HTTP server stopped", acc)
+		}
 	}
 }

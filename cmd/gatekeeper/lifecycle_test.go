@@ -275,3 +275,27 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestStdioAsNamedAgent: GATEKEEPER_AGENT makes a stdio server act as one
+// of the named agents, with that agent's folder and accounts.
+func TestStdioAsNamedAgent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if _, err := runSetupAgent(t, e, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.vc.KVWrite(t.Context(), e.root, "secret", "agent/alice/db", map[string]any{"password": "alice-pw"}); err != nil {
+		t.Fatal(err)
+	}
+	a := e.serve("GATEKEEPER_AGENT=alice")
+	a.authenticate()
+	if got := a.ok("read_secret", map[string]any{"path": "db"})["data"].(map[string]any)["password"]; got != "alice-pw" {
+		t.Errorf("read db = %v, want alice's", got)
+	}
+	a.fails("read_secret", map[string]any{"path": "app/db"}, "No secret at that path") // the stdio agent's, not alice's
+	for _, ev := range a.auditEvents() {
+		if ev["event"] == "grant.issued" && ev["principal"] != "alice" {
+			t.Errorf("grant issued to %v", ev["principal"])
+		}
+	}
+}

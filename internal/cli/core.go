@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -43,7 +44,8 @@ type core struct {
 	// agentOf maps a principal to its Vault layout.
 	agentOf func(access.Principal) setup.Agent
 	limits  *ratelimit.Limiter
-	close   func()
+	// close revokes every grant and closes the audit log; once.
+	close func()
 }
 
 type coreOptions struct {
@@ -111,7 +113,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		cfg: cfg, logger: logger, audit: rec, vault: vc, access: mgr, agentOf: o.agentOf,
 		limits: ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Rate }, cfg.Limits.Rate), nil),
 	}
-	c.close = func() {
+	c.close = sync.OnceFunc(func() {
 		// stdin closed, SIGINT or SIGTERM: end every grant before exiting.
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
@@ -120,7 +122,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		}
 		stopKeepAlive()
 		closeAudit()
-	}
+	})
 	return c, nil
 }
 

@@ -37,8 +37,8 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO) error {
 	if err != nil {
 		return err
 	}
-	defer c.close()
 	mgr = c.access
+	defer c.close()
 
 	method, err := authMethods(ctx, cfg, c)
 	if err != nil {
@@ -83,10 +83,13 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO) error {
 		"auth", cfg.AuthMethods(), "agents", len(cfg.Agents), "stateless", cfg.HTTP.Stateless)
 	// The first line on stdout says where to connect (useful with port 0).
 	fmt.Fprintf(sys.Stdout, "gatekeeper: listening on %s/mcp\n", srv.URL())
-	if err := srv.Run(ctx); err != nil {
-		return err
+	runErr := srv.Run(ctx)
+	c.close() // revoke every grant before saying so
+
+	if runErr != nil {
+		return runErr
 	}
-	c.logger.Info("stopped; revoking all grants")
+	c.logger.Info("stopped; all grants revoked")
 	return nil
 }
 
