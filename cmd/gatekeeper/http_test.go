@@ -377,6 +377,26 @@ func TestHTTPGuards(t *testing.T) {
 	if code := post(map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, ping); code != 403 {
 		t.Errorf("cross-origin request = %d, want 403", code)
 	}
+	// A session belongs to the agent that opened it: another agent's
+	// credential cannot use its id.
+	alice := m.session(t, "alice", "2025-11-25")
+	bobKey := "Bearer " + m.idp.token(t, "bob", "read list write", time.Hour)
+	hc := m.h.client(nil, map[string]string{"Authorization": bobKey})
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, m.h.url+"/mcp",
+		strings.NewReader(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"token_status","arguments":{}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Session-Id", alice.session.ID())
+	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 400 {
+		t.Errorf("bob using alice's session = %d, want refused", resp.StatusCode)
+	}
+
 	// Request bodies are bounded.
 	huge := `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}`
 	if code := post(nil, huge); code != http.StatusRequestEntityTooLarge {
