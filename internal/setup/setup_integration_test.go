@@ -1,6 +1,7 @@
 package setup_test
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -64,6 +65,42 @@ func TestSetupIsIdempotent(t *testing.T) {
 	auth := vaulttest.NewAuthenticator(t, first.TOTPURL)
 	if _, err := mfaLogin(t, vc, root, l, access.Read, auth.Code(t)); err != nil {
 		t.Fatalf("login with the original enrollment after a second setup: %v", err)
+	}
+}
+
+func TestSetupAgentsIsIdempotent(t *testing.T) {
+	t.Parallel()
+	srv := vaulttest.Start(t)
+	vc := vaulttest.Client(t, srv)
+	opts := setup.Options{Layout: vaulttest.DefaultLayout, Agents: []setup.AgentSetup{{Name: "ci"}, {Name: "ops", WriteTTL: 5 * time.Minute}}}
+	first, err := setup.Apply(t.Context(), vc, vaulttest.Root(srv), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"policy gatekeeper-ci-read", "auth mount gatekeeper-ops-write", "account gatekeeper-ci-read"} {
+		if !slices.Contains(first.Changed, want) {
+			t.Errorf("first run did not report %q: %v", want, first.Changed)
+		}
+	}
+	second, err := setup.Apply(t.Context(), vc, vaulttest.Root(srv), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second.Changed) != 0 {
+		t.Errorf("second run changed %v", second.Changed)
+	}
+	// Each agent's accounts are tied to the one approver and guarded by MFA,
+	// with the agent's own TTLs.
+	enf, err := vc.Read(t.Context(), vaulttest.Root(srv), "identity/mfa/login-enforcement/gatekeeper-ops")
+	if err != nil || len(enf.Data["auth_method_accessors"].([]any)) != 2 {
+		t.Fatalf("ops enforcement = %v, %v", enf, err)
+	}
+	user, err := vc.Read(t.Context(), vaulttest.Root(srv), "auth/gatekeeper-ops-write/users/gatekeeper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl, _ := user.Data["token_ttl"].(json.Number).Int64(); ttl != 300 {
+		t.Errorf("ops write token_ttl = %v, want 300", user.Data["token_ttl"])
 	}
 }
 
