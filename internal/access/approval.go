@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
@@ -30,7 +31,7 @@ func (f *flight) wait(ctx context.Context) (*Grant, error) {
 
 // approve returns a new grant for p at tier t once a human approves, joining
 // an approval already running for p and t.
-func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trigger string, passcode sensitive.String) (*Grant, error) {
+func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trigger string, paths []string, passcode sensitive.String) (*Grant, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -50,6 +51,14 @@ func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trig
 		}
 		held = g.Token
 	}
+	if wait := st.coolUntil[t].Sub(m.opts.Clock.Now()); wait > 0 {
+		m.mu.Unlock()
+		m.opts.Audit.Record(ctx, audit.Event{
+			Event: audit.RateLimited, Outcome: audit.Refused, Principal: string(p), Tier: t.String(),
+			Tool: trigger, Detail: "cool-down after a denial: retry after " + wait.Round(time.Second).String(),
+		})
+		return nil, &RateLimitedError{What: "approval requests", RetryAfter: wait, Cooldown: true}
+	}
 	if m.opts.ApprovalLimit != nil {
 		if wait, ok := m.opts.ApprovalLimit(p); !ok {
 			m.mu.Unlock()
@@ -66,11 +75,14 @@ func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trig
 		Principal: p,
 		Tier:      t,
 		Scope:     pol.Scope,
+		Paths:     paths,
 		Reason:    reason,
 		Trigger:   trigger,
 		TTL:       pol.ttl(t),
+		Expires:   m.opts.Clock.Now().Add(m.opts.ApprovalTimeout),
 		Passcode:  passcode,
 	}
+	req.Digest = req.digest()
 	f := &flight{done: make(chan struct{})}
 	st.pending[t] = f
 	m.wg.Add(1)
@@ -94,6 +106,7 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 	m.opts.Audit.Record(ctx, audit.Event{
 		Event: audit.ApprovalRequested, Outcome: audit.OK, Principal: string(req.Principal),
 		Tier: req.Tier.String(), ApprovalID: req.ID, Reason: req.Reason, Tool: req.Trigger,
+		Path: strings.Join(req.Paths, ","),
 	})
 	issued, err := m.opts.Issuer.Issue(ctx, req, held)
 	if err == nil && (issued.TTL <= 0 || issued.TTL > req.TTL) {
@@ -120,6 +133,7 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 			Principal:  req.Principal,
 			Tier:       req.Tier,
 			Scope:      req.Scope,
+			Paths:      req.Paths,
 			Token:      issued.Token,
 			Accessor:   issued.Accessor,
 			ApprovalID: req.ID,
@@ -130,6 +144,9 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 		replaced = st.take(req.Tier)
 		st.grants[req.Tier] = g
 		st.autoSpent = false
+	}
+	if errors.Is(err, ErrDenied) && !errors.Is(err, ErrWrongPasscode) && m.opts.DenialCooldown > 0 {
+		st.coolUntil[req.Tier] = m.opts.Clock.Now().Add(m.opts.DenialCooldown)
 	}
 	f.grant, f.err = g, err
 	m.mu.Unlock()

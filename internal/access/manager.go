@@ -46,6 +46,10 @@ type Options struct {
 	// PolicyFor gives a principal its own scope and TTLs; zero fields take
 	// the values above. Nil: everyone gets those.
 	PolicyFor func(Principal) Policy
+	// DenialCooldown is how long after a human denies a request no new
+	// request for that principal and tier reaches them. Default 1m;
+	// negative: none.
+	DenialCooldown time.Duration
 	// ApprovalLimit is asked before a new approval would reach the human;
 	// refusing returns how long until one may. Joining an approval already
 	// running is never limited. Nil: no limit.
@@ -64,6 +68,7 @@ const (
 	DefaultWriteTTL        = 15 * time.Minute
 	DefaultApprovalTimeout = 2 * time.Minute
 	defaultRevokeTimeout   = 10 * time.Second
+	DefaultDenialCooldown  = time.Minute
 )
 
 // Manager holds every principal's grants and pending approvals.
@@ -83,6 +88,8 @@ type Manager struct {
 type principalState struct {
 	grants  [Write + 1]*Grant
 	pending [Write + 1]*flight
+	// coolUntil: after a denial, no new request reaches the human before.
+	coolUntil [Write + 1]time.Time
 	// autoSpent is set when a read started an approval that did not
 	// succeed; further reads do not ask the human again until the agent
 	// calls Authenticate. Reads renew the read tier at most once per expiry.
@@ -114,6 +121,9 @@ func New(opts Options) *Manager {
 	}
 	if opts.RevokeTimeout <= 0 {
 		opts.RevokeTimeout = defaultRevokeTimeout
+	}
+	if opts.DenialCooldown == 0 {
+		opts.DenialCooldown = DefaultDenialCooldown
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{opts: opts, flights: ctx, cancel: cancel, principals: map[Principal]*principalState{}}
@@ -158,25 +168,45 @@ func (m *Manager) state(p Principal) *principalState {
 // new approval. Calling it again while access is live asks nobody.
 func (m *Manager) Authenticate(ctx context.Context, p Principal, passcode sensitive.String) (Status, error) {
 	if m.live(p, Read) == nil {
-		if _, err := m.approve(ctx, p, Read, "session access", "authenticate", passcode); err != nil {
+		if _, err := m.approve(ctx, p, Read, "session access", "authenticate", nil, passcode); err != nil {
 			return m.Status(p), err
 		}
 	}
 	return m.Status(p), nil
 }
 
-// Escalate gives p write access for a task. It needs live read access and a
-// reason, which the approving human is shown. It never happens by itself.
-func (m *Manager) Escalate(ctx context.Context, p Principal, reason string, passcode sensitive.String) (Status, error) {
+// Escalate gives p write access for a task, to all of its folder or, with
+// paths, only to those secrets (or folders ending in "/"). It needs live
+// read access and a reason, both shown to the approving human. It never
+// happens by itself; a live write grant that already covers the paths asks
+// nobody.
+func (m *Manager) Escalate(ctx context.Context, p Principal, reason string, paths []string, passcode sensitive.String) (Status, error) {
 	if reason == "" {
 		return m.Status(p), ErrReasonRequired
 	}
-	if m.live(p, Write) == nil {
-		if _, err := m.approve(ctx, p, Write, reason, "escalate", passcode); err != nil {
-			return m.Status(p), err
+	if g := m.live(p, Write); g != nil && coversAll(g.Paths, paths) {
+		return m.Status(p), nil
+	}
+	g, err := m.approve(ctx, p, Write, reason, "escalate", paths, passcode)
+	if err == nil && !coversAll(g.Paths, paths) {
+		// Joined an approval already pending for other paths.
+		err = ErrPathNotGranted
+	}
+	return m.Status(p), err
+}
+
+// coversAll reports whether a grant narrowed to granted covers a request
+// for want (empty want: the whole folder).
+func coversAll(granted, want []string) bool {
+	if len(want) == 0 {
+		return len(granted) == 0
+	}
+	for _, w := range want {
+		if !covers(granted, w) {
+			return false
 		}
 	}
-	return m.Status(p), nil
+	return true
 }
 
 // ForRead returns the grant whose token p reads with: write if live, else
@@ -193,7 +223,7 @@ func (m *Manager) ForRead(ctx context.Context, p Principal, trigger string) (*Gr
 	if spent {
 		return nil, ErrNotAuthenticated
 	}
-	g, err := m.approve(ctx, p, Read, "read access, started by a read", trigger, sensitive.String{})
+	g, err := m.approve(ctx, p, Read, "read access, started by a read", trigger, nil, sensitive.String{})
 	if err != nil && !errors.Is(err, ErrPasscodeRequired) && !errors.Is(err, ErrClosed) && ctx.Err() == nil {
 		m.mu.Lock()
 		m.state(p).autoSpent = true
@@ -202,13 +232,18 @@ func (m *Manager) ForRead(ctx context.Context, p Principal, trigger string) (*Gr
 	return g, err
 }
 
-// ForWrite returns p's live write grant, or ErrWriteRequired: a write never
-// escalates by itself.
-func (m *Manager) ForWrite(p Principal) (*Grant, error) {
-	if g := m.live(p, Write); g != nil {
-		return g, nil
+// ForWrite returns p's live write grant for path, or ErrWriteRequired (a
+// write never escalates by itself), or ErrPathNotGranted when the grant is
+// narrowed to other paths.
+func (m *Manager) ForWrite(p Principal, path string) (*Grant, error) {
+	g := m.live(p, Write)
+	switch {
+	case g == nil:
+		return nil, ErrWriteRequired
+	case !covers(g.Paths, path):
+		return nil, ErrPathNotGranted
 	}
-	return nil, ErrWriteRequired
+	return g, nil
 }
 
 // live returns p's highest live grant at tier t or above, or nil.
@@ -243,6 +278,7 @@ func (m *Manager) Status(p Principal) Status {
 			s.Tier = t
 			s.Grants = append(s.Grants, GrantStatus{
 				Tier:        t,
+				Paths:       g.Paths,
 				ExpiresAt:   g.ExpiresAt,
 				SecondsLeft: int64(g.ExpiresAt.Sub(now).Seconds()),
 				ApprovalID:  g.ApprovalID,

@@ -201,7 +201,7 @@ func TestEscalateNeedsReadAndReason(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			st, err := f.m.Escalate(t.Context(), agent, tc.reason, passcode)
+			st, err := f.m.Escalate(t.Context(), agent, tc.reason, nil, passcode)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Escalate() error = %v, want %v", err, tc.want)
 			}
@@ -227,13 +227,13 @@ func TestEscalateNeedsReadAndReason(t *testing.T) {
 
 func TestWriteNeverEscalatesByItself(t *testing.T) {
 	f := newFixture(t)
-	if _, err := f.m.ForWrite(agent); !errors.Is(err, ErrWriteRequired) {
+	if _, err := f.m.ForWrite(agent, "x"); !errors.Is(err, ErrWriteRequired) {
 		t.Fatalf("ForWrite without any grant = %v, want ErrWriteRequired", err)
 	}
 	if _, err := f.m.Authenticate(t.Context(), agent, passcode); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.m.ForWrite(agent); !errors.Is(err, ErrWriteRequired) {
+	if _, err := f.m.ForWrite(agent, "x"); !errors.Is(err, ErrWriteRequired) {
 		t.Fatalf("ForWrite with read = %v, want ErrWriteRequired", err)
 	}
 	if n := f.issuer.issueCount(); n != 1 {
@@ -244,7 +244,7 @@ func TestWriteNeverEscalatesByItself(t *testing.T) {
 func TestWriteExpiryRevokesAndLeavesRead(t *testing.T) {
 	f := newFixture(t)
 	mustAuthenticate(t, f)
-	if _, err := f.m.Escalate(t.Context(), agent, "deploy", passcode); err != nil {
+	if _, err := f.m.Escalate(t.Context(), agent, "deploy", nil, passcode); err != nil {
 		t.Fatal(err)
 	}
 	g, err := f.m.ForRead(t.Context(), agent, "read_secret x")
@@ -260,7 +260,7 @@ func TestWriteExpiryRevokesAndLeavesRead(t *testing.T) {
 	if f.tier() != Read {
 		t.Fatalf("tier after write expiry = %v, want read", f.tier())
 	}
-	if _, err := f.m.ForWrite(agent); !errors.Is(err, ErrWriteRequired) {
+	if _, err := f.m.ForWrite(agent, "x"); !errors.Is(err, ErrWriteRequired) {
 		t.Errorf("ForWrite after expiry = %v", err)
 	}
 	if diff := cmp.Diff([]string{"tok-write-2"}, f.issuer.revokedTokens()); diff != "" {
@@ -311,8 +311,10 @@ func TestReadStartsApprovalOncePerExpiry(t *testing.T) {
 	if n := f.issuer.issueCount(); n != 1 {
 		t.Fatalf("approvals = %d, want 1: reads must not push-bomb the human", n)
 	}
-	// An explicit authenticate asks again, and reads work after it.
+	// An explicit authenticate asks again (after the cool-down that the
+	// denial started), and reads work after it.
 	f.issuer.decide = nil
+	f.clock.Advance(DefaultDenialCooldown)
 	mustAuthenticate(t, f)
 	if _, err := f.m.ForRead(t.Context(), agent, "read_secret a"); err != nil {
 		t.Fatal(err)
@@ -429,7 +431,7 @@ func TestConcurrentReadsShareOneApproval(t *testing.T) {
 func TestReleaseAndLogoutRevoke(t *testing.T) {
 	f := newFixture(t)
 	mustAuthenticate(t, f)
-	if _, err := f.m.Escalate(t.Context(), agent, "fix", passcode); err != nil {
+	if _, err := f.m.Escalate(t.Context(), agent, "fix", nil, passcode); err != nil {
 		t.Fatal(err)
 	}
 	st, err := f.m.Release(t.Context(), agent)
@@ -478,10 +480,10 @@ func TestRecheckDropsGrantRevokedOutside(t *testing.T) {
 func TestRecheckAfterGrantEndedSaysHowToGetItBack(t *testing.T) {
 	f := newFixture(t)
 	mustAuthenticate(t, f)
-	if _, err := f.m.Escalate(t.Context(), agent, "deploy", passcode); err != nil {
+	if _, err := f.m.Escalate(t.Context(), agent, "deploy", nil, passcode); err != nil {
 		t.Fatal(err)
 	}
-	w, err := f.m.ForWrite(agent)
+	w, err := f.m.ForWrite(agent, "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,7 +522,7 @@ func TestShorterTokenShortensGrant(t *testing.T) {
 func TestCloseRevokesEverythingAndRefusesMore(t *testing.T) {
 	f := newFixture(t)
 	mustAuthenticate(t, f)
-	if _, err := f.m.Escalate(t.Context(), agent, "x", passcode); err != nil {
+	if _, err := f.m.Escalate(t.Context(), agent, "x", nil, passcode); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.m.Authenticate(t.Context(), "other", passcode); err != nil {
@@ -614,7 +616,7 @@ func TestPrincipalsAreSeparate(t *testing.T) {
 	if st := f.m.Status("someone-else"); st.Tier != None {
 		t.Errorf("another principal's tier = %v", st.Tier)
 	}
-	if _, err := f.m.ForWrite("someone-else"); !errors.Is(err, ErrWriteRequired) {
+	if _, err := f.m.ForWrite("someone-else", "x"); !errors.Is(err, ErrWriteRequired) {
 		t.Errorf("ForWrite(other) = %v", err)
 	}
 }
@@ -647,7 +649,7 @@ func TestPolicyPerPrincipal(t *testing.T) {
 		if _, err := m.Authenticate(t.Context(), p, passcode); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := m.Escalate(t.Context(), p, "x", passcode); err != nil {
+		if _, err := m.Escalate(t.Context(), p, "x", nil, passcode); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -674,7 +676,7 @@ func TestApprovalLimit(t *testing.T) {
 		asked++
 		return 42 * time.Second, asked <= 1
 	}
-	f.issuer.decide = func(context.Context, Request) error { return ErrDenied }
+	f.issuer.decide = func(context.Context, Request) error { return fmt.Errorf("%w: %w", ErrDenied, ErrWrongPasscode) }
 	if _, err := f.m.Authenticate(t.Context(), agent, passcode); !errors.Is(err, ErrDenied) {
 		t.Fatalf("first approval = %v", err)
 	}
@@ -688,5 +690,93 @@ func TestApprovalLimit(t *testing.T) {
 	}
 	if diff := cmp.Diff([]audit.Outcome{audit.Refused}, f.audit.outcomes(audit.RateLimited)); diff != "" {
 		t.Errorf("rate_limit events (-want +got):\n%s", diff)
+	}
+}
+
+func TestDenialStartsCooldown(t *testing.T) {
+	f := newFixture(t)
+	f.issuer.decide = func(context.Context, Request) error { return ErrDenied }
+	if _, err := f.m.Authenticate(t.Context(), agent, passcode); !errors.Is(err, ErrDenied) {
+		t.Fatal(err)
+	}
+	for range 200 { // an agent hammering: the human hears nothing
+		_, err := f.m.Authenticate(t.Context(), agent, passcode)
+		var rl *RateLimitedError
+		if !errors.As(err, &rl) || !rl.Cooldown || rl.RetryAfter <= 0 || rl.RetryAfter > DefaultDenialCooldown {
+			t.Fatalf("during the cool-down: %v", err)
+		}
+	}
+	if n := f.issuer.issueCount(); n != 1 {
+		t.Fatalf("the human was asked %d times, want 1", n)
+	}
+	f.issuer.decide = nil
+	f.clock.Advance(DefaultDenialCooldown)
+	mustAuthenticate(t, f)
+}
+
+func TestWrongPasscodeStartsNoCooldown(t *testing.T) {
+	f := newFixture(t)
+	f.issuer.decide = func(_ context.Context, r Request) error {
+		if r.Passcode.Reveal() == "000000" {
+			return fmt.Errorf("%w: %w", ErrDenied, ErrWrongPasscode)
+		}
+		return nil
+	}
+	if _, err := f.m.Authenticate(t.Context(), agent, sensitive.New("000000")); !errors.Is(err, ErrWrongPasscode) {
+		t.Fatal(err)
+	}
+	mustAuthenticate(t, f) // a typo does not lock the human out
+}
+
+func TestNarrowedWrite(t *testing.T) {
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	if _, err := f.m.Escalate(t.Context(), agent, "rotate db", []string{"db/password", "certs/"}, passcode); err != nil {
+		t.Fatal(err)
+	}
+	if req := f.issuer.requests[1]; !cmp.Equal(req.Paths, []string{"db/password", "certs/"}) {
+		t.Errorf("request paths = %v", req.Paths)
+	}
+	for path, ok := range map[string]bool{"db/password": true, "certs/web": true, "certs/a/b": true, "db/other": false, "certs": false} {
+		_, err := f.m.ForWrite(agent, path)
+		if ok != (err == nil) || (!ok && !errors.Is(err, ErrPathNotGranted)) {
+			t.Errorf("ForWrite(%q) = %v, want ok=%v", path, err, ok)
+		}
+	}
+	// Asking again within the granted paths asks nobody; beyond them asks.
+	if _, err := f.m.Escalate(t.Context(), agent, "again", []string{"certs/web"}, passcode); err != nil || f.issuer.issueCount() != 2 {
+		t.Errorf("escalate within the grant: %v, approvals %d", err, f.issuer.issueCount())
+	}
+	if _, err := f.m.Escalate(t.Context(), agent, "more", nil, passcode); err != nil || f.issuer.issueCount() != 3 {
+		t.Errorf("escalate for the whole folder: %v, approvals %d", err, f.issuer.issueCount())
+	}
+	if _, err := f.m.ForWrite(agent, "db/other"); err != nil {
+		t.Errorf("after the wider grant: %v", err)
+	}
+}
+
+func TestDigestCommitsToTheRequest(t *testing.T) {
+	base := Request{ID: "apr_1", Principal: "a", Tier: Write, Scope: "s/", Paths: []string{"x"}, Reason: "r", Trigger: "escalate", TTL: time.Minute, Expires: t0}
+	seen := map[string]string{base.digest(): "base"}
+	for name, mut := range map[string]func(*Request){
+		"id": func(r *Request) { r.ID = "apr_2" }, "principal": func(r *Request) { r.Principal = "b" },
+		"tier": func(r *Request) { r.Tier = Read }, "scope": func(r *Request) { r.Scope = "t/" },
+		"paths": func(r *Request) { r.Paths = []string{"y"} }, "reason": func(r *Request) { r.Reason = "s" },
+		"trigger": func(r *Request) { r.Trigger = "t" }, "ttl": func(r *Request) { r.TTL = time.Hour },
+		"expires": func(r *Request) { r.Expires = t0.Add(time.Second) },
+	} {
+		r := base
+		mut(&r)
+		d := r.digest()
+		if other, dup := seen[d]; dup {
+			t.Errorf("changing %s gives the digest of %s", name, other)
+		}
+		seen[d] = name
+	}
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	req := f.issuer.requests[0]
+	if req.Digest != req.digest() || len(req.Digest) != 64 || !req.Expires.Equal(t0.Add(DefaultApprovalTimeout)) {
+		t.Errorf("issued request digest %q expires %v", req.Digest, req.Expires)
 	}
 }

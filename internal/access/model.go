@@ -1,8 +1,12 @@
 package access
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
@@ -38,11 +42,32 @@ type Request struct {
 	ID        string // approval id, also in the audit log
 	Principal Principal
 	Tier      Tier
-	Scope     string        // the paths the grant will cover
-	Reason    string        // given by the agent
-	Trigger   string        // the call that needed the approval, e.g. "read_secret db/password"
-	TTL       time.Duration // the grant's length; the token may not live longer
-	Passcode  sensitive.String
+	Scope     string // the folder the grant covers, e.g. "secret/agent/ci/"
+	// Paths narrow a write grant to these secrets (or folders, ending in
+	// "/"), relative to Scope; empty means all of Scope.
+	Paths   []string
+	Reason  string        // given by the agent
+	Trigger string        // the call that needed the approval, e.g. "read_secret db/password"
+	TTL     time.Duration // the grant's length; the token may not live longer
+	// Expires is when the request itself ends: an answer after it counts
+	// for nothing.
+	Expires time.Time
+	// Digest commits to everything above: approvers show it and bind their
+	// answer to it, so an approval cannot be replayed for another request.
+	Digest   string
+	Passcode sensitive.String
+}
+
+// digest is the SHA-256 of the request's shown fields, in hex.
+func (r Request) digest() string {
+	b, _ := json.Marshal(struct {
+		ID, Principal, Tier, Scope, Reason, Trigger string
+		Paths                                       []string
+		TTL                                         int64
+		Expires                                     int64
+	}{r.ID, string(r.Principal), r.Tier.String(), r.Scope, r.Reason, r.Trigger, r.Paths, int64(r.TTL.Seconds()), r.Expires.Unix()})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // Issued is what an Issuer returns once a human approved: a Vault token
@@ -58,6 +83,7 @@ type Grant struct {
 	Principal  Principal
 	Tier       Tier
 	Scope      string
+	Paths      []string // narrowed write grant; empty means all of Scope
 	Token      sensitive.String
 	Accessor   string
 	ApprovalID string
@@ -72,6 +98,7 @@ func (g *Grant) liveAt(now time.Time) bool { return g != nil && now.Before(g.Exp
 // GrantStatus is what the agent may know about one grant.
 type GrantStatus struct {
 	Tier        Tier
+	Paths       []string
 	ExpiresAt   time.Time
 	SecondsLeft int64
 	ApprovalID  string
@@ -88,7 +115,11 @@ type Status struct {
 // Approval outcomes other than success. The Issuer returns these (wrapped or
 // not); everything else it returns counts as a failed approval.
 var (
-	ErrDenied           = errors.New("approval denied")
+	ErrDenied = errors.New("approval denied")
+	// ErrWrongPasscode, wrapped together with ErrDenied, marks a denial by
+	// a wrong or reused code rather than by the human saying no: it starts
+	// no cool-down.
+	ErrWrongPasscode    = errors.New("wrong or reused passcode")
 	ErrApprovalTimeout  = errors.New("approval timed out")
 	ErrPasscodeRequired = errors.New("approval needs a passcode")
 )
@@ -97,10 +128,12 @@ var (
 var (
 	ErrNotAuthenticated = errors.New("no read access")
 	ErrWriteRequired    = errors.New("no write access")
-	ErrReasonRequired   = errors.New("a reason is required")
-	ErrGrantLost        = errors.New("access was revoked outside Gatekeeper")
-	ErrClosed           = errors.New("gatekeeper is shutting down")
-	ErrTokenTooLong     = errors.New("issued token outlives its grant")
+	// ErrPathNotGranted: write access is live but narrowed to other paths.
+	ErrPathNotGranted = errors.New("write access does not cover this path")
+	ErrReasonRequired = errors.New("a reason is required")
+	ErrGrantLost      = errors.New("access was revoked outside Gatekeeper")
+	ErrClosed         = errors.New("gatekeeper is shutting down")
+	ErrTokenTooLong   = errors.New("issued token outlives its grant")
 	// ErrMisconfigured is returned by an Issuer when Vault is not set up as
 	// Gatekeeper requires (for example, no login MFA on a tier account).
 	ErrMisconfigured = errors.New("vault is not set up as gatekeeper requires")
@@ -114,10 +147,25 @@ var (
 	ErrTokenInvalid = errors.New("token is no longer valid")
 )
 
+// covers reports whether a grant narrowed to paths covers path: the path
+// itself, or a folder ("x/") above it. No narrowing covers everything.
+func covers(paths []string, path string) bool {
+	if len(paths) == 0 {
+		return true
+	}
+	for _, p := range paths {
+		if p == path || (strings.HasSuffix(p, "/") && strings.HasPrefix(path, p)) {
+			return true
+		}
+	}
+	return false
+}
+
 // RateLimitedError says what was limited and when to try again.
 type RateLimitedError struct {
 	What       string
 	RetryAfter time.Duration
+	Cooldown   bool // the limit is the cool-down after a denial
 }
 
 func (e *RateLimitedError) Error() string {

@@ -3,6 +3,8 @@ package mcptools
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -10,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/paths"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
@@ -64,13 +67,16 @@ type AuthenticateIn struct {
 
 // EscalateIn is escalate's input.
 type EscalateIn struct {
-	Reason   string `json:"reason" jsonschema:"what you will write and why; shown to the human who approves"`
-	Passcode string `json:"passcode,omitempty" jsonschema:"the current code from the human's authenticator app, if their approval method uses one"`
+	Reason string `json:"reason" jsonschema:"what you will write and why; shown to the human who approves"`
+	// Paths narrow the grant; the human sees them.
+	Paths    []string `json:"paths,omitempty" jsonschema:"optional: only these secrets (or folders ending in /) will be writable; the human sees them. Omit for your whole folder."`
+	Passcode string   `json:"passcode,omitempty" jsonschema:"the current code from the human's authenticator app, if their approval method uses one"`
 }
 
 // GrantOut is one live grant.
 type GrantOut struct {
 	Tier        string    `json:"tier"`
+	Paths       []string  `json:"paths,omitempty" jsonschema:"a write grant narrowed to these paths"`
 	ExpiresAt   time.Time `json:"expires_at"`
 	SecondsLeft int64     `json:"seconds_left"`
 	ApprovalID  string    `json:"approval_id"`
@@ -87,7 +93,7 @@ type StatusOut struct {
 func statusOut(s access.Status) StatusOut {
 	out := StatusOut{Tier: s.Tier.String(), Grants: []GrantOut{}, Pending: []string{}}
 	for _, g := range s.Grants {
-		out.Grants = append(out.Grants, GrantOut{Tier: g.Tier.String(), ExpiresAt: g.ExpiresAt.UTC(), SecondsLeft: g.SecondsLeft, ApprovalID: g.ApprovalID})
+		out.Grants = append(out.Grants, GrantOut{Tier: g.Tier.String(), Paths: g.Paths, ExpiresAt: g.ExpiresAt.UTC(), SecondsLeft: g.SecondsLeft, ApprovalID: g.ApprovalID})
 	}
 	for _, t := range s.Pending {
 		out.Pending = append(out.Pending, t.String())
@@ -122,8 +128,12 @@ func (t *tools) escalate(ctx context.Context, c *call, in EscalateIn) (StatusOut
 	if err != nil {
 		return StatusOut{}, err
 	}
+	narrowed, err := writePaths(in.Paths)
+	if err != nil {
+		return StatusOut{}, err
+	}
 	defer t.waiting(ctx, c, "write access")()
-	s, err := t.opts.Access.Escalate(ctx, c.principal, reason, code)
+	s, err := t.opts.Access.Escalate(ctx, c.principal, reason, narrowed, code)
 	if errors.Is(err, access.ErrPasscodeRequired) {
 		err = &tierError{tier: access.Write, err: err}
 	}
@@ -160,6 +170,34 @@ func checkReason(r string) (string, error) {
 		return "", inputError("reason contains control characters")
 	}
 	return r, nil
+}
+
+const maxPaths = 20
+
+// writePaths validates the paths a write grant is narrowed to: secrets, or
+// folders ending in "/".
+func writePaths(in []string) ([]string, error) {
+	if len(in) > maxPaths {
+		return nil, inputError(fmt.Sprintf("at most %d paths", maxPaths))
+	}
+	var out []string
+	for _, p := range in {
+		folder := strings.HasSuffix(p, "/")
+		clean, err := paths.Parse(p, folder)
+		if err != nil {
+			return nil, err
+		}
+		if folder {
+			if clean == "" {
+				return nil, inputError("paths: use no paths, not \"/\", for your whole folder")
+			}
+			clean += "/"
+		}
+		if !slices.Contains(out, clean) {
+			out = append(out, clean)
+		}
+	}
+	return out, nil
 }
 
 func passcode(s string) (sensitive.String, error) {

@@ -26,6 +26,8 @@ func agentMessage(err error) (string, audit.Outcome) {
 		return err.Error() + ". Paths are relative to your secrets folder, like \"db/postgres\".", audit.Refused
 	case errors.Is(err, errNotAllowed):
 		return "This tool is not available to your credential.", audit.Refused
+	case errors.As(err, &limited) && limited.Cooldown:
+		return fmt.Sprintf("The human denied the last request, so Gatekeeper will not ask them again for %d seconds. Do not retry; ask the human what they want instead.", int(math.Ceil(limited.RetryAfter.Seconds()))), audit.Refused
 	case errors.As(err, &limited):
 		return fmt.Sprintf("Too many %s. Retry after %d seconds.", limited.What, int(math.Ceil(limited.RetryAfter.Seconds()))), audit.Refused
 	case errors.Is(err, access.ErrReasonRequired):
@@ -43,6 +45,8 @@ func agentMessage(err error) (string, audit.Outcome) {
 		return "Nobody approved in time. No access was granted. Ask the human to be ready, then try again.", audit.TimedOut
 	case errors.Is(err, access.ErrNotAuthenticated):
 		return "You have no read access. Call authenticate to ask the human for it (with their current authenticator code as passcode if they use one).", audit.Refused
+	case errors.Is(err, access.ErrPathNotGranted):
+		return "Your write access covers other paths only (see token_status). Call escalate with this path in paths, and a reason.", audit.Refused
 	case errors.Is(err, access.ErrWriteRequired):
 		return "Writing needs write access, which you do not have now. Call escalate with a reason the human will see, then retry the write.", audit.Refused
 	case errors.Is(err, access.ErrGrantLost):

@@ -123,7 +123,7 @@ func (t *tools) write(ctx context.Context, c *call, in WriteIn) (WrittenOut, err
 	if b, err := json.Marshal(in.Data); err != nil || len(b) > maxWrite {
 		return WrittenOut{}, inputError(fmt.Sprintf("data must be a JSON object of at most %d bytes", maxWrite))
 	}
-	g, err := t.opts.Access.ForWrite(c.principal)
+	g, err := t.opts.Access.ForWrite(c.principal, p)
 	if err != nil {
 		return WrittenOut{}, err
 	}

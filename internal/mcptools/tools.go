@@ -25,9 +25,9 @@ import (
 // Access is what the tools need from the access model.
 type Access interface {
 	Authenticate(ctx context.Context, p access.Principal, passcode sensitive.String) (access.Status, error)
-	Escalate(ctx context.Context, p access.Principal, reason string, passcode sensitive.String) (access.Status, error)
+	Escalate(ctx context.Context, p access.Principal, reason string, paths []string, passcode sensitive.String) (access.Status, error)
 	ForRead(ctx context.Context, p access.Principal, trigger string) (*access.Grant, error)
-	ForWrite(p access.Principal) (*access.Grant, error)
+	ForWrite(p access.Principal, path string) (*access.Grant, error)
 	Recheck(ctx context.Context, g *access.Grant) error
 	Status(p access.Principal) access.Status
 	Release(ctx context.Context, p access.Principal) (access.Status, error)

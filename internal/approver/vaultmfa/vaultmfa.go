@@ -89,7 +89,7 @@ func (a *Approver) Issue(ctx context.Context, req access.Request, held sensitive
 	}
 	auth, err := a.opts.Vault.ValidateMFA(ctx, login.MFA.RequestID, payload)
 	if err != nil {
-		return access.Issued{}, mfaError(ctx, err)
+		return access.Issued{}, mfaError(ctx, err, !req.Passcode.IsZero())
 	}
 	ttl, err := a.fitTTL(ctx, auth, req.TTL)
 	if err != nil {
@@ -151,11 +151,14 @@ func payloadFor(req *vault.MFARequirement, passcode sensitive.String) (map[strin
 }
 
 // mfaError classifies a failed sys/mfa/validate. Vault refuses a wrong or
-// reused passcode and a denied push alike; both are a denial.
-func mfaError(ctx context.Context, err error) error {
+// reused passcode and a denied push alike; both are a denial, but only a
+// push denied by the human starts a cool-down.
+func mfaError(ctx context.Context, err error, withPasscode bool) error {
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("%w: %w", access.ErrApprovalTimeout, err)
+	case withPasscode && (errors.Is(err, vault.ErrPermissionDenied) || errors.Is(err, vault.ErrInvalidRequest)):
+		return fmt.Errorf("%w: %w: %w", access.ErrDenied, access.ErrWrongPasscode, err)
 	case errors.Is(err, vault.ErrPermissionDenied), errors.Is(err, vault.ErrInvalidRequest):
 		return fmt.Errorf("%w: %w", access.ErrDenied, err)
 	}
