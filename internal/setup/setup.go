@@ -27,6 +27,20 @@ type Options struct {
 	Layout Layout
 	Agents []AgentSetup
 	Duo    *Duo // nil: TOTP
+	// Brokered also prepares the brokered-token strategy: token roles per
+	// agent and tier, the broker policy and the broker token.
+	Brokered bool
+}
+
+// withTTLs is the layout with an agent's own TTLs.
+func (l Layout) withTTLs(a AgentSetup) Layout {
+	if a.ReadTTL > 0 {
+		l.ReadTTL = a.ReadTTL
+	}
+	if a.WriteTTL > 0 {
+		l.WriteTTL = a.WriteTTL
+	}
+	return l
 }
 
 // AgentSetup is one named agent. Zero TTLs take the Layout's.
@@ -43,6 +57,7 @@ type Result struct {
 	KVMount        string           `json:"kv_mount"`
 	Prefix         string           `json:"prefix"`
 	BootstrapToken sensitive.String `json:"-"`
+	BrokerToken    sensitive.String `json:"-"` // brokered strategy only
 	// TOTPURL is the otpauth:// enrollment URL, set only when this run
 	// enrolled the human; empty when an enrollment already existed.
 	TOTPURL     string   `json:"totp_url"`
@@ -116,19 +131,26 @@ func Apply(ctx context.Context, v Vault, admin sensitive.String, opts Options) (
 	if r.res.BootstrapToken, err = r.bootstrap(ctx); err != nil {
 		return nil, err
 	}
+	if opts.Brokered {
+		if err := r.policy(ctx, l.Broker()); err != nil {
+			return nil, err
+		}
+		for _, a := range agents {
+			if err := r.roles(ctx, l.withTTLs(a), a.Name); err != nil {
+				return nil, err
+			}
+		}
+		if r.res.BrokerToken, err = r.brokerToken(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return r.res, nil
 }
 
 // agent sets up one agent: its tier policies, its two accounts tied to the
 // approver entity, and login MFA enforced on both.
 func (r *run) agent(ctx context.Context, a AgentSetup, entityID, methodID string) error {
-	l := r.opts.Layout
-	if a.ReadTTL > 0 {
-		l.ReadTTL = a.ReadTTL
-	}
-	if a.WriteTTL > 0 {
-		l.WriteTTL = a.WriteTTL
-	}
+	l := r.opts.Layout.withTTLs(a)
 	for _, p := range l.Tiers(a.Name) {
 		if err := r.policy(ctx, p); err != nil {
 			return err

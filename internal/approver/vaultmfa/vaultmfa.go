@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
@@ -44,7 +45,10 @@ type Options struct {
 }
 
 // Approver implements access.Issuer.
-type Approver struct{ opts Options }
+type Approver struct {
+	approver.Tokens
+	opts Options
+}
 
 // New returns an Approver.
 func New(opts Options) (*Approver, error) {
@@ -54,7 +58,7 @@ func New(opts Options) (*Approver, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Approver{opts: opts}, nil
+	return &Approver{Tokens: approver.Tokens{Vault: opts.Vault}, opts: opts}, nil
 }
 
 // account is a tier's login material as setup stores it.
@@ -187,20 +191,6 @@ func (a *Approver) giveBack(ctx context.Context, tok sensitive.String) {
 	if err := a.opts.Vault.RevokeSelf(context.WithoutCancel(ctx), tok); err != nil {
 		a.opts.Logger.WarnContext(ctx, "revoking an unused tier token failed", "err", err)
 	}
-}
-
-// Revoke revokes tok in Vault.
-func (a *Approver) Revoke(ctx context.Context, tok sensitive.String) error {
-	return a.opts.Vault.RevokeSelf(ctx, tok)
-}
-
-// Check reports access.ErrTokenInvalid for a token Vault no longer honours.
-func (a *Approver) Check(ctx context.Context, tok sensitive.String) error {
-	_, err := a.opts.Vault.LookupSelf(ctx, tok)
-	if errors.Is(err, vault.ErrPermissionDenied) {
-		return fmt.Errorf("%w: %w", access.ErrTokenInvalid, err)
-	}
-	return err
 }
 
 func str(v any) string {
