@@ -31,17 +31,78 @@ type Config struct {
 	LogLevel        string        `yaml:"log_level"`
 	// Agent makes stdio mode act as this named agent (its layout and
 	// namespace) instead of the single stdio agent.
-	Agent  string  `yaml:"agent"`
-	HTTP   HTTP    `yaml:"http"`
-	Auth   Auth    `yaml:"auth"`
-	Agents []Agent `yaml:"agents"`
-	Limits Limits  `yaml:"limits"`
+	Agent    string   `yaml:"agent"`
+	HTTP     HTTP     `yaml:"http"`
+	Auth     Auth     `yaml:"auth"`
+	Approval Approval `yaml:"approval"`
+	Agents   []Agent  `yaml:"agents"`
+	Limits   Limits   `yaml:"limits"`
+
+	// DevMode is set by `gatekeeper dev` only: the dev approver is refused
+	// everywhere else.
+	DevMode bool `yaml:"-"`
 
 	// VaultToken is the bootstrap token (serve) or an admin token (setup).
 	VaultToken sensitive.String `yaml:"-"`
 	// JWTSecret is the HS256 secret, from GATEKEEPER_JWT_SECRET or
 	// auth.jwt.hs256_secret_file.
 	JWTSecret sensitive.String `yaml:"-"`
+	// DuoSecretKey is from GATEKEEPER_DUO_SECRET_KEY or
+	// approval.duo.secret_key_file.
+	DuoSecretKey sensitive.String `yaml:"-"`
+	// PasskeyEnrollToken lets an operator register passkeys, from
+	// GATEKEEPER_PASSKEY_ENROLL_TOKEN or approval.passkey.enroll_token_file.
+	PasskeyEnrollToken sensitive.String `yaml:"-"`
+}
+
+// Approval strategies and approvers.
+const (
+	StrategyVaultMFA = "vault-mfa"
+	StrategyBrokered = "brokered"
+	ApproverDuo      = "duo"
+	ApproverPasskey  = "passkey"
+	ApproverDev      = "dev"
+)
+
+// Approval says how grants are approved and their tokens obtained.
+type Approval struct {
+	// Strategy: "vault-mfa" (Vault's login MFA approves; default) or
+	// "brokered" (Gatekeeper's own approver, then a token minted through
+	// a token role; VAULT_TOKEN is then the broker token).
+	Strategy string `yaml:"strategy"`
+	// Approver for the brokered strategy: "duo", "passkey", or "dev"
+	// (only in gatekeeper dev). Agents may override it.
+	Approver string        `yaml:"approver"`
+	Cooldown time.Duration `yaml:"cooldown"` // after a denial; default 1m
+	Duo      Duo           `yaml:"duo"`
+	Passkey  Passkey       `yaml:"passkey"`
+	Notify   Notify        `yaml:"notify"`
+}
+
+// Duo is Duo's Auth API, for push approvals that show the request.
+type Duo struct {
+	Host           string `yaml:"host"` // api-XXXXXXXX.duosecurity.com
+	IntegrationKey string `yaml:"integration_key"`
+	SecretKeyFile  string `yaml:"secret_key_file"` // or GATEKEEPER_DUO_SECRET_KEY
+	// Username is the approver's Duo username; default: the agent's name.
+	Username string `yaml:"username"`
+}
+
+// Passkey is the approval page where the operator answers with a passkey.
+type Passkey struct {
+	Listen          string `yaml:"listen"`     // default 127.0.0.1:8444
+	PublicURL       string `yaml:"public_url"` // default http://localhost:PORT
+	RPID            string `yaml:"rp_id"`      // default: public_url's host
+	CredentialsFile string `yaml:"credentials_file"`
+	EnrollTokenFile string `yaml:"enroll_token_file"` // or GATEKEEPER_PASSKEY_ENROLL_TOKEN
+	TLSCertFile     string `yaml:"tls_cert_file"`     // required off loopback
+	TLSKeyFile      string `yaml:"tls_key_file"`
+}
+
+// Notify sends approval links (passkey) to a webhook.
+type Notify struct {
+	WebhookURL string `yaml:"webhook_url"`
+	Kind       string `yaml:"kind"` // generic (JSON), ntfy or slack
 }
 
 // HTTP configures `serve --http`.
@@ -105,6 +166,8 @@ type Agent struct {
 	// most any credential of this agent gets. Empty: no ceiling for keys
 	// and tokens, nothing for certificates.
 	Scopes    []string      `yaml:"scopes"`
+	Approver  string        `yaml:"approver"`     // overrides approval.approver
+	DuoUser   string        `yaml:"duo_username"` // overrides approval.duo.username
 	ReadTTL   time.Duration `yaml:"read_ttl"`
 	WriteTTL  time.Duration `yaml:"write_ttl"`
 	Rate      *Rate         `yaml:"rate"`
@@ -141,7 +204,13 @@ func Default() Config {
 		ApprovalTimeout: access.DefaultApprovalTimeout,
 		LogLevel:        "info",
 		HTTP:            HTTP{SessionTimeout: 30 * time.Minute, MaxBodyBytes: 1 << 20},
-		Auth:            Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
+		Approval: Approval{
+			Strategy: StrategyVaultMFA,
+			Cooldown: access.DefaultDenialCooldown,
+			Passkey:  Passkey{Listen: "127.0.0.1:8444"},
+			Notify:   Notify{Kind: "generic"},
+		},
+		Auth: Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
 		Limits: Limits{
 			Rate:      Rate{PerMinute: 600, Burst: 60},
 			Approvals: Rate{PerMinute: 3, Burst: 5},
@@ -197,6 +266,25 @@ func (c Config) TTL(agent string, t access.Tier) time.Duration {
 		return a.ReadTTL
 	}
 	return c.ReadTTL
+}
+
+// ApproverFor is the approver of an agent (brokered strategy).
+func (c Config) ApproverFor(agent string) string {
+	if a, ok := c.FindAgent(agent); ok && a.Approver != "" {
+		return a.Approver
+	}
+	return c.Approval.Approver
+}
+
+// DuoUsername is the Duo username that approves for an agent.
+func (c Config) DuoUsername(agent string) string {
+	if a, ok := c.FindAgent(agent); ok && a.DuoUser != "" {
+		return a.DuoUser
+	}
+	if c.Approval.Duo.Username != "" {
+		return c.Approval.Duo.Username
+	}
+	return agent
 }
 
 // AgentSetups lists the named agents for setup, with their TTLs.

@@ -88,7 +88,16 @@ var Vars = []Var{
 	}},
 	{"GATEKEEPER_JWT_ISSUER", DefaultIssuer, "required `iss` of agent JWTs (default: the OIDC issuer if set, else gatekeeper)", str(func(c *Config) *string { return &c.Auth.JWT.Issuer })},
 	{"GATEKEEPER_JWT_AUDIENCE", DefaultAudience, "required `aud` of agent JWTs", str(func(c *Config) *string { return &c.Auth.JWT.Audience })},
-	{"GATEKEEPER_DUO_SECRET_KEY", "", "setup with Duo: the Duo integration's secret key", none},
+	{"GATEKEEPER_APPROVAL_STRATEGY", StrategyVaultMFA, "vault-mfa (Vault's login MFA approves) or brokered (Gatekeeper's approver, then a token role mints)", str(func(c *Config) *string { return &c.Approval.Strategy })},
+	{"GATEKEEPER_APPROVER", "", "brokered: duo or passkey (dev only in gatekeeper dev)", str(func(c *Config) *string { return &c.Approval.Approver })},
+	{"GATEKEEPER_DUO_SECRET_KEY", "", "the Duo integration's secret key (setup's Vault MFA method, or the duo approver)", func(c *Config, v string) error {
+		c.DuoSecretKey = sensitive.New(v)
+		return nil
+	}},
+	{"GATEKEEPER_PASSKEY_ENROLL_TOKEN", "", "passkey approver: the secret an operator uses once to register passkeys", func(c *Config, v string) error {
+		c.PasskeyEnrollToken = sensitive.New(v)
+		return nil
+	}},
 	{"GATEKEEPER_VAULT_BIN", "", "dev and tests: the Vault/OpenBao server binary to run", none},
 	{"GATEKEEPER_CACHE_DIR", "", "dev and tests: where the built Vault binary is cached", none},
 }
@@ -135,19 +144,24 @@ func Load(environ []string, path string) (Config, error) {
 		errs = append(errs, fmt.Errorf("%s is not a Gatekeeper setting", k))
 	}
 
-	if c.VaultToken.IsZero() && c.VaultTokenFile != "" {
-		tok, err := secretFile(c.VaultTokenFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("vault_token_file: %w", err))
+	// Secrets from files, where the environment gave none.
+	for _, f := range []struct {
+		dst  *sensitive.String
+		path string
+		name string
+	}{
+		{&c.VaultToken, c.VaultTokenFile, "vault_token_file"},
+		{&c.JWTSecret, c.Auth.JWT.HS256SecretFile, "auth.jwt.hs256_secret_file"},
+		{&c.DuoSecretKey, c.Approval.Duo.SecretKeyFile, "approval.duo.secret_key_file"},
+		{&c.PasskeyEnrollToken, c.Approval.Passkey.EnrollTokenFile, "approval.passkey.enroll_token_file"},
+	} {
+		if f.dst.IsZero() && f.path != "" {
+			s, err := secretFile(f.path)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", f.name, err))
+			}
+			*f.dst = s
 		}
-		c.VaultToken = tok
-	}
-	if c.JWTSecret.IsZero() && c.Auth.JWT.HS256SecretFile != "" {
-		s, err := secretFile(c.Auth.JWT.HS256SecretFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("auth.jwt.hs256_secret_file: %w", err))
-		}
-		c.JWTSecret = s
 	}
 	return c, errors.Join(errs...)
 }

@@ -80,6 +80,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Limits.Approvals.check("limits.approvals")...)
 	errs = append(errs, c.validateAuth(names)...)
 	errs = append(errs, c.validateHTTP()...)
+	errs = append(errs, c.validateApproval()...)
 	return errors.Join(errs...)
 }
 
@@ -220,4 +221,80 @@ func isLoopback(host string) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.IsLoopback()
+}
+
+func (c Config) validateApproval() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	a := c.Approval
+	if a.Cooldown < 0 {
+		add("approval.cooldown must not be negative")
+	}
+	if n := a.Notify; n.WebhookURL != "" {
+		if u, err := url.Parse(n.WebhookURL); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+			add("approval.notify.webhook_url %q must be https (http only on loopback)", n.WebhookURL)
+		}
+		if !slices.Contains([]string{"generic", "ntfy", "slack"}, n.Kind) {
+			add("approval.notify.kind %q is not generic, ntfy or slack", n.Kind)
+		}
+	}
+
+	switch a.Strategy {
+	case StrategyVaultMFA:
+		if a.Approver != "" {
+			add("approval.approver %q needs approval.strategy brokered (with vault-mfa, Vault's login MFA approves)", a.Approver)
+		}
+		return errs
+	case StrategyBrokered:
+	default:
+		add("approval.strategy %q is not vault-mfa or brokered", a.Strategy)
+		return errs
+	}
+	used := map[string]bool{}
+	check := func(where, name string) {
+		switch name {
+		case ApproverDuo, ApproverPasskey:
+		case ApproverDev:
+			if !c.DevMode {
+				add("%s: the dev approver is only for gatekeeper dev", where)
+			}
+		case "":
+			add("%s: the brokered strategy needs an approver (duo or passkey)", where)
+		default:
+			add("%s: %q is not duo, passkey or dev", where, name)
+		}
+		used[name] = true
+	}
+	check("approval.approver", a.Approver)
+	for _, ag := range c.Agents {
+		if ag.Approver != "" {
+			check("agents "+ag.Name+" approver", ag.Approver)
+		}
+	}
+	if used[ApproverDuo] {
+		if a.Duo.Host == "" || a.Duo.IntegrationKey == "" || c.DuoSecretKey.IsZero() {
+			add("approval.duo needs host, integration_key and the secret key (GATEKEEPER_DUO_SECRET_KEY or secret_key_file)")
+		}
+	}
+	if used[ApproverPasskey] {
+		p := a.Passkey
+		if p.CredentialsFile == "" {
+			add("approval.passkey.credentials_file is required (registered passkeys are kept there)")
+		}
+		ap, err := netip.ParseAddrPort(p.Listen)
+		if err != nil {
+			add("approval.passkey.listen %q is not host:port like 127.0.0.1:8444", p.Listen)
+		} else if !ap.Addr().IsLoopback() && p.TLSCertFile == "" {
+			add("approval.passkey off loopback needs tls_cert_file and tls_key_file")
+		}
+		if (p.TLSCertFile == "") != (p.TLSKeyFile == "") {
+			add("approval.passkey TLS needs both a certificate and a key file")
+		}
+		if p.PublicURL != "" {
+			if u, err := url.Parse(p.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				add("approval.passkey.public_url %q is not an http(s) URL", p.PublicURL)
+			}
+		}
+	}
+	return errs
 }
