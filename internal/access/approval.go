@@ -15,7 +15,9 @@ import (
 // principal and tier while it runs waits for it instead of asking the human
 // again.
 type flight struct {
-	done  chan struct{}
+	id      string
+	expires time.Time
+	done    chan struct{}
 	grant *Grant
 	err   error
 }
@@ -83,7 +85,7 @@ func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trig
 		Passcode:  passcode,
 	}
 	req.Digest = req.digest()
-	f := &flight{done: make(chan struct{})}
+	f := &flight{id: req.ID, expires: req.Expires, done: make(chan struct{})}
 	st.pending[t] = f
 	m.wg.Add(1)
 	m.mu.Unlock()

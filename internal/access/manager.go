@@ -284,8 +284,8 @@ func (m *Manager) Status(p Principal) Status {
 				ApprovalID:  g.ApprovalID,
 			})
 		}
-		if st.pending[t] != nil {
-			s.Pending = append(s.Pending, t)
+		if f := st.pending[t]; f != nil {
+			s.Pending = append(s.Pending, PendingStatus{Tier: t, ApprovalID: f.id, Expires: f.expires})
 		}
 	}
 	return s

@@ -104,12 +104,19 @@ type GrantStatus struct {
 	ApprovalID  string
 }
 
+// PendingStatus is an approval waiting for a human.
+type PendingStatus struct {
+	Tier       Tier
+	ApprovalID string
+	Expires    time.Time
+}
+
 // Status is a principal's access at one moment.
 type Status struct {
 	Principal Principal
 	Tier      Tier          // the highest live tier
 	Grants    []GrantStatus // live grants, lowest tier first
-	Pending   []Tier        // approvals waiting for a human
+	Pending   []PendingStatus // approvals waiting for a human
 }
 
 // Approval outcomes other than success. The Issuer returns these (wrapped or

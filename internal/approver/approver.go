@@ -61,3 +61,19 @@ func ShortDigest(d string) string {
 	}
 	return strings.Join(groups, " ")
 }
+
+type linkKey struct{}
+
+// WithLinkHandler returns a context whose approvals show their link (the
+// passkey page) through show as well, e.g. as an MCP URL elicitation to the
+// client whose call is waiting.
+func WithLinkHandler(ctx context.Context, show func(ctx context.Context, link string, req access.Request)) context.Context {
+	return context.WithValue(ctx, linkKey{}, show)
+}
+
+// ShowLink hands an approval link to the handler in ctx, if there is one.
+func ShowLink(ctx context.Context, link string, req access.Request) {
+	if show, ok := ctx.Value(linkKey{}).(func(context.Context, string, access.Request)); ok {
+		show(ctx, link, req)
+	}
+}

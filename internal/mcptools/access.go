@@ -95,8 +95,8 @@ func statusOut(s access.Status) StatusOut {
 	for _, g := range s.Grants {
 		out.Grants = append(out.Grants, GrantOut{Tier: g.Tier.String(), Paths: g.Paths, ExpiresAt: g.ExpiresAt.UTC(), SecondsLeft: g.SecondsLeft, ApprovalID: g.ApprovalID})
 	}
-	for _, t := range s.Pending {
-		out.Pending = append(out.Pending, t.String())
+	for _, p := range s.Pending {
+		out.Pending = append(out.Pending, p.Tier.String())
 	}
 	switch s.Tier {
 	case access.None:

@@ -129,6 +129,7 @@ func add[In, Out any](s *mcp.Server, t *tools, tool *mcp.Tool, h handler[In, Out
 		id := newCorrelationID()
 		ctx = audit.WithCorrelationID(ctx, id)
 		c := &call{req: req, tool: tool.Name}
+		ctx = offerLinks(ctx, c)
 		out, err := run(ctx, t, c, func() (Out, error) { return h(ctx, c, in) })
 		ev := audit.Event{Event: audit.ToolCall, Outcome: audit.OK, CorrelationID: id, Principal: string(c.principal), Tool: tool.Name, Path: c.path}
 		if err != nil {
