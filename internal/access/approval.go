@@ -18,8 +18,8 @@ type flight struct {
 	id      string
 	expires time.Time
 	done    chan struct{}
-	grant *Grant
-	err   error
+	grant   *Grant
+	err     error
 }
 
 func (f *flight) wait(ctx context.Context) (*Grant, error) {

@@ -114,8 +114,8 @@ type PendingStatus struct {
 // Status is a principal's access at one moment.
 type Status struct {
 	Principal Principal
-	Tier      Tier          // the highest live tier
-	Grants    []GrantStatus // live grants, lowest tier first
+	Tier      Tier            // the highest live tier
+	Grants    []GrantStatus   // live grants, lowest tier first
 	Pending   []PendingStatus // approvals waiting for a human
 }
 
