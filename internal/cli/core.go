@@ -13,7 +13,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
-	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/vaultmfa"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/mcptools"
@@ -72,17 +71,20 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 	go keepAlive(kctx, vc, cfg.VaultToken, logger)
 
 	layout := cfg.Layout()
-	approver, err := vaultmfa.New(vaultmfa.Options{
-		Vault:     vc,
-		Bootstrap: cfg.VaultToken,
-		KVMount:   cfg.KVMount,
-		Account:   func(p access.Principal, t access.Tier) string { return o.agentOf(p).AccountPath(t) },
-		Logger:    logger,
-	})
+	issuer, bg, err := newIssuer(cfg, vc, sys, o.agentOf, logger)
 	if err != nil {
 		stopKeepAlive()
 		closeAudit()
 		return nil, err
+	}
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	var bgDone sync.WaitGroup
+	for _, run := range bg {
+		bgDone.Go(func() {
+			if err := run(bgCtx); err != nil {
+				logger.Error("a background part stopped", "err", err)
+			}
+		})
 	}
 	rateOf := func(pick func(config.Agent) *config.Rate, def config.Rate) func(string) ratelimit.Rate {
 		return func(agent string) ratelimit.Rate {
@@ -95,7 +97,8 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 	}
 	approvals := ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Approvals }, cfg.Limits.Approvals), nil)
 	mgr := access.New(access.Options{
-		Issuer:          approver,
+		Issuer:          issuer,
+		DenialCooldown:  cooldown(cfg.Approval.Cooldown),
 		Audit:           rec,
 		Logger:          logger,
 		ApprovalTimeout: cfg.ApprovalTimeout,
@@ -120,10 +123,21 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		if err := mgr.Close(sctx); err != nil {
 			logger.Error("revoking grants at shutdown", "err", err)
 		}
+		stopBackground()
+		bgDone.Wait()
 		stopKeepAlive()
 		closeAudit()
 	})
 	return c, nil
+}
+
+// cooldown maps the configuration's "0 means none" to the access model's
+// "negative means none".
+func cooldown(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // mcpServer returns an MCP server with the tools include picks.

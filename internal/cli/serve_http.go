@@ -3,11 +3,9 @@ package cli
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"slices"
 	"time"
 
@@ -171,13 +169,9 @@ func tlsConfig(h config.HTTP) (*tls.Config, error) {
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if h.ClientCAFile != "" {
-		pem, err := os.ReadFile(h.ClientCAFile)
+		pool, err := certPool(h.ClientCAFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading the client CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("the client CA file %s holds no PEM certificate", h.ClientCAFile)
+			return nil, fmt.Errorf("the client CA: %w", err)
 		}
 		// Verified if given: agents with keys or tokens need no certificate.
 		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven

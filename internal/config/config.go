@@ -86,6 +86,9 @@ type Duo struct {
 	SecretKeyFile  string `yaml:"secret_key_file"` // or GATEKEEPER_DUO_SECRET_KEY
 	// Username is the approver's Duo username; default: the agent's name.
 	Username string `yaml:"username"`
+	// CAFile replaces the CAs that Duo's API certificate is checked
+	// against (a Duo API proxy, or tests); default: the Duo client's own.
+	CAFile string `yaml:"ca_file"`
 }
 
 // Passkey is the approval page where the operator answers with a passkey.

@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/brokered"
+	devapprover "github.com/gatekeeper-mcp/gatekeeper/internal/approver/dev"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/duo"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/vaultmfa"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
+)
+
+// background is a part that runs beside the MCP server (the passkey page).
+type background func(ctx context.Context) error
+
+// newIssuer builds what obtains grant tokens, as the configuration says:
+// Vault's login MFA, or an approver of Gatekeeper's own and a token role.
+func newIssuer(cfg config.Config, vc *vault.Client, sys IO, agentOf func(access.Principal) setup.Agent, logger *slog.Logger) (access.Issuer, []background, error) {
+	if cfg.Approval.Strategy != config.StrategyBrokered {
+		iss, err := vaultmfa.New(vaultmfa.Options{
+			Vault:     vc,
+			Bootstrap: cfg.VaultToken,
+			KVMount:   cfg.KVMount,
+			Account:   func(p access.Principal, t access.Tier) string { return agentOf(p).AccountPath(t) },
+			Logger:    logger,
+		})
+		return iss, nil, err
+	}
+
+	approvers := map[string]approver.Approver{}
+	var bg []background
+	for _, name := range usedApprovers(cfg) {
+		var (
+			ap  approver.Approver
+			run background
+			err error
+		)
+		switch name {
+		case config.ApproverDuo:
+			ap, err = newDuo(cfg, agentOf, logger)
+		case config.ApproverPasskey:
+			ap, run, err = newPasskey(cfg, logger)
+		case config.ApproverDev:
+			ap = devapprover.New(sys.Stdin, sys.Stderr)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("the %s approver: %w", name, err)
+		}
+		approvers[name] = ap
+		if run != nil {
+			bg = append(bg, run)
+		}
+	}
+	iss, err := brokered.New(brokered.Options{
+		Vault:  vc,
+		Broker: cfg.VaultToken,
+		Approver: func(p access.Principal) approver.Approver {
+			return approvers[cfg.ApproverFor(string(agentOf(p)))]
+		},
+		Role: func(p access.Principal, t access.Tier) (string, string) {
+			a := agentOf(p)
+			return a.Role(t), a.PolicyName(t)
+		},
+		Logger: logger,
+	})
+	return iss, bg, err
+}
+
+// usedApprovers lists the approvers the deployment and its agents name.
+func usedApprovers(cfg config.Config) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, name := range append([]string{cfg.Approval.Approver}, agentApprovers(cfg)...) {
+		if name != "" && !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func agentApprovers(cfg config.Config) []string {
+	var out []string
+	for _, a := range cfg.Agents {
+		out = append(out, a.Approver)
+	}
+	return out
+}
+
+func newDuo(cfg config.Config, agentOf func(access.Principal) setup.Agent, logger *slog.Logger) (approver.Approver, error) {
+	d := cfg.Approval.Duo
+	roots, err := certPool(d.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	return duo.New(duo.Options{
+		Host:           d.Host,
+		IntegrationKey: d.IntegrationKey,
+		SecretKey:      cfg.DuoSecretKey,
+		Username:       func(p access.Principal) string { return cfg.DuoUsername(string(agentOf(p))) },
+		RootCAs:        roots,
+		Logger:         logger,
+	})
+}
