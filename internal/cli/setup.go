@@ -104,6 +104,7 @@ func setupCmd(ctx context.Context, args []string, sys IO) error {
 	var lf layoutFlags
 	lf.register(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object (bootstrap_token, totp_url, kv_mount, prefix, …) instead of text")
+	brokered := fs.Bool("brokered", false, "also prepare the brokered-token strategy: token roles, the broker policy and token (printed as broker_token)")
 	var duo setup.Duo
 	fs.StringVar(&duo.Host, "duo-host", "", "Duo API hostname, e.g. api-XXXXXXXX.duosecurity.com")
 	fs.StringVar(&duo.IntegrationKey, "duo-integration-key", "", "Duo integration key")
@@ -115,9 +116,9 @@ func setupCmd(ctx context.Context, args []string, sys IO) error {
 	if err != nil {
 		return err
 	}
-	opts := setup.Options{Layout: cfg.Layout(), Agents: cfg.AgentSetups()}
+	opts := setup.Options{Layout: cfg.Layout(), Agents: cfg.AgentSetups(), Brokered: *brokered || cfg.Approval.Strategy == config.StrategyBrokered}
 	if duo.Host != "" || duo.IntegrationKey != "" || duo.Username != "" {
-		duo.SecretKey = sensitive.New(envValue(sys.Environ, "GATEKEEPER_DUO_SECRET_KEY"))
+		duo.SecretKey = cfg.DuoSecretKey
 		if duo.Host == "" || duo.IntegrationKey == "" || duo.Username == "" || duo.SecretKey.IsZero() {
 			return errors.New("duo needs --duo-host, --duo-integration-key, --duo-username and $GATEKEEPER_DUO_SECRET_KEY")
 		}
@@ -142,12 +143,13 @@ func setupCmd(ctx context.Context, args []string, sys IO) error {
 type setupJSON struct {
 	*setup.Result
 	BootstrapToken string `json:"bootstrap_token"`
+	BrokerToken    string `json:"broker_token,omitempty"`
 }
 
 func printJSON(w io.Writer, res *setup.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(setupJSON{Result: res, BootstrapToken: res.BootstrapToken.Reveal()})
+	return enc.Encode(setupJSON{Result: res, BootstrapToken: res.BootstrapToken.Reveal(), BrokerToken: res.BrokerToken.Reveal()})
 }
 
 func printSetup(w io.Writer, res *setup.Result) {
@@ -176,13 +178,7 @@ func printSetup(w io.Writer, res *setup.Result) {
 		fmt.Fprintln(w, "\nThe approver is already enrolled; their authenticator app keeps working.")
 	}
 	fmt.Fprintf(w, "\nBootstrap token for gatekeeper serve (VAULT_TOKEN). It can only start a login that the approver must confirm:\n%s\n", res.BootstrapToken.Reveal())
-}
-
-func envValue(environ []string, name string) string {
-	for _, kv := range environ {
-		if v, ok := strings.CutPrefix(kv, name+"="); ok {
-			return v
-		}
+	if !res.BrokerToken.IsZero() {
+		fmt.Fprintf(w, "\nBroker token for approval.strategy brokered (VAULT_TOKEN instead). It can only mint tokens through the gatekeeper-* roles:\n%s\n", res.BrokerToken.Reveal())
 	}
-	return ""
 }

@@ -243,13 +243,14 @@ func TestApprovalValidation(t *testing.T) {
 		want       string // "" means valid
 	}{
 		{"ok/default-vault-mfa", "", nil, false, ""},
-		{"ok/duo", "approval: {strategy: brokered, approver: duo, duo: {host: api-x.duosecurity.com, integration_key: DIXXX}}", []string{"GATEKEEPER_DUO_SECRET_KEY=s"}, false, ""},
+		{"ok/duo", "approval: {strategy: brokered, approver: duo, duo: {host: api-x.duosecurity.com, integration_key: DIXXX, username: ada}}", []string{"GATEKEEPER_DUO_SECRET_KEY=s"}, false, ""},
 		{"ok/passkey", "approval: {strategy: brokered, approver: passkey, passkey: {credentials_file: /var/lib/gk/passkeys.json}}", nil, false, ""},
 		{"ok/dev-in-dev", "approval: {strategy: brokered, approver: dev}", nil, true, ""},
 		{"fail/dev-outside-dev", "approval: {strategy: brokered, approver: dev}", nil, false, "only for gatekeeper dev"},
 		{"fail/agent-dev", "approval: {strategy: brokered, approver: duo, duo: {host: h, integration_key: i}}\nagents: [{name: a, approver: dev}]", []string{"GATEKEEPER_DUO_SECRET_KEY=s"}, false, "only for gatekeeper dev"},
 		{"fail/no-approver", "approval: {strategy: brokered}", nil, false, "needs an approver"},
 		{"fail/approver-without-brokered", "approval: {approver: duo}", nil, false, "needs approval.strategy brokered"},
+		{"fail/duo-stdio-without-username", "approval: {strategy: brokered, approver: duo, duo: {host: h, integration_key: i}}", []string{"GATEKEEPER_DUO_SECRET_KEY=s"}, false, "username is required for the stdio agent"},
 		{"fail/duo-without-secret", "approval: {strategy: brokered, approver: duo, duo: {host: h, integration_key: i}}", nil, false, "GATEKEEPER_DUO_SECRET_KEY"},
 		{"fail/passkey-public-without-tls", "approval: {strategy: brokered, approver: passkey, passkey: {listen: 0.0.0.0:8444, credentials_file: f}}", nil, false, "needs tls_cert_file"},
 		{"fail/strategy", "approval: {strategy: magic}", nil, false, "not vault-mfa or brokered"},

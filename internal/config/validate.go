@@ -275,6 +275,9 @@ func (c Config) validateApproval() []error {
 		if a.Duo.Host == "" || a.Duo.IntegrationKey == "" || c.DuoSecretKey.IsZero() {
 			add("approval.duo needs host, integration_key and the secret key (GATEKEEPER_DUO_SECRET_KEY or secret_key_file)")
 		}
+		if c.HTTP.Listen == "" && c.Agent == "" && a.Duo.Username == "" {
+			add("approval.duo.username is required for the stdio agent (named agents default to their name)")
+		}
 	}
 	if used[ApproverPasskey] {
 		p := a.Passkey
