@@ -15,6 +15,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
@@ -148,6 +149,12 @@ func Start(t testing.TB) *Server {
 	s.RootCAs = x509.NewCertPool()
 	s.RootCAs.AddCert(s.srv.Certificate())
 	return s
+}
+
+// CertificatePEM is the server's certificate, for clients configured from
+// a CA file.
+func (s *Server) CertificatePEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
 }
 
 // Close stops the server: later calls find nothing listening.
