@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/devvault"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
@@ -24,11 +25,23 @@ var samples = map[string]map[string]any{
 	"demo/api":      {"key": "dev-only-api-key", "endpoint": "https://api.example.test"},
 }
 
+// devAgent is the named agent of `gatekeeper dev --approver dev`.
+const devAgent = "dev"
+
 func dev(ctx context.Context, args []string, sys IO) error {
 	fs := flags("dev", "Start a local dev Vault (in memory, on 127.0.0.1), set it up for Gatekeeper, write sample\n"+
-		"secrets, show the TOTP enrollment and print how to connect an agent. Runs until Ctrl-C.", sys)
+		"secrets and print how to connect an agent. Runs until Ctrl-C.\n\n"+
+		"--approver totp (default): the agent runs gatekeeper serve over stdio; you approve with the\n"+
+		"  code of the authenticator app you enroll now (Vault's own login MFA).\n"+
+		"--approver dev: this command serves MCP over HTTP itself and asks you, right here, to\n"+
+		"  approve each request (brokered tokens; the dev approver exists only in this mode).", sys)
+	approverFlag := fs.String("approver", "totp", "totp or dev")
+	httpAddr := fs.String("http", "127.0.0.1:0", "with --approver dev: where to serve MCP")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *approverFlag != "totp" && *approverFlag != config.ApproverDev {
+		return fmt.Errorf("--approver %q is not totp or dev", *approverFlag)
 	}
 	// The dev Vault gets its own address and token; other settings apply.
 	var environ []string
@@ -60,14 +73,15 @@ func dev(ctx context.Context, args []string, sys IO) error {
 	if err != nil {
 		return err
 	}
+	if *approverFlag == config.ApproverDev {
+		return devBrokered(ctx, cfg, vc, srv, *httpAddr, sys)
+	}
 	res, err := setup.Apply(ctx, vc, cfg.VaultToken, setup.Options{Layout: cfg.Layout()})
 	if err != nil {
 		return fmt.Errorf("setting up the dev Vault: %w", err)
 	}
-	for p, data := range samples {
-		if _, err := vc.KVWrite(ctx, cfg.VaultToken, cfg.KVMount, cfg.Prefix+"/"+p, data); err != nil {
-			return fmt.Errorf("writing sample secrets: %w", err)
-		}
+	if err := writeSamples(ctx, vc, cfg, cfg.Prefix); err != nil {
+		return err
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -81,6 +95,56 @@ func dev(ctx context.Context, args []string, sys IO) error {
 		fmt.Fprintln(sys.Stderr, "\nStopping the dev Vault; everything in it is gone.")
 	case <-srv.Exited():
 		return fmt.Errorf("the dev Vault exited:\n%s", srv.Output())
+	}
+	return nil
+}
+
+// devBrokered serves MCP over HTTP in this process, for one named agent
+// with a fresh API key, and asks on this terminal for every approval.
+func devBrokered(ctx context.Context, cfg config.Config, vc *vault.Client, srv *devvault.Server, addr string, sys IO) error {
+	res, err := setup.Apply(ctx, vc, cfg.VaultToken, setup.Options{
+		Layout: cfg.Layout(), Agents: []setup.AgentSetup{{Name: devAgent}}, Brokered: true,
+	})
+	if err != nil {
+		return fmt.Errorf("setting up the dev Vault: %w", err)
+	}
+	if err := writeSamples(ctx, vc, cfg, cfg.Prefix+"/"+devAgent); err != nil {
+		return err
+	}
+	key, err := clientauth.NewKey()
+	if err != nil {
+		return err
+	}
+	all := []string{"read", "list", "write"}
+	cfg.DevMode = true
+	cfg.VaultToken = res.BrokerToken
+	cfg.Approval.Strategy, cfg.Approval.Approver = config.StrategyBrokered, config.ApproverDev
+	cfg.Agents = []config.Agent{{Name: devAgent, Scopes: all}}
+	cfg.Auth.APIKeys = []config.APIKey{{ID: devAgent, Agent: devAgent, SHA256: clientauth.HashKey(key), Scopes: all}}
+	cfg.HTTP.Listen = addr
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	err = serveHTTP(ctx, cfg, sys, func(url string) {
+		fmt.Fprintf(sys.Stdout, `
+Gatekeeper (dev approver) serves MCP at %s/mcp for agent %q; its dev Vault is %s.
+Connect Claude Code:
+  claude mcp add --transport http gatekeeper %s/mcp --header "X-API-Key: %s"
+
+Approval requests appear here: answer y or n. Sample secrets: %s.
+Admin access to this dev Vault (dev only): VAULT_ADDR=%s VAULT_TOKEN=%s
+Press Ctrl-C to stop; the dev Vault forgets everything.
+`, url, devAgent, srv.Addr, url, key, strings.Join(sampleNames(), ", "), srv.Addr, srv.RootToken)
+	})
+	fmt.Fprintln(sys.Stderr, "\nStopping the dev Vault; everything in it is gone.")
+	return err
+}
+
+func writeSamples(ctx context.Context, vc *vault.Client, cfg config.Config, folder string) error {
+	for p, data := range samples {
+		if _, err := vc.KVWrite(ctx, cfg.VaultToken, cfg.KVMount, folder+"/"+p, data); err != nil {
+			return fmt.Errorf("writing sample secrets: %w", err)
+		}
 	}
 	return nil
 }

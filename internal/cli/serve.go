@@ -34,7 +34,7 @@ func serve(ctx context.Context, args []string, sys IO) error {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	if cfg.HTTP.Listen != "" {
-		return serveHTTP(ctx, cfg, sys)
+		return serveHTTP(ctx, cfg, sys, nil)
 	}
 	return serveStdio(ctx, cfg, sys)
 }

@@ -23,7 +23,9 @@ import (
 
 // serveHTTP serves many agents over Streamable HTTP. Each authenticated
 // agent is its own principal with its own namespace, accounts and tokens.
-func serveHTTP(ctx context.Context, cfg config.Config, sys IO) error {
+//
+// onListen, if set, is told the base URL once the server listens.
+func serveHTTP(ctx context.Context, cfg config.Config, sys IO, onListen func(url string)) error {
 	var m *metrics.Metrics
 	var mgr *access.Manager
 	m = metrics.New(func() map[access.Tier]int { return mgr.LiveGrants() })
@@ -81,6 +83,9 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO) error {
 		"auth", cfg.AuthMethods(), "agents", len(cfg.Agents), "stateless", cfg.HTTP.Stateless)
 	// The first line on stdout says where to connect (useful with port 0).
 	fmt.Fprintf(sys.Stdout, "gatekeeper: listening on %s/mcp\n", srv.URL())
+	if onListen != nil {
+		onListen(srv.URL())
+	}
 	runErr := srv.Run(ctx)
 	c.close() // revoke every grant before saying so
 
