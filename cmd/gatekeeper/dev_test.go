@@ -63,7 +63,9 @@ func TestDevWithDevApprover(t *testing.T) {
 
 	answer := func(reply string) {
 		t.Helper()
-		waitFor(t, 20*time.Second, func() bool { return strings.Count(stderr.String(), "Approve? [y/N]") > strings.Count(stderr.String(), "approved\n")+strings.Count(stderr.String(), "denied\n") })
+		waitFor(t, 20*time.Second, func() bool {
+			return strings.Count(stderr.String(), "Approve? [y/N]") > strings.Count(stderr.String(), "approved\n")+strings.Count(stderr.String(), "denied\n")
+		})
 		if _, err := io.WriteString(stdin, reply+"\n"); err != nil {
 			t.Fatal(err)
 		}
