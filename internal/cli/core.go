@@ -43,6 +43,8 @@ type core struct {
 	// agentOf maps a principal to its Vault layout.
 	agentOf func(access.Principal) setup.Agent
 	limits  *ratelimit.Limiter
+	// approverReady tells whether an approval can be run now.
+	approverReady check
 	// close revokes every grant and closes the audit log; once.
 	close func()
 }
@@ -71,7 +73,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 	go keepAlive(kctx, vc, cfg.VaultToken, logger)
 
 	layout := cfg.Layout()
-	issuer, bg, err := newIssuer(cfg, vc, sys, o.agentOf, logger)
+	iss, err := newIssuer(cfg, vc, sys, o.agentOf, logger)
 	if err != nil {
 		stopKeepAlive()
 		closeAudit()
@@ -79,7 +81,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 	}
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	var bgDone sync.WaitGroup
-	for _, run := range bg {
+	for _, run := range iss.background {
 		bgDone.Go(func() {
 			if err := run(bgCtx); err != nil {
 				logger.Error("a background part stopped", "err", err)
@@ -97,7 +99,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 	}
 	approvals := ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Approvals }, cfg.Limits.Approvals), nil)
 	mgr := access.New(access.Options{
-		Issuer:          issuer,
+		Issuer:          iss.issuer,
 		DenialCooldown:  cooldown(cfg.Approval.Cooldown),
 		Audit:           rec,
 		Logger:          logger,
@@ -113,7 +115,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		ApprovalLimit: func(p access.Principal) (time.Duration, bool) { return approvals.Allow(string(p)) },
 	})
 	c := &core{
-		cfg: cfg, logger: logger, audit: rec, vault: vc, access: mgr, agentOf: o.agentOf,
+		cfg: cfg, logger: logger, audit: rec, vault: vc, access: mgr, agentOf: o.agentOf, approverReady: iss.ready,
 		limits: ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Rate }, cfg.Limits.Rate), nil),
 	}
 	c.close = sync.OnceFunc(func() {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -19,9 +20,19 @@ import (
 // background is a part that runs beside the MCP server (the passkey page).
 type background func(ctx context.Context) error
 
+// check tells whether a part can do its work now (for /readyz).
+type check func(ctx context.Context) error
+
+// issuing is what obtains grant tokens, with what it needs around it.
+type issuing struct {
+	issuer     access.Issuer
+	background []background
+	ready      check // can an approval be run now?
+}
+
 // newIssuer builds what obtains grant tokens, as the configuration says:
 // Vault's login MFA, or an approver of Gatekeeper's own and a token role.
-func newIssuer(cfg config.Config, vc *vault.Client, sys IO, agentOf func(access.Principal) setup.Agent, logger *slog.Logger) (access.Issuer, []background, error) {
+func newIssuer(cfg config.Config, vc *vault.Client, sys IO, agentOf func(access.Principal) setup.Agent, logger *slog.Logger) (issuing, error) {
 	if cfg.Approval.Strategy != config.StrategyBrokered {
 		iss, err := vaultmfa.New(vaultmfa.Options{
 			Vault:     vc,
@@ -30,32 +41,57 @@ func newIssuer(cfg config.Config, vc *vault.Client, sys IO, agentOf func(access.
 			Account:   func(p access.Principal, t access.Tier) string { return agentOf(p).AccountPath(t) },
 			Logger:    logger,
 		})
-		return iss, nil, err
+		// Ready when the bootstrap token reaches an agent's read-tier login.
+		first := setup.Agent(cfg.Agent)
+		if len(cfg.Agents) > 0 && cfg.HTTP.Listen != "" {
+			first = setup.Agent(cfg.Agents[0].Name)
+		}
+		ready := func(ctx context.Context) error {
+			if _, err := vc.KVRead(ctx, cfg.VaultToken, cfg.KVMount, first.AccountPath(access.Read)); err != nil {
+				return fmt.Errorf("the bootstrap token cannot reach the read-tier login of %q: %w", first, err)
+			}
+			return nil
+		}
+		return issuing{issuer: iss, ready: ready}, err
 	}
 
 	approvers := map[string]approver.Approver{}
-	var bg []background
+	var out issuing
+	var checks []check
 	for _, name := range usedApprovers(cfg) {
 		var (
-			ap  approver.Approver
-			run background
-			err error
+			ap    approver.Approver
+			run   background
+			ready check
+			err   error
 		)
 		switch name {
 		case config.ApproverDuo:
-			ap, err = newDuo(cfg, agentOf, logger)
+			var d *duo.Approver
+			d, err = newDuo(cfg, agentOf, logger)
+			ap, ready = d, func(ctx context.Context) error { return d.Check(ctx) }
 		case config.ApproverPasskey:
-			ap, run, err = newPasskey(cfg, logger)
+			ap, run, ready, err = newPasskey(cfg, logger)
 		case config.ApproverDev:
 			ap = devapprover.New(sys.Stdin, sys.Stderr)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("the %s approver: %w", name, err)
+			return issuing{}, fmt.Errorf("the %s approver: %w", name, err)
 		}
 		approvers[name] = ap
 		if run != nil {
-			bg = append(bg, run)
+			out.background = append(out.background, run)
 		}
+		if ready != nil {
+			checks = append(checks, ready)
+		}
+	}
+	out.ready = func(ctx context.Context) error {
+		var errs []error
+		for _, c := range checks {
+			errs = append(errs, c(ctx))
+		}
+		return errors.Join(errs...)
 	}
 	iss, err := brokered.New(brokered.Options{
 		Vault:  vc,
@@ -69,7 +105,8 @@ func newIssuer(cfg config.Config, vc *vault.Client, sys IO, agentOf func(access.
 		},
 		Logger: logger,
 	})
-	return iss, bg, err
+	out.issuer = iss
+	return out, err
 }
 
 // usedApprovers lists the approvers the deployment and its agents name.
@@ -93,7 +130,7 @@ func agentApprovers(cfg config.Config) []string {
 	return out
 }
 
-func newDuo(cfg config.Config, agentOf func(access.Principal) setup.Agent, logger *slog.Logger) (approver.Approver, error) {
+func newDuo(cfg config.Config, agentOf func(access.Principal) setup.Agent, logger *slog.Logger) (*duo.Approver, error) {
 	d := cfg.Approval.Duo
 	roots, err := certPool(d.CAFile)
 	if err != nil {

@@ -22,18 +22,18 @@ import (
 // newPasskey builds the passkey approver and the server of its page, on its
 // own listener (loopback unless TLS is configured), opened now so that a
 // bad address fails at start.
-func newPasskey(cfg config.Config, logger *slog.Logger) (approver.Approver, background, error) {
+func newPasskey(cfg config.Config, logger *slog.Logger) (approver.Approver, background, check, error) {
 	p := cfg.Approval.Passkey
 	ln, err := net.Listen("tcp", p.Listen)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listening on %s: %w", p.Listen, err)
+		return nil, nil, nil, fmt.Errorf("listening on %s: %w", p.Listen, err)
 	}
 	scheme := "http"
 	if p.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(p.TLSCertFile, p.TLSKeyFile)
 		if err != nil {
 			ln.Close()
-			return nil, nil, fmt.Errorf("loading the approval page's TLS certificate: %w", err)
+			return nil, nil, nil, fmt.Errorf("loading the approval page's TLS certificate: %w", err)
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		scheme = "https"
@@ -51,7 +51,7 @@ func newPasskey(cfg config.Config, logger *slog.Logger) (approver.Approver, back
 	store, err := passkey.NewFileStore(p.CredentialsFile)
 	if err != nil {
 		ln.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var notify func(context.Context, string, access.Request)
 	if n := cfg.Approval.Notify; n.WebhookURL != "" {
@@ -69,7 +69,7 @@ func newPasskey(cfg config.Config, logger *slog.Logger) (approver.Approver, back
 	})
 	if err != nil {
 		ln.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	srv := &http.Server{
 		Handler:           ap.Handler(),
@@ -97,7 +97,15 @@ func newPasskey(cfg config.Config, logger *slog.Logger) (approver.Approver, back
 		}
 		return nil
 	}
-	return ap, run, nil
+	// Ready once the operator has registered a passkey to answer with.
+	ready := func(ctx context.Context) error {
+		creds, err := store.Credentials(ctx)
+		if err == nil && len(creds) == 0 {
+			err = fmt.Errorf("no passkey registered yet: open %s/register with the enroll token", public)
+		}
+		return err
+	}
+	return ap, run, ready, nil
 }
 
 // certPool reads a PEM bundle; "" means nil (the default roots).

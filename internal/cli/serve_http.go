@@ -202,17 +202,6 @@ func readiness(c *core) []httpserver.Check {
 			_, err := c.vault.LookupSelf(ctx, c.cfg.VaultToken)
 			return err
 		}},
-		{Name: "approver", Run: func(ctx context.Context) error {
-			// The bootstrap token must reach the first agent's read-tier login.
-			if len(c.cfg.Agents) == 0 {
-				return errors.New("no agents configured")
-			}
-			a := setup.Agent(c.cfg.Agents[0].Name)
-			_, err := c.vault.KVRead(ctx, c.cfg.VaultToken, c.cfg.KVMount, a.AccountPath(access.Read))
-			if err != nil {
-				return fmt.Errorf("the approver cannot reach the login of agent %s: %w", a, err)
-			}
-			return nil
-		}},
+		{Name: "approver", Run: c.approverReady},
 	}
 }

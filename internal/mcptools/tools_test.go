@@ -12,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
@@ -62,6 +63,11 @@ func (r *recorder) Record(_ context.Context, e audit.Event) {
 }
 
 func connect(t *testing.T, acc Access, kv KV, rec Recorder, copts *mcp.ClientOptions) *mcp.ClientSession {
+	return connectVersion(t, acc, kv, rec, copts, "")
+}
+
+// connectVersion connects with a protocol version ("" for the SDK's newest).
+func connectVersion(t *testing.T, acc Access, kv KV, rec Recorder, copts *mcp.ClientOptions, version string) *mcp.ClientSession {
 	t.Helper()
 	s := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: "test"}, nil)
 	Register(s, Options{
@@ -75,7 +81,11 @@ func connect(t *testing.T, acc Access, kv KV, rec Recorder, copts *mcp.ClientOpt
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ss.Close() })
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, copts).Connect(t.Context(), ct, nil)
+	var sopts *mcp.ClientSessionOptions
+	if version != "" {
+		sopts = &mcp.ClientSessionOptions{ProtocolVersion: version}
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, copts).Connect(t.Context(), ct, sopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,5 +271,41 @@ func TestRateLimitSaysWhenToRetry(t *testing.T) {
 	}
 	if text := res.Content[0].(*mcp.TextContent).Text; !res.IsError || !strings.Contains(text, "Retry after 2 seconds") {
 		t.Fatalf("rate-limited call: %q", text)
+	}
+}
+
+// TestApprovalLinkOfferedAsURLElicitation: an approver that has a link (the
+// passkey page) offers it to a client that supports URL elicitation (on the
+// session-based protocol, where the server may send requests).
+func TestApprovalLinkOfferedAsURLElicitation(t *testing.T) {
+	got := make(chan *mcp.ElicitParams, 1)
+	acc := &stubAccess{authenticate: func(ctx context.Context) (access.Status, error) {
+		approver.ShowLink(ctx, "http://localhost:8444/approve/apr_1", access.Request{
+			ID: "apr_1", Principal: "p", Tier: access.Read, Reason: "session access", Expires: time.Now().Add(time.Minute),
+		})
+		select {
+		case <-time.After(10 * time.Second):
+		case p := <-got:
+			got <- p
+		}
+		return access.Status{Tier: access.Read}, nil
+	}}
+	cs := connectVersion(t, acc, &stubKV{}, &recorder{}, &mcp.ClientOptions{
+		Capabilities: &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{URL: &mcp.URLElicitationCapabilities{}}},
+		ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			got <- req.Params
+			return &mcp.ElicitResult{Action: "accept"}, nil
+		},
+	}, "2025-11-25")
+	if _, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "authenticate", Arguments: map[string]any{}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-got:
+		if p.Mode != "url" || p.URL != "http://localhost:8444/approve/apr_1" || p.ElicitationID != "apr_1" || !strings.Contains(p.Message, "session access") {
+			t.Errorf("elicitation = %+v", p)
+		}
+	default:
+		t.Fatal("no elicitation reached the client")
 	}
 }
