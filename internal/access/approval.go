@@ -44,10 +44,18 @@ func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trig
 		m.mu.Unlock()
 		return f.wait(ctx)
 	}
+	// An approval may have finished between the caller's look and now.
+	now := m.opts.Clock.Now()
+	for tier := Write; tier >= t; tier-- {
+		if g := st.grants[tier]; g.liveAt(now) && (t != Write || coversAll(g.Paths, paths)) {
+			m.mu.Unlock()
+			return g, nil
+		}
+	}
 	var held sensitive.String
 	if t == Write {
 		g := st.grants[Read]
-		if !g.liveAt(m.opts.Clock.Now()) {
+		if !g.liveAt(now) {
 			m.mu.Unlock()
 			return nil, ErrNotAuthenticated
 		}
