@@ -42,22 +42,40 @@ func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trig
 	st := m.state(p)
 	if f := st.pending[t]; f != nil {
 		m.mu.Unlock()
+		if t == Destroy {
+			// Each destroy is approved on its own: never share an answer.
+			return nil, ErrOncePending
+		}
 		return f.wait(ctx)
 	}
 	// An approval may have finished between the caller's look and now.
 	now := m.opts.Clock.Now()
-	for tier := Write; tier >= t; tier-- {
+	for tier := Write; t != Destroy && tier >= t; tier-- {
 		if g := st.grants[tier]; g.liveAt(now) && (t != Write || coversAll(g.Paths, paths)) {
 			m.mu.Unlock()
 			return g, nil
 		}
 	}
+	// Each tier is earned from the one below: its token is what the
+	// Issuer starts from (the Vault policies enforce the same order).
 	var held sensitive.String
-	if t == Write {
+	switch t {
+	case Write:
 		g := st.grants[Read]
 		if !g.liveAt(now) {
 			m.mu.Unlock()
 			return nil, ErrNotAuthenticated
+		}
+		held = g.Token
+	case Destroy:
+		g := st.grants[Write]
+		switch {
+		case !g.liveAt(now):
+			m.mu.Unlock()
+			return nil, ErrWriteRequired
+		case !coversAll(g.Paths, paths):
+			m.mu.Unlock()
+			return nil, ErrPathNotGranted
 		}
 		held = g.Token
 	}
@@ -137,7 +155,12 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 		unused, err = true, ErrClosed
 	}
 	var g, replaced *Grant
-	if err == nil {
+	if err == nil && req.Tier == Destroy {
+		// A one-shot grant is handed to its one caller, never kept.
+		now := m.opts.Clock.Now()
+		g = &Grant{Principal: req.Principal, Tier: Destroy, Scope: req.Scope, Paths: req.Paths, Token: issued.Token,
+			Accessor: issued.Accessor, ApprovalID: req.ID, IssuedAt: now, ExpiresAt: now.Add(issued.TTL)}
+	} else if err == nil {
 		now := m.opts.Clock.Now()
 		g = &Grant{
 			Principal:  req.Principal,

@@ -58,10 +58,14 @@ type Options struct {
 
 // Policy is what one principal's grants look like.
 type Policy struct {
-	Scope    string
-	ReadTTL  time.Duration
-	WriteTTL time.Duration
+	Scope      string
+	ReadTTL    time.Duration
+	WriteTTL   time.Duration
+	DestroyTTL time.Duration // the one-shot token's life; default 2m
 }
+
+// DefaultDestroyTTL bounds a one-shot destroy token.
+const DefaultDestroyTTL = 2 * time.Minute
 
 const (
 	DefaultReadTTL         = 4 * time.Hour
@@ -87,9 +91,9 @@ type Manager struct {
 
 type principalState struct {
 	grants  [Write + 1]*Grant
-	pending [Write + 1]*flight
+	pending [Destroy + 1]*flight
 	// coolUntil: after a denial, no new request reaches the human before.
-	coolUntil [Write + 1]time.Time
+	coolUntil [Destroy + 1]time.Time
 	// autoSpent is set when a read started an approval that did not
 	// succeed; further reads do not ask the human again until the agent
 	// calls Authenticate. Reads renew the read tier at most once per expiry.
@@ -144,12 +148,18 @@ func (m *Manager) policy(p Principal) Policy {
 	if pol.WriteTTL <= 0 {
 		pol.WriteTTL = m.opts.WriteTTL
 	}
+	if pol.DestroyTTL <= 0 {
+		pol.DestroyTTL = DefaultDestroyTTL
+	}
 	return pol
 }
 
 func (pol Policy) ttl(t Tier) time.Duration {
-	if t == Write {
+	switch t {
+	case Write:
 		return pol.WriteTTL
+	case Destroy:
+		return pol.DestroyTTL
 	}
 	return pol.ReadTTL
 }
@@ -284,6 +294,8 @@ func (m *Manager) Status(p Principal) Status {
 				ApprovalID:  g.ApprovalID,
 			})
 		}
+	}
+	for t := Read; t <= Destroy; t++ {
 		if f := st.pending[t]; f != nil {
 			s.Pending = append(s.Pending, PendingStatus{Tier: t, ApprovalID: f.id, Expires: f.expires})
 		}

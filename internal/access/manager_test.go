@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -779,4 +780,113 @@ func TestDigestCommitsToTheRequest(t *testing.T) {
 	if req.Digest != req.digest() || len(req.Digest) != 64 || !req.Expires.Equal(t0.Add(DefaultApprovalTimeout)) {
 		t.Errorf("issued request digest %q expires %v", req.Digest, req.Expires)
 	}
+}
+
+func TestOnceNeedsWriteAndAFreshApprovalEachTime(t *testing.T) {
+	f := newFixture(t)
+	run := func(paths ...string) (ran bool, err error) {
+		err = f.m.Once(t.Context(), agent, "drop old versions", "destroy_secret db 1", paths, passcode, func(tok sensitive.String) error {
+			ran = true
+			if !f.issuerLive(tok.Reveal()) {
+				t.Error("fn got a token that is not live")
+			}
+			return nil
+		})
+		return ran, err
+	}
+	if ran, err := run("db"); ran || !errors.Is(err, ErrWriteRequired) {
+		t.Fatalf("Once without write = %v (ran %v)", err, ran)
+	}
+	mustAuthenticate(t, f)
+	if _, err := f.m.Escalate(t.Context(), agent, "fix db", []string{"db"}, passcode); err != nil {
+		t.Fatal(err)
+	}
+	if ran, err := run("other"); ran || !errors.Is(err, ErrPathNotGranted) {
+		t.Fatalf("Once outside the write grant = %v (ran %v)", err, ran)
+	}
+	for i := range 2 {
+		before := f.issuer.issueCount()
+		if ran, err := run("db"); !ran || err != nil {
+			t.Fatalf("Once #%d = %v (ran %v)", i, err, ran)
+		}
+		if f.issuer.issueCount() != before+1 {
+			t.Fatalf("Once #%d did not ask the human", i)
+		}
+		last := f.issuer.requests[len(f.issuer.requests)-1]
+		if last.Tier != Destroy || last.TTL != DefaultDestroyTTL || !cmp.Equal(last.Paths, []string{"db"}) || f.issuer.held[len(f.issuer.held)-1] != "tok-write-2" {
+			t.Errorf("destroy request = %+v held %q", last, f.issuer.held[len(f.issuer.held)-1])
+		}
+	}
+	// Every one-shot token is revoked; the write grant stays.
+	for _, tok := range f.issuer.liveTokens() {
+		if strings.HasPrefix(tok, "tok-destroy") {
+			t.Errorf("one-shot token %s still live", tok)
+		}
+	}
+	if f.tier() != Write {
+		t.Errorf("tier = %v", f.tier())
+	}
+	if st := f.m.Status(agent); len(st.Grants) != 2 {
+		t.Errorf("a one-shot grant was kept: %+v", st.Grants)
+	}
+}
+
+func TestOnceDeniedRunsNothing(t *testing.T) {
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	if _, err := f.m.Escalate(t.Context(), agent, "x", nil, passcode); err != nil {
+		t.Fatal(err)
+	}
+	f.issuer.decide = func(_ context.Context, r Request) error {
+		if r.Tier == Destroy {
+			return ErrDenied
+		}
+		return nil
+	}
+	err := f.m.Once(t.Context(), agent, "x", "destroy_secret a", []string{"a"}, passcode, func(sensitive.String) error {
+		t.Error("fn ran after a denial")
+		return nil
+	})
+	if !errors.Is(err, ErrDenied) {
+		t.Fatalf("Once = %v", err)
+	}
+}
+
+func TestOnceIsNeverShared(t *testing.T) {
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	if _, err := f.m.Escalate(t.Context(), agent, "x", nil, passcode); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	f.issuer.decide = func(_ context.Context, r Request) error {
+		if r.Tier == Destroy {
+			<-release
+		}
+		return nil
+	}
+	first := make(chan error)
+	go func() {
+		first <- f.m.Once(context.Background(), agent, "x", "destroy_secret a", []string{"a"}, passcode, func(sensitive.String) error { return nil })
+	}()
+	for len(f.m.Status(agent).Pending) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	err := f.m.Once(t.Context(), agent, "x", "destroy_secret b", []string{"b"}, passcode, func(sensitive.String) error {
+		t.Error("a second destroy ran on the first one's approval")
+		return nil
+	})
+	if !errors.Is(err, ErrOncePending) {
+		t.Errorf("second Once = %v, want ErrOncePending", err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) issuerLive(tok string) bool {
+	f.issuer.mu.Lock()
+	defer f.issuer.mu.Unlock()
+	return f.issuer.live[tok]
 }

@@ -23,6 +23,10 @@ const (
 	None Tier = iota
 	Read
 	Write
+	// Destroy is never held: each permanent deletion is approved on its
+	// own, on top of a live write grant, and its token is revoked as soon
+	// as the one operation is done (Manager.Once).
+	Destroy
 )
 
 func (t Tier) String() string {
@@ -33,6 +37,8 @@ func (t Tier) String() string {
 		return "read"
 	case Write:
 		return "write"
+	case Destroy:
+		return "destroy"
 	}
 	return fmt.Sprintf("tier(%d)", int(t))
 }
@@ -135,6 +141,8 @@ var (
 var (
 	ErrNotAuthenticated = errors.New("no read access")
 	ErrWriteRequired    = errors.New("no write access")
+	// ErrOncePending: another one-shot approval (destroy) is waiting.
+	ErrOncePending = errors.New("another destroy is waiting for approval")
 	// ErrPathNotGranted: write access is live but narrowed to other paths.
 	ErrPathNotGranted = errors.New("write access does not cover this path")
 	ErrReasonRequired = errors.New("a reason is required")
