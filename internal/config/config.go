@@ -23,6 +23,7 @@ type Config struct {
 	VaultAddr       string        `yaml:"vault_addr"`
 	VaultTokenFile  string        `yaml:"vault_token_file"` // read at load time; VAULT_TOKEN wins
 	KVMount         string        `yaml:"kv_mount"`
+	TransitMount    string        `yaml:"transit_mount"`
 	Prefix          string        `yaml:"prefix"`
 	ReadTTL         time.Duration `yaml:"read_ttl"`
 	WriteTTL        time.Duration `yaml:"write_ttl"`
@@ -191,16 +192,18 @@ type Rate struct {
 
 // Defaults.
 const (
-	DefaultKVMount  = "secret"
-	DefaultPrefix   = "agent"
-	DefaultIssuer   = "gatekeeper"
-	DefaultAudience = "gatekeeper"
+	DefaultKVMount      = "secret"
+	DefaultTransitMount = "transit"
+	DefaultPrefix       = "agent"
+	DefaultIssuer       = "gatekeeper"
+	DefaultAudience     = "gatekeeper"
 )
 
 // Default is the configuration before any file, variable or flag.
 func Default() Config {
 	return Config{
 		KVMount:         DefaultKVMount,
+		TransitMount:    DefaultTransitMount,
 		Prefix:          DefaultPrefix,
 		ReadTTL:         access.DefaultReadTTL,
 		WriteTTL:        access.DefaultWriteTTL,
@@ -242,7 +245,7 @@ func (c Config) Level() slog.Level {
 
 // Layout is the Vault layout this configuration names.
 func (c Config) Layout() setup.Layout {
-	return setup.Layout{KVMount: c.KVMount, Prefix: c.Prefix, ReadTTL: c.ReadTTL, WriteTTL: c.WriteTTL}
+	return setup.Layout{KVMount: c.KVMount, Prefix: c.Prefix, TransitMount: c.TransitMount, ReadTTL: c.ReadTTL, WriteTTL: c.WriteTTL}
 }
 
 // FindAgent returns the named agent's settings.

@@ -54,6 +54,7 @@ var Vars = []Var{
 	}},
 	{"GATEKEEPER_CONFIG", "", "YAML config file for many agents (see docs/config.md); --config wins", none},
 	{"GATEKEEPER_KV_MOUNT", DefaultKVMount, "KV v2 mount holding the agents' secrets", str(func(c *Config) *string { return &c.KVMount })},
+	{"GATEKEEPER_TRANSIT_MOUNT", DefaultTransitMount, "transit mount holding the agents' keys (PREFIX.KEY per agent)", str(func(c *Config) *string { return &c.TransitMount })},
 	{"GATEKEEPER_PREFIX", DefaultPrefix, "folder in the mount that agents see; their paths are relative to it (HTTP agents: to PREFIX/AGENT)", str(func(c *Config) *string { return &c.Prefix })},
 	{"GATEKEEPER_READ_TTL", access.DefaultReadTTL.String(), "length of a read grant (and its token)", duration(func(c *Config) *time.Duration { return &c.ReadTTL })},
 	{"GATEKEEPER_WRITE_TTL", access.DefaultWriteTTL.String(), "length of a write grant (and its token); never renewed", duration(func(c *Config) *time.Duration { return &c.WriteTTL })},

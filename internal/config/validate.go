@@ -34,6 +34,9 @@ func (c Config) Validate() error {
 	if m, err := paths.Parse(c.KVMount, false); err != nil || m != c.KVMount {
 		add("GATEKEEPER_KV_MOUNT %q is not a mount path like secret", c.KVMount)
 	}
+	if m, err := paths.Parse(c.TransitMount, false); err != nil || m != c.TransitMount || m == c.KVMount {
+		add("GATEKEEPER_TRANSIT_MOUNT %q is not a mount path like transit, apart from the KV mount", c.TransitMount)
+	}
 	if p, err := paths.Parse(c.Prefix, false); err != nil || p != c.Prefix {
 		add("GATEKEEPER_PREFIX %q is not a folder path like agent", c.Prefix)
 	} else if c.Prefix == setup.OwnFolder || strings.HasPrefix(c.Prefix, setup.OwnFolder+"/") {

@@ -34,7 +34,7 @@ func (a Agent) Role(t access.Tier) string { return a.PolicyName(t) }
 // mints children of the broker token that cannot be renewed and cannot
 // outlive the tier's TTL.
 func (r *run) roles(ctx context.Context, l Layout, a Agent) error {
-	for _, t := range []access.Tier{access.Read, access.Write} {
+	for _, t := range Tiers {
 		path := "auth/token/roles/" + a.Role(t)
 		want := map[string]any{
 			"allowed_policies":        []string{a.PolicyName(t)},

@@ -21,11 +21,23 @@ import (
 
 // Layout names everything setup creates. Serve reads the same names.
 type Layout struct {
-	KVMount  string        // KV v2 mount, e.g. "secret"
-	Prefix   string        // agents' folder inside KVMount, e.g. "agent"
-	ReadTTL  time.Duration // token TTL of read-tier accounts
-	WriteTTL time.Duration // token TTL of write-tier accounts
+	KVMount      string        // KV v2 mount, e.g. "secret"
+	Prefix       string        // agents' folder inside KVMount, e.g. "agent"
+	TransitMount string        // transit mount; default "transit"
+	ReadTTL      time.Duration // token TTL of read-tier accounts
+	WriteTTL     time.Duration // token TTL of write-tier accounts
 }
+
+// Transit is the transit mount.
+func (l Layout) Transit() string {
+	if l.TransitMount == "" {
+		return "transit"
+	}
+	return l.TransitMount
+}
+
+// Tiers that have an account, a policy and a role.
+var Tiers = []access.Tier{access.Read, access.Write, access.Destroy}
 
 // Agent is one agent's share of the layout. The zero Agent is the single
 // agent of stdio mode, which owns the whole prefix.
@@ -76,6 +88,20 @@ func (a Agent) Enforcement() string {
 	return "gatekeeper-" + string(a)
 }
 
+// KeyPrefix starts the names of the agent's transit keys: its name, or
+// "_stdio" for the single stdio agent (no agent name starts with "_").
+// Keys are named PREFIX.KEY; agent names hold no dot, so no agent's key
+// glob reaches another agent's keys.
+func (a Agent) KeyPrefix() string {
+	if a == "" {
+		return "_stdio"
+	}
+	return string(a)
+}
+
+// KeyName is the transit key an agent calls key.
+func (a Agent) KeyName(key string) string { return a.KeyPrefix() + "." + key }
+
 // Folder is the agent's folder in the KV mount: what its paths are relative to.
 func (l Layout) Folder(a Agent) string {
 	if a == "" {
@@ -85,8 +111,11 @@ func (l Layout) Folder(a Agent) string {
 }
 
 func (l Layout) ttl(t access.Tier) time.Duration {
-	if t == access.Write {
+	switch t {
+	case access.Write:
 		return l.WriteTTL
+	case access.Destroy:
+		return access.DefaultDestroyTTL
 	}
 	return l.ReadTTL
 }
@@ -129,8 +158,11 @@ path "%s" {
 	return Policy{Name: BootstrapPolicy, HCL: hcl}
 }
 
-// Tiers returns the agent's read and write policies: read reaches its
-// folder and the write-tier login; write adds create and update there.
+// Tiers returns the agent's tier policies. Each tier reaches only the
+// agent's folder and keys, and the login of the tier above it (which Vault
+// guards with login MFA): read reads and lists, uses its transit keys;
+// write adds create, update, patch and soft delete; destroy can do nothing
+// but destroy versions, once, per approval.
 func (l Layout) Tiers(a Agent) []Policy {
 	folder := l.Folder(a)
 	list := fmt.Sprintf(`path "%s/*" {
@@ -140,26 +172,46 @@ path "%s" {
   capabilities = ["list"]
 }
 `, l.metadataPath(folder), l.metadataPath(folder))
+	transit := fmt.Sprintf(`# Its own transit keys (%s.*): use them, never read them.
+`, a.KeyPrefix())
+	for _, op := range []string{"encrypt", "decrypt", "rewrap", "sign", "verify"} {
+		transit += fmt.Sprintf("path \"%s/%s/%s.*\" {\n  capabilities = [\"update\"]\n}\n", l.Transit(), op, a.KeyPrefix())
+	}
+	login := func(t access.Tier) string {
+		return fmt.Sprintf("path %q {\n  capabilities = [\"read\"]\n}\n", l.dataPath(a.AccountPath(t)))
+	}
 
 	read := fmt.Sprintf(`# Gatekeeper read tier for %s: read and list %s/%s/, and read the
 # write-tier login (again guarded by login MFA).
-path "%s" {
+`, describe(a), l.KVMount, folder) + login(access.Write) + fmt.Sprintf(`path "%s/*" {
   capabilities = ["read"]
 }
-path "%s/*" {
-  capabilities = ["read"]
-}
-`, describe(a), l.KVMount, folder, l.dataPath(a.AccountPath(access.Write)), l.dataPath(folder)) + list + selfPolicy
+`, l.dataPath(folder)) + list + transit + selfPolicy
 
-	write := fmt.Sprintf(`# Gatekeeper write tier for %s: read, plus create and update in %s/%s/.
-path "%s/*" {
-  capabilities = ["create", "read", "update"]
+	write := fmt.Sprintf(`# Gatekeeper write tier for %s: read, plus create, update, patch and soft
+# delete in %s/%s/, and read the destroy login (guarded by login MFA).
+`, describe(a), l.KVMount, folder) + login(access.Destroy) + fmt.Sprintf(`path "%s/*" {
+  capabilities = ["create", "read", "update", "patch", "delete"]
 }
-`, describe(a), l.KVMount, folder, l.dataPath(folder)) + list + selfPolicy
+path "%s/delete/%s/*" {
+  capabilities = ["update"]
+}
+path "%s/undelete/%s/*" {
+  capabilities = ["update"]
+}
+`, l.dataPath(folder), l.KVMount, folder, l.KVMount, folder) + list + transit + selfPolicy
+
+	destroy := fmt.Sprintf(`# Gatekeeper destroy for %s: permanently destroy versions in %s/%s/,
+# nothing else. Minted per approval, revoked after the one operation.
+path "%s/destroy/%s/*" {
+  capabilities = ["update"]
+}
+`, describe(a), l.KVMount, folder, l.KVMount, folder) + selfPolicy
 
 	return []Policy{
 		{Name: a.PolicyName(access.Read), HCL: read},
 		{Name: a.PolicyName(access.Write), HCL: write},
+		{Name: a.PolicyName(access.Destroy), HCL: destroy},
 	}
 }
 

@@ -104,6 +104,9 @@ func Apply(ctx context.Context, v Vault, admin sensitive.String, opts Options) (
 	if err := v.MountKVv2(ctx, admin, l.KVMount); err != nil {
 		return nil, fmt.Errorf("preparing KV mount %s: %w", l.KVMount, err)
 	}
+	if err := r.transitMount(ctx); err != nil {
+		return nil, err
+	}
 	agents := append([]AgentSetup{{}}, opts.Agents...)
 	for _, a := range agents {
 		if a.Name != "" {
@@ -147,8 +150,8 @@ func Apply(ctx context.Context, v Vault, admin sensitive.String, opts Options) (
 	return r.res, nil
 }
 
-// agent sets up one agent: its tier policies, its two accounts tied to the
-// approver entity, and login MFA enforced on both.
+// agent sets up one agent: its tier policies, one account per tier tied to
+// the approver entity with login MFA enforced on all, and its transit keys.
 func (r *run) agent(ctx context.Context, a AgentSetup, entityID, methodID string) error {
 	l := r.opts.Layout.withTTLs(a)
 	for _, p := range l.Tiers(a.Name) {
@@ -157,7 +160,7 @@ func (r *run) agent(ctx context.Context, a AgentSetup, entityID, methodID string
 		}
 	}
 	var accessors []string
-	for _, t := range []access.Tier{access.Read, access.Write} {
+	for _, t := range Tiers {
 		acc, err := r.account(ctx, l, a.Name, t)
 		if err != nil {
 			return err
@@ -173,7 +176,7 @@ func (r *run) agent(ctx context.Context, a AgentSetup, entityID, methodID string
 	}); err != nil {
 		return fmt.Errorf("enforcing login MFA on the accounts of %s: %w", describe(a.Name), err)
 	}
-	return nil
+	return r.keys(ctx, a.Name)
 }
 
 func (r *run) changed(what string) { r.res.Changed = append(r.res.Changed, what) }

@@ -56,7 +56,7 @@ func TestSetupIsIdempotent(t *testing.T) {
 	for _, a := range ent.Data["aliases"].([]any) {
 		mounts[a.(map[string]any)["mount_path"].(string)]++
 	}
-	if diff := cmp.Diff(map[string]int{"auth/gatekeeper-read/": 1, "auth/gatekeeper-write/": 1}, mounts); diff != "" {
+	if diff := cmp.Diff(map[string]int{"auth/gatekeeper-read/": 1, "auth/gatekeeper-write/": 1, "auth/gatekeeper-destroy/": 1}, mounts); diff != "" {
 		t.Errorf("approver entity aliases by mount (-want +got):\n%s", diff)
 	}
 
@@ -92,7 +92,7 @@ func TestSetupAgentsIsIdempotent(t *testing.T) {
 	// Each agent's accounts are tied to the one approver and guarded by MFA,
 	// with the agent's own TTLs.
 	enf, err := vc.Read(t.Context(), vaulttest.Root(srv), "identity/mfa/login-enforcement/gatekeeper-ops")
-	if err != nil || len(enf.Data["auth_method_accessors"].([]any)) != 2 {
+	if err != nil || len(enf.Data["auth_method_accessors"].([]any)) != 3 {
 		t.Fatalf("ops enforcement = %v, %v", enf, err)
 	}
 	user, err := vc.Read(t.Context(), vaulttest.Root(srv), "auth/gatekeeper-ops-write/users/gatekeeper")

@@ -60,7 +60,7 @@ func Client(t testing.TB, srv *devvault.Server) *vault.Client {
 func Root(srv *devvault.Server) sensitive.String { return sensitive.New(srv.RootToken) }
 
 // DefaultLayout is what the tests set up unless they say otherwise.
-var DefaultLayout = setup.Layout{KVMount: "secret", Prefix: "agent", ReadTTL: 4 * time.Hour, WriteTTL: 15 * time.Minute}
+var DefaultLayout = setup.Layout{KVMount: "secret", Prefix: "agent", TransitMount: "transit", ReadTTL: 4 * time.Hour, WriteTTL: 15 * time.Minute}
 
 // SetUp runs setup on srv as root and returns its result.
 func SetUp(t testing.TB, srv *devvault.Server, l setup.Layout) *setup.Result {
