@@ -57,7 +57,7 @@ func TestTypeScriptClient(t *testing.T) {
 			{Name: "read_secret", Arguments: map[string]any{"path": "app/db"}},
 		},
 	})
-	if len(stdio.Tools) != 8 || len(stdio.Calls) != 3 {
+	if len(stdio.Tools) != 18 || len(stdio.Calls) != 3 {
 		t.Fatalf("stdio: %+v", stdio)
 	}
 	if c := stdio.Calls[0]; !c.IsError || !strings.Contains(c.Text, "authenticate") {
@@ -89,7 +89,7 @@ func TestTypeScriptClient(t *testing.T) {
 			{Name: "write_secret", Arguments: map[string]any{"path": "db", "data": map[string]any{"x": "y"}}},
 		},
 	})
-	if len(res.Tools) != 5 {
+	if len(res.Tools) != 6 {
 		t.Errorf("read,list token sees tools %v", res.Tools)
 	}
 	if c := res.Calls[1]; c.IsError || c.StructuredContent["data"].(map[string]any)["password"] != "pw-ts" {

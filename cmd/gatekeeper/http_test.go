@@ -63,7 +63,7 @@ http:
   client_ca_file: ` + p.caFile + `
 auth:
   api_keys:
-    - {id: alice-key, agent: alice, sha256: ` + sha(aliceKey) + `, scopes: [read, list, write]}
+    - {id: alice-key, agent: alice, sha256: ` + sha(aliceKey) + `, scopes: [read, list, write, transit]}
     - {id: dave-key, agent: dave, sha256: ` + sha(daveKey) + `, scopes: [list]}
     - {id: old-key, agent: alice, sha256: ` + sha(oldKey) + `, scopes: [read], revoked: true}
   jwt:
@@ -89,7 +89,7 @@ func (m *manyAgents) session(t *testing.T, who, protocol string) *agent {
 	case "alice":
 		hc = m.h.client(nil, map[string]string{"X-API-Key": aliceKey})
 	case "bob":
-		hc = m.h.client(nil, map[string]string{"Authorization": "Bearer " + m.idp.token(t, "bob", "read list write", time.Hour)})
+		hc = m.h.client(nil, map[string]string{"Authorization": "Bearer " + m.idp.token(t, "bob", "read list write transit", time.Hour)})
 	case "carol":
 		cert := m.h.pki.clientCert("carol")
 		hc = m.h.client(&cert, nil)
@@ -128,7 +128,7 @@ func TestThreeAgents(t *testing.T) {
 				a.fails("read_secret", map[string]any{"path": p}, "invalid path")
 			}
 			// A plain relative path stays inside the agent's own folder.
-			a.fails("read_secret", map[string]any{"path": other + "/db"}, "No secret at that path")
+			a.fails("read_secret", map[string]any{"path": other + "/db"}, "Nothing at that path")
 		}
 		if keys := a.ok("list_secrets", map[string]any{"path": ""})["keys"]; !cmp.Equal(keys, []any{"db"}) {
 			t.Errorf("%s lists %v, want only its own db", who, keys)
@@ -194,8 +194,8 @@ func TestToolsDependOnScopes(t *testing.T) {
 	if diff := cmp.Diff([]string{"authenticate", "list_secrets", "logout", "token_status"}, list(dave)); diff != "" {
 		t.Errorf("dave (list) tools (-want +got):\n%s", diff)
 	}
-	if got := list(m.session(t, "alice", "")); len(got) != 8 {
-		t.Errorf("alice (read, list, write) tools = %v", got)
+	if got := list(m.session(t, "alice", "")); len(got) != 15 {
+		t.Errorf("alice (read, list, write, transit) tools = %v", got)
 	}
 	// A hidden tool does not exist for dave, even when called by name.
 	for _, tool := range []string{"read_secret", "write_secret", "escalate"} {

@@ -32,14 +32,24 @@ func TestToolsAndAnnotations(t *testing.T) {
 		got[tool.Name] = hints{an.ReadOnlyHint, *an.DestructiveHint, an.IdempotentHint}
 	}
 	want := map[string]hints{
-		"authenticate": {false, false, true},
-		"escalate":     {false, false, true},
-		"read_secret":  {true, false, true},
-		"write_secret": {false, true, true},
-		"list_secrets": {true, false, true},
-		"token_status": {true, false, true},
-		"release":      {false, false, true},
-		"logout":       {false, false, true},
+		"authenticate":    {false, false, true},
+		"escalate":        {false, false, true},
+		"token_status":    {true, false, true},
+		"release":         {false, false, true},
+		"logout":          {false, false, true},
+		"read_secret":     {true, false, true},
+		"secret_metadata": {true, false, true},
+		"list_secrets":    {true, false, true},
+		"write_secret":    {false, true, true},
+		"patch_secret":    {false, true, true},
+		"delete_secret":   {false, true, true},
+		"undelete_secret": {false, false, true},
+		"destroy_secret":  {false, true, true},
+		"encrypt":         {true, false, true},
+		"decrypt":         {true, false, true},
+		"rewrap":          {true, false, true},
+		"sign":            {true, false, true},
+		"verify":          {true, false, true},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("tools and hints (-want +got):\n%s", diff)
@@ -103,7 +113,7 @@ func TestLifecycle(t *testing.T) {
 	if keys := a.ok("list_secrets", map[string]any{"path": "nothing/here"})["keys"]; len(keys.([]any)) != 0 {
 		t.Errorf("list of a missing folder = %v, want empty", keys)
 	}
-	a.fails("read_secret", map[string]any{"path": "app/missing"}, "No secret at that path")
+	a.fails("read_secret", map[string]any{"path": "app/missing"}, "Nothing at that path")
 
 	// A write never escalates by itself.
 	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "new"}}, "Call escalate")
@@ -184,7 +194,7 @@ func TestPathsOutsideThePrefixAreUnreachable(t *testing.T) {
 		}
 	}
 	// A relative path that names Gatekeeper's folder stays inside the prefix.
-	a.fails("read_secret", map[string]any{"path": "gatekeeper/tier/read"}, "No secret at that path")
+	a.fails("read_secret", map[string]any{"path": "gatekeeper/tier/read"}, "Nothing at that path")
 	a.ok("write_secret", map[string]any{"path": "gatekeeper/tier/read", "data": map[string]any{"password": "x"}})
 	own, err := e.vc.KVRead(t.Context(), e.root, "secret", "gatekeeper/tier/read")
 	if err != nil || own.Data["password"] == "x" {
@@ -292,7 +302,7 @@ func TestStdioAsNamedAgent(t *testing.T) {
 	if got := a.ok("read_secret", map[string]any{"path": "db"})["data"].(map[string]any)["password"]; got != "alice-pw" {
 		t.Errorf("read db = %v, want alice's", got)
 	}
-	a.fails("read_secret", map[string]any{"path": "app/db"}, "No secret at that path") // the stdio agent's, not alice's
+	a.fails("read_secret", map[string]any{"path": "app/db"}, "Nothing at that path") // the stdio agent's, not alice's
 	for _, ev := range a.auditEvents() {
 		if ev["event"] == "grant.issued" && ev["principal"] != "alice" {
 			t.Errorf("grant issued to %v", ev["principal"])

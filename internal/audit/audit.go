@@ -53,6 +53,9 @@ type Event struct {
 	Accessor      string    `json:"accessor,omitempty"`
 	Reason        string    `json:"reason,omitempty"`
 	ExpiresAt     time.Time `json:"expires_at,omitzero"`
+	// Reveal says whether a read returned secret values to the agent
+	// ("revealed") or only their names ("withheld").
+	Reveal string `json:"reveal,omitempty"`
 	// Detail is a safe, value-free description of what went wrong.
 	Detail string `json:"detail,omitempty"`
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/mcptools"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/ratelimit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/reveal"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
@@ -45,6 +46,9 @@ type core struct {
 	limits  *ratelimit.Limiter
 	// approverReady tells whether an approval can be run now.
 	approverReady check
+	reveal        *reveal.Matcher
+	// exec runs run_with_secret's commands; nil leaves the tool out.
+	exec mcptools.Runner
 	// close revokes every grant and closes the audit log; once.
 	close func()
 }
@@ -114,7 +118,15 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		},
 		ApprovalLimit: func(p access.Principal) (time.Duration, bool) { return approvals.Allow(string(p)) },
 	})
+	matcher, err := reveal.New(cfg.RevealPolicy()) // validated with the configuration
+	if err != nil {
+		stopBackground()
+		stopKeepAlive()
+		closeAudit()
+		return nil, err
+	}
 	c := &core{
+		reveal: matcher,
 		cfg: cfg, logger: logger, audit: rec, vault: vc, access: mgr, agentOf: o.agentOf, approverReady: iss.ready,
 		limits: ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Rate }, cfg.Limits.Rate), nil),
 	}
@@ -150,10 +162,14 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 	})
 	layout := c.cfg.Layout()
 	mcptools.Register(server, mcptools.Options{
-		Access:  c.access,
-		KV:      c.vault,
-		KVMount: c.cfg.KVMount,
-		Folder:  func(p access.Principal) string { return layout.Folder(c.agentOf(p)) },
+		Access:       c.access,
+		Vault:        c.vault,
+		KVMount:      c.cfg.KVMount,
+		TransitMount: layout.Transit(),
+		Folder:       func(p access.Principal) string { return layout.Folder(c.agentOf(p)) },
+		KeyName:      func(p access.Principal, key string) string { return c.agentOf(p).KeyName(key) },
+		Reveal:       func(_ access.Principal, path string) bool { return c.reveal.Reveal(path) },
+		Exec:         c.exec,
 		Caller:  callerOf,
 		Include: include,
 		Limit:   func(p access.Principal) (time.Duration, bool) { return c.limits.Allow(string(p)) },

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/execsecret"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/mcptools"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 )
@@ -51,6 +52,15 @@ func serveStdio(ctx context.Context, cfg config.Config, sys IO) error {
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.Exec.Enabled {
+		// Only over stdio: the command runs beside the agent, as the user.
+		r, err := execsecret.New(execsecret.Options{Allowed: cfg.Exec.Allowed, Timeout: cfg.Exec.Timeout})
+		if err != nil {
+			c.close()
+			return fmt.Errorf("exec: %w", err)
+		}
+		c.exec = r
 	}
 	server := c.mcpServer(nil, func(context.Context, *mcp.CallToolRequest) (mcptools.Caller, error) {
 		return mcptools.Caller{Principal: principal}, nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/reveal"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 )
@@ -38,6 +39,8 @@ type Config struct {
 	Approval Approval `yaml:"approval"`
 	Agents   []Agent  `yaml:"agents"`
 	Limits   Limits   `yaml:"limits"`
+	Reveal   Reveal   `yaml:"reveal"`
+	Exec     Exec     `yaml:"exec"`
 
 	// DevMode is set by `gatekeeper dev` only: the dev approver is refused
 	// everywhere else.
@@ -190,6 +193,27 @@ type Rate struct {
 	Burst     int     `yaml:"burst"`
 }
 
+// Reveal keeps secret values out of the agent's context by path pattern:
+// read_secret then returns field names only. First matching rule wins.
+type Reveal struct {
+	Default bool         `yaml:"default"` // default true
+	Rules   []RevealRule `yaml:"rules"`
+}
+
+// RevealRule is one pattern (segments, "*" within one, "**" for any number).
+type RevealRule struct {
+	Pattern string `yaml:"pattern"`
+	Reveal  bool   `yaml:"reveal"`
+}
+
+// Exec turns on run_with_secret (stdio only): allowed commands get secret
+// values in their environment instead of the model getting them.
+type Exec struct {
+	Enabled bool          `yaml:"enabled"`
+	Allowed []string      `yaml:"allowed"` // absolute paths of executables
+	Timeout time.Duration `yaml:"timeout"` // default 60s
+}
+
 // Defaults.
 const (
 	DefaultKVMount      = "secret"
@@ -217,6 +241,7 @@ func Default() Config {
 			Notify:   Notify{Kind: "generic"},
 		},
 		Auth: Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
+		Reveal: Reveal{Default: true},
 		Limits: Limits{
 			Rate:      Rate{PerMinute: 600, Burst: 60},
 			Approvals: Rate{PerMinute: 3, Burst: 5},
@@ -234,6 +259,15 @@ func (c Config) JWTIssuer() string {
 		return c.Auth.JWT.OIDCIssuer
 	}
 	return DefaultIssuer
+}
+
+// RevealPolicy is the reveal configuration as the reveal package takes it.
+func (c Config) RevealPolicy() reveal.Policy {
+	p := reveal.Policy{Default: c.Reveal.Default}
+	for _, r := range c.Reveal.Rules {
+		p.Rules = append(p.Rules, reveal.Rule{Pattern: r.Pattern, Reveal: r.Reveal})
+	}
+	return p
 }
 
 // Level is the debug log level.

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/paths"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/reveal"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 )
 
@@ -84,6 +86,22 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateAuth(names)...)
 	errs = append(errs, c.validateHTTP()...)
 	errs = append(errs, c.validateApproval()...)
+	if _, err := reveal.New(c.RevealPolicy()); err != nil {
+		errs = append(errs, fmt.Errorf("reveal: %w", err))
+	}
+	if c.Exec.Enabled {
+		if c.HTTP.Listen != "" {
+			add("exec (run_with_secret) is for stdio only: over HTTP the command would run on the server, not beside the agent")
+		}
+		if len(c.Exec.Allowed) == 0 {
+			add("exec.allowed must list the absolute paths of the commands run_with_secret may run")
+		}
+		for _, p := range c.Exec.Allowed {
+			if !filepath.IsAbs(p) {
+				add("exec.allowed: %q is not an absolute path", p)
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -45,6 +45,8 @@ func agentMessage(err error) (string, audit.Outcome) {
 		return "Nobody approved in time. No access was granted. Ask the human to be ready, then try again.", audit.TimedOut
 	case errors.Is(err, access.ErrNotAuthenticated):
 		return "You have no read access. Call authenticate to ask the human for it (with their current authenticator code as passcode if they use one).", audit.Refused
+	case errors.Is(err, access.ErrOncePending):
+		return "Another destroy is waiting for the human's approval. Wait for it to finish, then try again.", audit.Refused
 	case errors.Is(err, access.ErrPathNotGranted):
 		return "Your write access covers other paths only (see token_status). Call escalate with this path in paths, and a reason.", audit.Refused
 	case errors.Is(err, access.ErrWriteRequired):
@@ -58,8 +60,18 @@ func agentMessage(err error) (string, audit.Outcome) {
 	case errors.Is(err, access.ErrTokenTooLong), errors.Is(err, access.ErrMisconfigured):
 		return "Gatekeeper refused the token Vault issued because Vault is not set up as required. No access was granted. Tell the operator to run gatekeeper setup.", audit.Failed
 
+	case errors.Is(err, vault.ErrCASMismatch):
+		return "The secret's current version is not the cas you gave: someone changed it. Read it again (read_secret or secret_metadata), then retry with the current version as cas.", audit.Failed
+	case errors.Is(err, vault.ErrCASRequired):
+		return "This secret requires check-and-set: read its current version (secret_metadata) and pass it as cas.", audit.Failed
+	case errors.Is(err, vault.ErrDeleted):
+		return "That version is deleted (recoverable): undelete_secret can bring it back, or read another version (see secret_metadata).", audit.Failed
+	case errors.Is(err, vault.ErrDestroyed):
+		return "That version was destroyed permanently and cannot be read; read another version (see secret_metadata).", audit.Failed
+	case errors.Is(err, vault.ErrCiphertextInvalid):
+		return "That ciphertext or signature does not belong to this key (or is damaged). Use the key it was made with; another agent's ciphertexts cannot be decrypted with yours.", audit.Failed
 	case errors.Is(err, vault.ErrNotFound):
-		return "No secret at that path. Use list_secrets to see what exists.", audit.Failed
+		return "Nothing at that path (or no such version or key). Use list_secrets or secret_metadata to see what exists.", audit.Failed
 	case errors.Is(err, vault.ErrPermissionDenied):
 		return "Vault refused this operation for your current access.", audit.Denied
 	case errors.Is(err, vault.ErrSealed):

@@ -6,20 +6,34 @@ import "slices"
 // scope that opens a tool: every credential that can do something may ask
 // for access, see its status and give access up.
 //
-//	scope   tools
-//	read    read_secret
-//	list    list_secrets
-//	write   escalate, write_secret, release
-//	(any)   authenticate, token_status, logout
+//	scope    tools
+//	read     read_secret, secret_metadata
+//	list     list_secrets
+//	write    escalate, write_secret, patch_secret, release
+//	delete   delete_secret, undelete_secret, destroy_secret
+//	transit  encrypt, decrypt, rewrap, sign, verify
+//	(any)    authenticate, token_status, logout
+//
+// run_with_secret exists only over stdio, where there are no scopes.
 var toolScopes = map[string]string{
-	"authenticate": "",
-	"token_status": "",
-	"logout":       "",
-	"read_secret":  "read",
-	"list_secrets": "list",
-	"escalate":     "write",
-	"write_secret": "write",
-	"release":      "write",
+	"authenticate":    "",
+	"token_status":    "",
+	"logout":          "",
+	"read_secret":     "read",
+	"secret_metadata": "read",
+	"list_secrets":    "list",
+	"escalate":        "write",
+	"write_secret":    "write",
+	"patch_secret":    "write",
+	"release":         "write",
+	"delete_secret":   "delete",
+	"undelete_secret": "delete",
+	"destroy_secret":  "delete",
+	"encrypt":         "transit",
+	"decrypt":         "transit",
+	"rewrap":          "transit",
+	"sign":            "transit",
+	"verify":          "transit",
 }
 
 // Allowed reports whether a credential with scopes may use tool. A

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/execsecret"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
@@ -28,17 +29,33 @@ type Access interface {
 	Escalate(ctx context.Context, p access.Principal, reason string, paths []string, passcode sensitive.String) (access.Status, error)
 	ForRead(ctx context.Context, p access.Principal, trigger string) (*access.Grant, error)
 	ForWrite(p access.Principal, path string) (*access.Grant, error)
+	Once(ctx context.Context, p access.Principal, reason, trigger string, paths []string, passcode sensitive.String, fn func(tok sensitive.String) error) error
 	Recheck(ctx context.Context, g *access.Grant) error
 	Status(p access.Principal) access.Status
 	Release(ctx context.Context, p access.Principal) (access.Status, error)
 	Logout(ctx context.Context, p access.Principal) (access.Status, error)
 }
 
-// KV is what the tools need from Vault.
-type KV interface {
-	KVRead(ctx context.Context, tok sensitive.String, mount, path string) (*vault.KVSecret, error)
-	KVWrite(ctx context.Context, tok sensitive.String, mount, path string, data map[string]any) (int64, error)
+// Vault is what the tools need from the Vault client.
+type Vault interface {
+	KVReadVersion(ctx context.Context, tok sensitive.String, mount, path string, version int64) (*vault.KVSecret, error)
+	KVWriteCAS(ctx context.Context, tok sensitive.String, mount, path string, data map[string]any, cas *int64) (int64, error)
+	KVPatch(ctx context.Context, tok sensitive.String, mount, path string, data map[string]any, cas *int64) (int64, error)
 	KVList(ctx context.Context, tok sensitive.String, mount, path string) ([]string, error)
+	KVMetadata(ctx context.Context, tok sensitive.String, mount, path string) (*vault.KVMetadata, error)
+	KVDelete(ctx context.Context, tok sensitive.String, mount, path string, versions []int64) error
+	KVUndelete(ctx context.Context, tok sensitive.String, mount, path string, versions []int64) error
+	KVDestroy(ctx context.Context, tok sensitive.String, mount, path string, versions []int64) error
+	TransitEncrypt(ctx context.Context, tok sensitive.String, mount, key, plaintextB64 string) (string, error)
+	TransitDecrypt(ctx context.Context, tok sensitive.String, mount, key, ciphertext string) (string, error)
+	TransitRewrap(ctx context.Context, tok sensitive.String, mount, key, ciphertext string) (string, error)
+	TransitSign(ctx context.Context, tok sensitive.String, mount, key, inputB64 string) (string, error)
+	TransitVerify(ctx context.Context, tok sensitive.String, mount, key, inputB64, signature string) (bool, error)
+}
+
+// Runner runs a local command with secret values in its environment.
+type Runner interface {
+	Run(ctx context.Context, command string, args []string, env map[string]sensitive.String) (execsecret.Result, error)
 }
 
 // Recorder receives audit events.
@@ -46,14 +63,22 @@ type Recorder interface {
 	Record(ctx context.Context, e audit.Event)
 }
 
-// Options configure the tools. Access, KV, KVMount, Folder and Caller are
-// required.
+// Options configure the tools. Access, Vault, KVMount, TransitMount,
+// Folder, KeyName and Caller are required.
 type Options struct {
-	Access  Access
-	KV      KV
-	KVMount string
+	Access       Access
+	Vault        Vault
+	KVMount      string
+	TransitMount string
 	// Folder is a principal's folder in KVMount: its paths are relative to it.
 	Folder func(p access.Principal) string
+	// KeyName is the transit key a principal calls key.
+	KeyName func(p access.Principal, key string) string
+	// Reveal says whether read tools may return the values at a path;
+	// nil reveals everything.
+	Reveal func(p access.Principal, path string) bool
+	// Exec, if set, adds run_with_secret (stdio only, off by default).
+	Exec Runner
 	// Caller says who calls and what the credential allows. Over stdio it is
 	// the one configured principal with no scope restriction.
 	Caller func(ctx context.Context, req *mcp.CallToolRequest) (Caller, error)
@@ -81,8 +106,11 @@ type tools struct{ opts Options }
 
 // Register adds the tools to s.
 func Register(s *mcp.Server, opts Options) {
-	if opts.Access == nil || opts.KV == nil || opts.KVMount == "" || opts.Folder == nil || opts.Caller == nil {
-		panic("mcptools.Register: Access, KV, KVMount, Folder and Caller are required")
+	if opts.Access == nil || opts.Vault == nil || opts.KVMount == "" || opts.TransitMount == "" || opts.Folder == nil || opts.KeyName == nil || opts.Caller == nil {
+		panic("mcptools.Register: Access, Vault, KVMount, TransitMount, Folder, KeyName and Caller are required")
+	}
+	if opts.Reveal == nil {
+		opts.Reveal = func(access.Principal, string) bool { return true }
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -99,12 +127,25 @@ func Register(s *mcp.Server, opts Options) {
 	t := &tools{opts: opts}
 	add(s, t, authenticateTool, t.authenticate)
 	add(s, t, escalateTool, t.escalate)
-	add(s, t, readTool, t.read)
-	add(s, t, writeTool, t.write)
-	add(s, t, listTool, t.list)
 	add(s, t, statusTool, t.status)
 	add(s, t, releaseTool, t.release)
 	add(s, t, logoutTool, t.logout)
+	add(s, t, readTool, t.read)
+	add(s, t, metadataTool, t.metadata)
+	add(s, t, listTool, t.list)
+	add(s, t, writeTool, t.write)
+	add(s, t, patchTool, t.patch)
+	add(s, t, deleteTool, t.delete)
+	add(s, t, undeleteTool, t.undelete)
+	add(s, t, destroyTool, t.destroy)
+	add(s, t, encryptTool, t.encrypt)
+	add(s, t, decryptTool, t.decrypt)
+	add(s, t, rewrapTool, t.rewrap)
+	add(s, t, signTool, t.sign)
+	add(s, t, verifyTool, t.verify)
+	if opts.Exec != nil {
+		add(s, t, runTool, t.runWithSecret)
+	}
 }
 
 // call is one tool call as the handlers see it.
@@ -113,6 +154,7 @@ type call struct {
 	principal access.Principal
 	tool      string
 	path      string // the agent's path, once validated, for the audit log
+	reveal    string // "revealed" or "withheld", when the call read values
 }
 
 type handler[In, Out any] func(ctx context.Context, c *call, in In) (Out, error)
@@ -131,7 +173,7 @@ func add[In, Out any](s *mcp.Server, t *tools, tool *mcp.Tool, h handler[In, Out
 		c := &call{req: req, tool: tool.Name}
 		ctx = offerLinks(ctx, c)
 		out, err := run(ctx, t, c, func() (Out, error) { return h(ctx, c, in) })
-		ev := audit.Event{Event: audit.ToolCall, Outcome: audit.OK, CorrelationID: id, Principal: string(c.principal), Tool: tool.Name, Path: c.path}
+		ev := audit.Event{Event: audit.ToolCall, Outcome: audit.OK, CorrelationID: id, Principal: string(c.principal), Tool: tool.Name, Path: c.path, Reveal: c.reveal}
 		if err != nil {
 			msg, outcome := agentMessage(err)
 			ev.Outcome, ev.Detail = outcome, msg

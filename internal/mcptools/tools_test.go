@@ -42,11 +42,11 @@ func (s *stubAccess) ForRead(context.Context, access.Principal, string) (*access
 func (s *stubAccess) Status(p access.Principal) access.Status { return access.Status{Principal: p} }
 
 type stubKV struct {
-	KV
+	Vault
 	reads []string
 }
 
-func (s *stubKV) KVRead(_ context.Context, _ sensitive.String, mount, path string) (*vault.KVSecret, error) {
+func (s *stubKV) KVReadVersion(_ context.Context, _ sensitive.String, mount, path string, _ int64) (*vault.KVSecret, error) {
 	s.reads = append(s.reads, mount+"/"+path)
 	return &vault.KVSecret{Data: map[string]any{"k": "v"}, Version: 3}, nil
 }
@@ -62,16 +62,17 @@ func (r *recorder) Record(_ context.Context, e audit.Event) {
 	r.all = append(r.all, e)
 }
 
-func connect(t *testing.T, acc Access, kv KV, rec Recorder, copts *mcp.ClientOptions) *mcp.ClientSession {
+func connect(t *testing.T, acc Access, kv Vault, rec Recorder, copts *mcp.ClientOptions) *mcp.ClientSession {
 	return connectVersion(t, acc, kv, rec, copts, "")
 }
 
 // connectVersion connects with a protocol version ("" for the SDK's newest).
-func connectVersion(t *testing.T, acc Access, kv KV, rec Recorder, copts *mcp.ClientOptions, version string) *mcp.ClientSession {
+func connectVersion(t *testing.T, acc Access, kv Vault, rec Recorder, copts *mcp.ClientOptions, version string) *mcp.ClientSession {
 	t.Helper()
 	s := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: "test"}, nil)
 	Register(s, Options{
-		Access: acc, KV: kv, KVMount: "secret", Audit: rec, ProgressEvery: 5 * time.Millisecond,
+		Access: acc, Vault: kv, KVMount: "secret", TransitMount: "transit", Audit: rec, ProgressEvery: 5 * time.Millisecond,
+		KeyName: func(_ access.Principal, k string) string { return "p." + k },
 		Folder: func(access.Principal) string { return "agent" },
 		Caller: func(context.Context, *mcp.CallToolRequest) (Caller, error) { return Caller{Principal: "p"}, nil },
 	})
@@ -220,7 +221,8 @@ func TestScopesCheckedOnEveryCall(t *testing.T) {
 	s := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: "test"}, nil)
 	kv := &stubKV{}
 	Register(s, Options{
-		Access: &stubAccess{}, KV: kv, KVMount: "secret",
+		Access: &stubAccess{}, Vault: kv, KVMount: "secret", TransitMount: "transit",
+		KeyName: func(_ access.Principal, k string) string { return "p." + k },
 		Folder: func(access.Principal) string { return "agent" },
 		Caller: func(context.Context, *mcp.CallToolRequest) (Caller, error) {
 			return Caller{Principal: "p", Scopes: []string{"list"}}, nil
@@ -252,7 +254,8 @@ func TestScopesCheckedOnEveryCall(t *testing.T) {
 func TestRateLimitSaysWhenToRetry(t *testing.T) {
 	s := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: "test"}, nil)
 	Register(s, Options{
-		Access: &stubAccess{}, KV: &stubKV{}, KVMount: "secret",
+		Access: &stubAccess{}, Vault: &stubKV{}, KVMount: "secret", TransitMount: "transit",
+		KeyName: func(_ access.Principal, k string) string { return "p." + k },
 		Folder: func(access.Principal) string { return "agent" },
 		Caller: func(context.Context, *mcp.CallToolRequest) (Caller, error) { return Caller{Principal: "p"}, nil },
 		Limit:  func(access.Principal) (time.Duration, bool) { return 1500 * time.Millisecond, false },

@@ -1,7 +1,8 @@
 // Package vault wraps the OpenBao API client for the few things Gatekeeper
-// asks of Vault or OpenBao: KV v2 reads and writes, userpass logins with
-// login MFA, token self-service and health. It uses only API that both
-// servers share.
+// asks of Vault or OpenBao: KV v2 reads, writes and version lifecycle
+// (check-and-set, patch, delete, undelete, destroy), transit encryption and
+// signing, userpass logins with login MFA, token self-service and health. It
+// uses only API that both servers share.
 //
 // Every call names the token it runs with; the shared client never holds
 // one, so no request can borrow another principal's credential. Errors are
@@ -13,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -92,125 +94,123 @@ func (c *Client) bounded(ctx context.Context) (context.Context, context.CancelFu
 
 // Read reads path. A missing path is ErrNotFound.
 func (c *Client) Read(ctx context.Context, tok sensitive.String, path string) (*Secret, error) {
-	return c.do(ctx, tok, "reading", path, func(ctx context.Context, l *api.Logical) (*Secret, error) {
-		return l.ReadWithContext(ctx, path)
-	}, true)
+	return c.sendExpecting(ctx, tok, "reading", request{method: http.MethodGet, path: path})
 }
 
 // Write writes data to path. The response may be nil.
 func (c *Client) Write(ctx context.Context, tok sensitive.String, path string, data map[string]any) (*Secret, error) {
-	return c.do(ctx, tok, "writing", path, func(ctx context.Context, l *api.Logical) (*Secret, error) {
-		return l.WriteWithContext(ctx, path, data)
-	}, false)
+	return c.send(ctx, tok, "writing", request{method: http.MethodPut, path: path, body: data})
 }
 
 // List lists path. An empty or missing folder is ErrNotFound.
 func (c *Client) List(ctx context.Context, tok sensitive.String, path string) (*Secret, error) {
-	return c.do(ctx, tok, "listing", path, func(ctx context.Context, l *api.Logical) (*Secret, error) {
-		return l.ListWithContext(ctx, path)
-	}, true)
+	return c.sendExpecting(ctx, tok, "listing", request{method: methodList, path: path})
 }
 
 // Delete deletes path.
 func (c *Client) Delete(ctx context.Context, tok sensitive.String, path string) error {
-	_, err := c.do(ctx, tok, "deleting", path, func(ctx context.Context, l *api.Logical) (*Secret, error) {
-		return l.DeleteWithContext(ctx, path)
-	}, false)
+	_, err := c.send(ctx, tok, "deleting", request{method: http.MethodDelete, path: path})
 	return err
 }
 
-func (c *Client) do(ctx context.Context, tok sensitive.String, op, path string, call func(context.Context, *api.Logical) (*Secret, error), nilIsMissing bool) (*Secret, error) {
+// methodList is Vault's LIST, sent as GET with list=true for proxies that
+// know only the standard methods.
+const methodList = "LIST"
+
+// request is one call to Vault's HTTP API.
+type request struct {
+	method string
+	path   string // without /v1/
+	query  url.Values
+	body   map[string]any
+	// mergePatch sends body as a JSON merge patch (RFC 7396).
+	mergePatch bool
+}
+
+// sendExpecting is send for calls whose answer must have a body: an empty
+// one means there is nothing there.
+func (c *Client) sendExpecting(ctx context.Context, tok sensitive.String, op string, r request) (*Secret, error) {
+	s, err := c.send(ctx, tok, op, r)
+	if err == nil && s == nil {
+		return nil, &Error{Kind: ErrNotFound, Op: op, Path: r.path}
+	}
+	return s, err
+}
+
+// send is the one way a request reaches Vault: with tok and no other token,
+// within the client's timeout, and with every answer that is not a success
+// classified. The API client's typed helpers disagree on a 404 (some return
+// (nil, nil), some the body and no error, some the error); the raw request
+// always reports the status, so the body of a 404, which says whether a KV
+// version is missing, deleted or destroyed, reaches classify here.
+func (c *Client) send(ctx context.Context, tok sensitive.String, op string, r request) (*Secret, error) {
+	if err := checkPath(r.path); err != nil {
+		return nil, &Error{Kind: ErrInvalidRequest, Op: op, Path: r.path, Detail: err.Error()}
+	}
 	cl, err := c.with(tok)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := c.bounded(ctx)
 	defer cancel()
-	s, err := call(ctx, cl.Logical())
-	if err != nil {
-		return nil, classify(op, path, err)
+
+	req := cl.NewRequest(r.method, "/v1/"+r.path)
+	if r.query != nil {
+		req.Params = r.query
 	}
-	// The API client returns (nil, nil) for a 404: turn it into an error here,
-	// once, so no caller mistakes "missing" for "empty".
-	if s == nil && nilIsMissing {
-		return nil, &Error{Kind: ErrNotFound, Op: op, Path: path}
+	if r.method == methodList {
+		req.Method = http.MethodGet
+		req.Params.Set("list", "true")
+	}
+	if r.body != nil {
+		if err := req.SetJSONBody(r.body); err != nil {
+			// encoding/json's message can quote the value it could not
+			// encode, so it stays out of the error.
+			return nil, &Error{Kind: ErrInvalidRequest, Op: op, Path: r.path, Detail: "the request body cannot be encoded as JSON"}
+		}
+	}
+	if r.mergePatch {
+		if req.Headers == nil {
+			req.Headers = http.Header{}
+		}
+		req.Headers.Set("Content-Type", "application/merge-patch+json")
+	}
+
+	resp, err := cl.RawRequestWithContext(ctx, req)
+	if resp != nil {
+		defer resp.Body.Close()
+	}
+	if err != nil {
+		return nil, classify(op, r.path, err, notFoundBody(resp))
+	}
+	s, err := api.ParseSecret(resp.Body)
+	if err != nil {
+		return nil, &Error{Kind: ErrUnavailable, Op: op, Path: r.path, Detail: "unreadable response body"}
 	}
 	return s, nil
 }
 
-// Sentinels for what Vault answered. Callers match them with errors.Is.
-var (
-	ErrNotFound         = errors.New("not found")
-	ErrPermissionDenied = errors.New("permission denied")
-	ErrSealed           = errors.New("vault is sealed")
-	ErrUnavailable      = errors.New("vault is unavailable")
-	ErrUnreachable      = errors.New("vault is unreachable")
-	ErrInvalidRequest   = errors.New("vault rejected the request")
-	ErrRateLimited      = errors.New("vault rate limit reached")
-)
-
-// Error is a classified Vault error. Its message names the operation and
-// path, never a value or token; Detail keeps Vault's own words for the debug
-// log.
-type Error struct {
-	Kind   error
-	Op     string
-	Path   string
-	Detail string
-	cause  error
-}
-
-func (e *Error) Error() string {
-	msg := fmt.Sprintf("%s %s: %v", e.Op, e.Path, e.Kind)
-	if e.Detail != "" {
-		msg += " (" + e.Detail + ")"
+// notFoundBody is the body of a 404, if it has one. The API client buffers
+// an error response's body, so it can be read again here.
+func notFoundBody(resp *api.Response) *Secret {
+	if resp == nil || resp.StatusCode != http.StatusNotFound {
+		return nil
 	}
-	return msg
-}
-
-func (e *Error) Unwrap() []error { return []error{e.Kind, e.cause} }
-
-// SafeDetail is the classification alone, for the audit log.
-func (e *Error) SafeDetail() string { return e.Op + ": " + e.Kind.Error() }
-
-// classify maps an API client error to a sentinel.
-func classify(op, path string, err error) error {
-	e := &Error{Op: op, Path: path, cause: err}
-	var re *api.ResponseError
-	switch {
-	case errors.As(err, &re):
-		e.Detail = strings.Join(re.Errors, "; ")
-		e.Kind = kindOf(re)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		e.Kind = err
-		e.cause = nil
-	default:
-		// Anything without an HTTP response: refused connection, DNS, TLS.
-		e.Kind = ErrUnreachable
+	s, err := api.ParseSecret(resp.Body)
+	if err != nil {
+		return nil
 	}
-	return e
+	return s
 }
 
-func kindOf(re *api.ResponseError) error {
-	switch re.StatusCode {
-	case http.StatusNotFound:
-		return ErrNotFound
-	case http.StatusForbidden, http.StatusUnauthorized:
-		return ErrPermissionDenied
-	case http.StatusTooManyRequests:
-		return ErrRateLimited
-	case http.StatusServiceUnavailable:
-		for _, m := range re.Errors {
-			if strings.Contains(m, "sealed") {
-				return ErrSealed
-			}
+// checkPath refuses dot segments: the API client cleans the URL path, so
+// "secret/data/../../sys/x" would reach sys/x, outside the mount the caller
+// named.
+func checkPath(p string) error {
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "." || seg == ".." {
+			return errors.New("path has a dot segment")
 		}
-		return ErrUnavailable
-	case http.StatusBadRequest:
-		return ErrInvalidRequest
 	}
-	if re.StatusCode >= 500 {
-		return ErrUnavailable
-	}
-	return ErrInvalidRequest
+	return nil
 }

@@ -18,7 +18,7 @@ func (c *Client) Health(ctx context.Context) (*Health, error) {
 	defer cancel()
 	h, err := c.base.Sys().HealthWithContext(ctx)
 	if err != nil {
-		return nil, classify("checking health", "sys/health", err)
+		return nil, classify("checking health", "sys/health", err, nil)
 	}
 	if h == nil {
 		return nil, fmt.Errorf("checking health: empty response")

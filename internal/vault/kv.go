@@ -5,48 +5,35 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
-// KVSecret is the current version of a KV v2 secret.
+// KVSecret is one version of a KV v2 secret.
 type KVSecret struct {
 	Data    map[string]any
 	Version int64
+	Created time.Time
+	// CustomMetadata is the secret's (not the version's) custom metadata.
+	CustomMetadata map[string]string
 }
 
 func kvPath(mount, kind, path string) string {
 	return strings.Trim(mount, "/") + "/" + kind + "/" + strings.Trim(path, "/")
 }
 
-// KVRead reads the current version of mount/path. A missing or deleted
-// secret is ErrNotFound.
+// KVRead reads the current version of mount/path. A missing secret is
+// ErrNotFound; a deleted or destroyed current version is ErrDeleted or
+// ErrDestroyed, which are ErrNotFound too.
 func (c *Client) KVRead(ctx context.Context, tok sensitive.String, mount, path string) (*KVSecret, error) {
-	full := kvPath(mount, "data", path)
-	s, err := c.Read(ctx, tok, full)
-	if err != nil {
-		return nil, err
-	}
-	data, _ := s.Data["data"].(map[string]any)
-	if data == nil {
-		// KV v2 answers a deleted version with metadata and no data.
-		return nil, &Error{Kind: ErrNotFound, Op: "reading", Path: full}
-	}
-	return &KVSecret{Data: data, Version: versionOf(s.Data["metadata"])}, nil
+	return c.KVReadVersion(ctx, tok, mount, path, 0)
 }
 
 // KVWrite writes data as the next version of mount/path and returns that
 // version.
 func (c *Client) KVWrite(ctx context.Context, tok sensitive.String, mount, path string, data map[string]any) (int64, error) {
-	full := kvPath(mount, "data", path)
-	s, err := c.Write(ctx, tok, full, map[string]any{"data": data})
-	if err != nil {
-		return 0, err
-	}
-	if s == nil {
-		return 0, nil
-	}
-	return versionOf(s.Data), nil
+	return c.KVWriteCAS(ctx, tok, mount, path, data, nil)
 }
 
 // KVList lists the keys directly under mount/path; folders end in "/".
@@ -68,18 +55,46 @@ func (c *Client) KVList(ctx context.Context, tok sensitive.String, mount, path s
 }
 
 func versionOf(meta any) int64 {
-	m, ok := meta.(map[string]any)
-	if !ok {
-		return 0
-	}
-	switch v := m["version"].(type) {
+	m, _ := meta.(map[string]any)
+	return intOf(m["version"])
+}
+
+// intOf reads a JSON number, which the API client decodes as json.Number.
+func intOf(v any) int64 {
+	switch n := v.(type) {
 	case json.Number:
-		n, _ := v.Int64()
-		return n
+		i, _ := n.Int64()
+		return i
 	case float64:
-		return int64(v)
+		return int64(n)
 	}
 	return 0
+}
+
+// timeOf reads one of Vault's RFC 3339 times; "" (not deleted) is zero.
+func timeOf(v any) time.Time {
+	s, _ := v.(string)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// stringMap reads custom_metadata, which Vault keeps as strings and sends
+// as null when there is none.
+func stringMap(v any) map[string]string {
+	m, _ := v.(map[string]any)
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, val := range m {
+		if s, ok := val.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
 }
 
 // MountKVv2 enables a KV v2 engine at mount, or checks that mount already is

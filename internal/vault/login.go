@@ -86,7 +86,7 @@ func (c *Client) ValidateMFA(ctx context.Context, requestID string, payload map[
 	}
 	s, err := cl.Sys().MFAValidateWithContext(ctx, requestID, p)
 	if err != nil {
-		return nil, classify("validating MFA", path, err)
+		return nil, classify("validating MFA", path, err, nil)
 	}
 	if s.Auth == nil || s.Auth.ClientToken == "" {
 		return nil, &Error{Kind: ErrInvalidRequest, Op: "validating MFA", Path: path, Detail: "no token in response"}
