@@ -127,7 +127,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 	}
 	c := &core{
 		reveal: matcher,
-		cfg: cfg, logger: logger, audit: rec, vault: vc, access: mgr, agentOf: o.agentOf, approverReady: iss.ready,
+		cfg:    cfg, logger: logger, audit: rec, vault: vc, access: mgr, agentOf: o.agentOf, approverReady: iss.ready,
 		limits: ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Rate }, cfg.Limits.Rate), nil),
 	}
 	c.close = sync.OnceFunc(func() {
@@ -170,11 +170,11 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		KeyName:      func(p access.Principal, key string) string { return c.agentOf(p).KeyName(key) },
 		Reveal:       func(_ access.Principal, path string) bool { return c.reveal.Reveal(path) },
 		Exec:         c.exec,
-		Caller:  callerOf,
-		Include: include,
-		Limit:   func(p access.Principal) (time.Duration, bool) { return c.limits.Allow(string(p)) },
-		Audit:   c.audit,
-		Logger:  c.logger,
+		Caller:       callerOf,
+		Include:      include,
+		Limit:        func(p access.Principal) (time.Duration, bool) { return c.limits.Allow(string(p)) },
+		Audit:        c.audit,
+		Logger:       c.logger,
 	})
 	return server
 }

@@ -240,7 +240,7 @@ func Default() Config {
 			Passkey:  Passkey{Listen: "127.0.0.1:8444"},
 			Notify:   Notify{Kind: "generic"},
 		},
-		Auth: Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
+		Auth:   Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
 		Reveal: Reveal{Default: true},
 		Limits: Limits{
 			Rate:      Rate{PerMinute: 600, Burst: 60},

@@ -73,8 +73,8 @@ func connectVersion(t *testing.T, acc Access, kv Vault, rec Recorder, copts *mcp
 	Register(s, Options{
 		Access: acc, Vault: kv, KVMount: "secret", TransitMount: "transit", Audit: rec, ProgressEvery: 5 * time.Millisecond,
 		KeyName: func(_ access.Principal, k string) string { return "p." + k },
-		Folder: func(access.Principal) string { return "agent" },
-		Caller: func(context.Context, *mcp.CallToolRequest) (Caller, error) { return Caller{Principal: "p"}, nil },
+		Folder:  func(access.Principal) string { return "agent" },
+		Caller:  func(context.Context, *mcp.CallToolRequest) (Caller, error) { return Caller{Principal: "p"}, nil },
 	})
 	st, ct := mcp.NewInMemoryTransports()
 	ss, err := s.Connect(t.Context(), st, nil)
@@ -223,7 +223,7 @@ func TestScopesCheckedOnEveryCall(t *testing.T) {
 	Register(s, Options{
 		Access: &stubAccess{}, Vault: kv, KVMount: "secret", TransitMount: "transit",
 		KeyName: func(_ access.Principal, k string) string { return "p." + k },
-		Folder: func(access.Principal) string { return "agent" },
+		Folder:  func(access.Principal) string { return "agent" },
 		Caller: func(context.Context, *mcp.CallToolRequest) (Caller, error) {
 			return Caller{Principal: "p", Scopes: []string{"list"}}, nil
 		},
@@ -256,9 +256,9 @@ func TestRateLimitSaysWhenToRetry(t *testing.T) {
 	Register(s, Options{
 		Access: &stubAccess{}, Vault: &stubKV{}, KVMount: "secret", TransitMount: "transit",
 		KeyName: func(_ access.Principal, k string) string { return "p." + k },
-		Folder: func(access.Principal) string { return "agent" },
-		Caller: func(context.Context, *mcp.CallToolRequest) (Caller, error) { return Caller{Principal: "p"}, nil },
-		Limit:  func(access.Principal) (time.Duration, bool) { return 1500 * time.Millisecond, false },
+		Folder:  func(access.Principal) string { return "agent" },
+		Caller:  func(context.Context, *mcp.CallToolRequest) (Caller, error) { return Caller{Principal: "p"}, nil },
+		Limit:   func(access.Principal) (time.Duration, bool) { return 1500 * time.Millisecond, false },
 	})
 	st, ct := mcp.NewInMemoryTransports()
 	ss, _ := s.Connect(t.Context(), st, nil)
