@@ -146,6 +146,13 @@ func TestPoliciesAllowAndDeny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	destroyTok, err := mfaLogin(t, vc, writeTok, l, access.Destroy, auth.Code(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vc.Write(ctx, root, "transit/keys/other.default", nil); err != nil {
+		t.Fatal(err)
+	}
 
 	type op struct {
 		name string
@@ -163,16 +170,29 @@ func TestPoliciesAllowAndDeny(t *testing.T) {
 	list := func(p string) op {
 		return op{"list " + p, func(tok sensitive.String) error { _, err := vc.KVList(ctx, tok, l.KVMount, p); return err }}
 	}
+	raw := func(name, path string, body map[string]any) op {
+		return op{name, func(tok sensitive.String) error { _, err := vc.Write(ctx, tok, path, body); return err }}
+	}
+	encrypt := func(key string) op {
+		return raw("encrypt "+key, "transit/encrypt/"+key, map[string]any{"plaintext": "aGk="})
+	}
 	ops := []op{
 		read("agent/app/db"), list("agent"), list("agent/app"), write("agent/app/new"),
 		read(setup.Agent("").AccountPath(access.Read)), read(setup.Agent("").AccountPath(access.Write)),
+		read(setup.Agent("").AccountPath(access.Destroy)),
 		read("gatekeeper/bootstrap"), read("agent-other/x"), write("agent-other/y"), write("gatekeeper/tier/read"),
+		raw("soft-delete agent/app/db", "secret/delete/agent/app/db", map[string]any{"versions": []int{1}}),
+		raw("destroy agent/app/db", "secret/destroy/agent/app/db", map[string]any{"versions": []int{99}}),
+		raw("destroy agent-other/x", "secret/destroy/agent-other/x", map[string]any{"versions": []int{99}}),
+		encrypt("_stdio.default"), encrypt("other.default"), raw("read key _stdio.default", "transit/export/encryption-key/_stdio.default", nil),
 	}
-	tokens := map[string]sensitive.String{"bootstrap": res.BootstrapToken, "read": readTok, "write": writeTok}
+	tokens := map[string]sensitive.String{"bootstrap": res.BootstrapToken, "read": readTok, "write": writeTok, "destroy": destroyTok}
 	allowed := map[string][]string{
 		"bootstrap": {"read gatekeeper/tier/read"},
-		"read":      {"read agent/app/db", "list agent", "list agent/app", "read gatekeeper/tier/write"},
-		"write":     {"read agent/app/db", "list agent", "list agent/app", "write agent/app/new"},
+		"read":      {"read agent/app/db", "list agent", "list agent/app", "read gatekeeper/tier/write", "encrypt _stdio.default"},
+		"write": {"read agent/app/db", "list agent", "list agent/app", "write agent/app/new", "read gatekeeper/tier/destroy",
+			"soft-delete agent/app/db", "encrypt _stdio.default"},
+		"destroy": {"destroy agent/app/db"},
 	}
 	for who, tok := range tokens {
 		for _, o := range ops {
@@ -188,15 +208,12 @@ func TestPoliciesAllowAndDeny(t *testing.T) {
 	}
 
 	// Each tier token lives no longer than its tier and has only its policy.
-	for who, tt := range map[string]access.Tier{"read": access.Read, "write": access.Write} {
+	for who, tt := range map[string]access.Tier{"read": access.Read, "write": access.Write, "destroy": access.Destroy} {
 		info, err := vc.LookupSelf(ctx, tokens[who])
 		if err != nil {
 			t.Fatal(err)
 		}
-		ttl := l.ReadTTL
-		if tt == access.Write {
-			ttl = l.WriteTTL
-		}
+		ttl := map[access.Tier]time.Duration{access.Read: l.ReadTTL, access.Write: l.WriteTTL, access.Destroy: access.DefaultDestroyTTL}[tt]
 		if info.TTL <= 0 || info.TTL > ttl {
 			t.Errorf("%s token TTL %s, want at most %s", who, info.TTL, ttl)
 		}
