@@ -115,7 +115,7 @@ func (t *tools) delete(ctx context.Context, c *call, in VersionsIn) (DoneOut, er
 	if err != nil {
 		return DoneOut{}, err
 	}
-	_, err = withWrite(t, ctx, c, p, func(g *access.Grant) (struct{}, error) {
+	_, err = withWrite(ctx, t, c, p, func(g *access.Grant) (struct{}, error) {
 		return struct{}{}, t.opts.Vault.KVDelete(ctx, g.Token, t.opts.KVMount, t.full(c, p), vs)
 	})
 	if err != nil {
@@ -133,7 +133,7 @@ func (t *tools) undelete(ctx context.Context, c *call, in VersionsIn) (DoneOut, 
 	if err != nil {
 		return DoneOut{}, err
 	}
-	_, err = withWrite(t, ctx, c, p, func(g *access.Grant) (struct{}, error) {
+	_, err = withWrite(ctx, t, c, p, func(g *access.Grant) (struct{}, error) {
 		return struct{}{}, t.opts.Vault.KVUndelete(ctx, g.Token, t.opts.KVMount, t.full(c, p), vs)
 	})
 	if err != nil {

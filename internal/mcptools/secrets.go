@@ -226,7 +226,7 @@ func (t *tools) writeWith(ctx context.Context, c *call, in WriteIn, write writeF
 	if in.CAS != nil && *in.CAS < 0 {
 		return WrittenOut{}, inputError("cas must be 0 or a version")
 	}
-	v, err := withWrite(t, ctx, c, p, func(g *access.Grant) (int64, error) {
+	v, err := withWrite(ctx, t, c, p, func(g *access.Grant) (int64, error) {
 		return write(ctx, g.Token, t.opts.KVMount, t.full(c, p), in.Data, in.CAS)
 	})
 	if err != nil {
@@ -254,7 +254,7 @@ func withRead[T any](ctx context.Context, t *tools, c *call, fn func(*access.Gra
 
 // withWrite runs fn with p's live write grant for path: a write never
 // escalates by itself.
-func withWrite[T any](t *tools, ctx context.Context, c *call, path string, fn func(*access.Grant) (T, error)) (T, error) {
+func withWrite[T any](ctx context.Context, t *tools, c *call, path string, fn func(*access.Grant) (T, error)) (T, error) {
 	var zero T
 	g, err := t.opts.Access.ForWrite(c.principal, path)
 	if err != nil {
