@@ -81,7 +81,7 @@ func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trig
 	}
 	if wait := st.coolUntil[t].Sub(m.opts.Clock.Now()); wait > 0 {
 		m.mu.Unlock()
-		m.opts.Audit.Record(ctx, audit.Event{
+		_ = m.opts.Audit.Record(ctx, audit.Event{
 			Event: audit.RateLimited, Outcome: audit.Refused, Principal: string(p), Tier: t.String(),
 			Tool: trigger, Detail: "cool-down after a denial: retry after " + wait.Round(time.Second).String(),
 		})
@@ -90,7 +90,7 @@ func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trig
 	if m.opts.ApprovalLimit != nil {
 		if wait, ok := m.opts.ApprovalLimit(p); !ok {
 			m.mu.Unlock()
-			m.opts.Audit.Record(ctx, audit.Event{
+			_ = m.opts.Audit.Record(ctx, audit.Event{
 				Event: audit.RateLimited, Outcome: audit.Refused, Principal: string(p), Tier: t.String(),
 				Tool: trigger, Detail: "approval requests: retry after " + wait.Round(time.Second).String(),
 			})
@@ -129,14 +129,21 @@ func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trig
 	return f.wait(ctx)
 }
 
-// run carries one approval to its end and publishes the result.
+// run carries one approval to its end and publishes the result. Like
+// Vault's audit devices, Gatekeeper acts only on what it could record: the
+// request is on record before the human is asked, and the decision and the
+// grant before anyone may use it.
 func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitive.String) {
-	m.opts.Audit.Record(ctx, audit.Event{
+	start := m.opts.Clock.Now()
+	var issued Issued
+	err := m.opts.Audit.Record(ctx, audit.Event{
 		Event: audit.ApprovalRequested, Outcome: audit.OK, Principal: string(req.Principal),
 		Tier: req.Tier.String(), ApprovalID: req.ID, Reason: req.Reason, Tool: req.Trigger,
-		Path: strings.Join(req.Paths, ","),
+		Path: strings.Join(req.Paths, ","), ExpiresAt: req.Expires,
 	})
-	issued, err := m.opts.Issuer.Issue(ctx, req, held)
+	if err == nil {
+		issued, err = m.opts.Issuer.Issue(ctx, req, held)
+	}
 	if err == nil && (issued.TTL <= 0 || issued.TTL > req.TTL) {
 		// The token would outlive the grant (or its life is unknown): a
 		// killed Gatekeeper would leave it usable. Give it back.
@@ -146,21 +153,8 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrApprovalTimeout) {
 		err = fmt.Errorf("%w: %w", ErrApprovalTimeout, err)
 	}
-
-	m.mu.Lock()
-	st := m.state(req.Principal)
-	st.pending[req.Tier] = nil
-	unused := false
-	if err == nil && m.closed {
-		unused, err = true, ErrClosed
-	}
-	var g, replaced *Grant
-	if err == nil && req.Tier == Destroy {
-		// A one-shot grant is handed to its one caller, never kept.
-		now := m.opts.Clock.Now()
-		g = &Grant{Principal: req.Principal, Tier: Destroy, Scope: req.Scope, Paths: req.Paths, Token: issued.Token,
-			Accessor: issued.Accessor, ApprovalID: req.ID, IssuedAt: now, ExpiresAt: now.Add(issued.TTL)}
-	} else if err == nil {
+	var g *Grant
+	if err == nil {
 		now := m.opts.Clock.Now()
 		g = &Grant{
 			Principal:  req.Principal,
@@ -173,6 +167,30 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 			IssuedAt:   now,
 			ExpiresAt:  now.Add(issued.TTL),
 		}
+	}
+	decided := audit.Event{
+		Event: audit.ApprovalDecided, Outcome: outcomeOf(err), Principal: string(req.Principal),
+		Tier: req.Tier.String(), ApprovalID: req.ID, Detail: detailOf(err),
+		DurationMS: m.opts.Clock.Now().Sub(start).Milliseconds(),
+	}
+	if g != nil {
+		decided.Accessor = g.Accessor
+	}
+	if aerr := errors.Join(m.opts.Audit.Record(ctx, decided), m.recordIssued(ctx, g)); aerr != nil && g != nil {
+		// A grant that is not on record is not given.
+		m.revokeToken(ctx, g.Token)
+		g, err = nil, aerr
+	}
+
+	m.mu.Lock()
+	st := m.state(req.Principal)
+	st.pending[req.Tier] = nil
+	var replaced, unused *Grant
+	switch {
+	case g != nil && m.closed:
+		unused, g, err = g, nil, ErrClosed
+	case g != nil && req.Tier != Destroy:
+		// A one-shot grant is handed to its one caller, never kept.
 		g.stopTimer = m.opts.Clock.AfterFunc(issued.TTL, func() { m.expire(g) })
 		replaced = st.take(req.Tier)
 		st.grants[req.Tier] = g
@@ -183,25 +201,26 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 	}
 	f.grant, f.err = g, err
 	m.mu.Unlock()
-
-	// The decision is on record before anyone waiting acts on it.
-	m.opts.Audit.Record(ctx, audit.Event{
-		Event: audit.ApprovalDecided, Outcome: outcomeOf(err), Principal: string(req.Principal),
-		Tier: req.Tier.String(), ApprovalID: req.ID, Detail: detailOf(err),
-	})
-	if g != nil {
-		m.record(ctx, g, audit.GrantIssued, audit.OK, "")
-	}
 	close(f.done)
 
-	if unused {
-		m.revokeToken(ctx, issued.Token)
+	for _, old := range []struct {
+		g   *Grant
+		why string
+	}{{unused, "shutdown"}, {replaced, "replaced by a new grant"}} {
+		if old.g != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.RevokeTimeout)
+			_ = m.revoke(rctx, old.g, audit.GrantRevoked, old.why)
+			cancel()
+		}
 	}
-	if replaced != nil {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.RevokeTimeout)
-		defer cancel()
-		_ = m.revoke(rctx, replaced, audit.GrantRevoked, "replaced by a new grant")
+}
+
+// recordIssued records a new grant; nil records nothing.
+func (m *Manager) recordIssued(ctx context.Context, g *Grant) error {
+	if g == nil {
+		return nil
 	}
+	return m.record(ctx, g, audit.GrantIssued, audit.OK, "")
 }
 
 // revokeToken revokes a token that never became a grant.

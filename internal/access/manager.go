@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,9 +28,11 @@ type Issuer interface {
 	Check(ctx context.Context, token sensitive.String) error
 }
 
-// Recorder receives audit events.
+// Recorder receives audit events. An error means the event could not be
+// recorded: a decision that would grant access must then not take effect
+// (audit.ErrUnavailable).
 type Recorder interface {
-	Record(ctx context.Context, e audit.Event)
+	Record(ctx context.Context, e audit.Event) error
 }
 
 // Options configure a Manager. Issuer is required.
@@ -345,7 +348,7 @@ func (m *Manager) end(ctx context.Context, p Principal, why string, tiers ...Tie
 	m.mu.Unlock()
 	var errs []error
 	for _, g := range ended {
-		errs = append(errs, m.revoke(ctx, g, audit.GrantRevoked, why))
+		errs = append(errs, m.revoke(ctx, g, audit.GrantReleased, why))
 	}
 	return errors.Join(errs...)
 }
@@ -386,7 +389,7 @@ func (m *Manager) Recheck(ctx context.Context, g *Grant) error {
 		}
 		return ErrNotAuthenticated
 	}
-	m.record(ctx, g, audit.GrantLost, audit.Failed, "vault no longer honours the token")
+	_ = m.record(ctx, g, audit.GrantLost, audit.Failed, "vault no longer honours the token")
 	return ErrGrantLost
 }
 
@@ -410,24 +413,37 @@ func (m *Manager) expire(g *Grant) {
 func (m *Manager) revoke(ctx context.Context, g *Grant, event, why string) error {
 	if err := m.opts.Issuer.Revoke(ctx, g.Token); err != nil {
 		m.opts.Logger.WarnContext(ctx, "revoking a grant failed", "principal", g.Principal, "tier", g.Tier, "accessor", g.Accessor, "err", err)
-		m.record(ctx, g, audit.RevokeFailed, audit.Failed, why+": "+safeDetail(err))
+		_ = m.record(ctx, g, audit.RevokeFailed, audit.Failed, why+": "+safeDetail(err))
 		return err
 	}
-	m.record(ctx, g, event, audit.OK, why)
+	_ = m.record(ctx, g, event, audit.OK, why)
 	return nil
 }
 
-func (m *Manager) record(ctx context.Context, g *Grant, event string, outcome audit.Outcome, detail string) {
-	m.opts.Audit.Record(ctx, audit.Event{
+// record writes an event about g. Events that end a grant carry how long it
+// lived. The error matters only where access is given (grant.issued): access
+// that ends, ends whether or not the record of it could be written.
+func (m *Manager) record(ctx context.Context, g *Grant, event string, outcome audit.Outcome, detail string) error {
+	e := audit.Event{
 		Event:      event,
 		Outcome:    outcome,
 		Principal:  string(g.Principal),
 		Tier:       g.Tier.String(),
+		Path:       strings.Join(g.Paths, ","),
 		ApprovalID: g.ApprovalID,
 		Accessor:   g.Accessor,
 		ExpiresAt:  g.ExpiresAt,
 		Detail:     detail,
-	})
+	}
+	if event != audit.GrantIssued {
+		// No grant lives past its expiry, however late its timer fired.
+		end := m.opts.Clock.Now()
+		if end.After(g.ExpiresAt) {
+			end = g.ExpiresAt
+		}
+		e.DurationMS = end.Sub(g.IssuedAt).Milliseconds()
+	}
+	return m.opts.Audit.Record(ctx, e)
 }
 
 // Close revokes every live grant and ends pending approvals. Afterwards
@@ -463,7 +479,7 @@ func newID(prefix string) string {
 // may name paths, and nothing in them is needed in the audit log that the
 // debug log does not already have.
 func safeDetail(err error) string {
-	for _, e := range []error{ErrDenied, ErrApprovalTimeout, ErrPasscodeRequired, ErrTokenTooLong, ErrMisconfigured, ErrBrokerCredential, ErrClosed, ErrNotAuthenticated, ErrTokenInvalid, context.DeadlineExceeded, context.Canceled} {
+	for _, e := range []error{ErrDenied, ErrApprovalTimeout, ErrPasscodeRequired, ErrTokenTooLong, ErrMisconfigured, ErrBrokerCredential, ErrClosed, ErrNotAuthenticated, ErrTokenInvalid, audit.ErrUnavailable, context.DeadlineExceeded, context.Canceled} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}

@@ -110,12 +110,39 @@ func (f *fakeIssuer) issueCount() int {
 type events struct {
 	mu  sync.Mutex
 	all []audit.Event
+	// fail, if set, names the events that cannot be recorded.
+	fail map[string]bool
 }
 
-func (e *events) Record(_ context.Context, ev audit.Event) {
+func (e *events) Record(_ context.Context, ev audit.Event) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.fail[ev.Event] {
+		return fmt.Errorf("%w: disk full", audit.ErrUnavailable)
+	}
 	e.all = append(e.all, ev)
+	return nil
+}
+
+func (e *events) failOn(names ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.fail = map[string]bool{}
+	for _, n := range names {
+		e.fail[n] = true
+	}
+}
+
+func (e *events) named(name string) []audit.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []audit.Event
+	for _, ev := range e.all {
+		if ev.Event == name {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 func (e *events) outcomes(name string) []audit.Outcome {

@@ -12,10 +12,14 @@ import (
 
 func TestRecordWritesOneLinePerEvent(t *testing.T) {
 	var buf bytes.Buffer
-	l := New(&buf, nil)
+	l := New(Options{Sinks: []Sink{NewWriterSink("buf", &buf)}})
 	ctx := WithCorrelationID(context.Background(), "c-1")
-	l.Record(ctx, Event{Event: ToolCall, Outcome: OK, Tool: "read_secret", Path: "db"})
-	l.Record(context.Background(), Event{Event: GrantIssued}) // no outcome given
+	if err := l.Record(ctx, Event{Event: ToolCall, Outcome: OK, Tool: "read_secret", Path: "db"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Record(context.Background(), Event{Event: GrantIssued}); err != nil { // no outcome given
+		t.Fatal(err)
+	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("lines = %q", lines)
@@ -42,10 +46,19 @@ type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
-func TestWriteFailureIsReported(t *testing.T) {
-	var logs bytes.Buffer
-	New(failingWriter{}, slog.New(slog.NewTextHandler(&logs, nil))).Record(context.Background(), Event{Event: ToolCall, Outcome: OK})
-	if !strings.Contains(logs.String(), "writing the audit log") {
-		t.Errorf("logs = %q", logs.String())
+func TestWriteFailureRefusesOrContinuesLoudly(t *testing.T) {
+	for _, cont := range []bool{false, true} {
+		var logs bytes.Buffer
+		l := New(Options{Sinks: []Sink{NewWriterSink("disk", failingWriter{})}, Continue: cont, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		err := l.Record(context.Background(), Event{Event: ToolCall, Outcome: OK})
+		if cont {
+			if err != nil || !strings.Contains(logs.String(), "AUDIT RECORD LOST") {
+				t.Errorf("continue: err = %v, logs = %q; want nil and a loud warning", err, logs.String())
+			}
+			continue
+		}
+		if !errors.Is(err, ErrUnavailable) || !strings.Contains(logs.String(), "refusing") {
+			t.Errorf("refuse: err = %v, logs = %q; want ErrUnavailable", err, logs.String())
+		}
 	}
 }

@@ -65,7 +65,8 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 	if err != nil {
 		return nil, err
 	}
-	recorders := append([]access.Recorder{audit.New(auditOut, logger)}, o.recorders...)
+	auditLog := audit.New(audit.Options{Sinks: []audit.Sink{audit.NewWriterSink("audit", auditOut)}, Logger: logger})
+	recorders := append([]access.Recorder{auditLog}, o.recorders...)
 	rec := fanout(recorders)
 
 	vc, err := vault.New(vault.Options{Address: cfg.VaultAddr, WrapTransport: o.transport})
@@ -215,11 +216,15 @@ func openAudit(path string, stderr io.Writer) (io.Writer, func(), error) {
 	return f, func() { _ = f.Close() }, nil
 }
 
-// fanout sends each audit event to every recorder.
+// fanout sends each audit event to every recorder, the audit log first. An
+// event the audit log refused is not passed on: it did not happen.
 type fanout []access.Recorder
 
-func (f fanout) Record(ctx context.Context, e audit.Event) {
+func (f fanout) Record(ctx context.Context, e audit.Event) error {
 	for _, r := range f {
-		r.Record(ctx, e)
+		if err := r.Record(ctx, e); err != nil {
+			return err
+		}
 	}
+	return nil
 }

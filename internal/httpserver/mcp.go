@@ -86,17 +86,17 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		switch {
 		case errors.Is(err, clientauth.ErrNoCredential):
 			ev.Detail = "no credential"
-			s.opts.Audit.Record(ctx, ev)
+			_ = s.opts.Audit.Record(ctx, ev)
 			s.challenge(w, r, "")
 			return
 		case err != nil:
 			ev.Detail = safeReason(err)
-			s.opts.Audit.Record(ctx, ev)
+			_ = s.opts.Audit.Record(ctx, ev)
 			s.challenge(w, r, "invalid_token")
 			return
 		case !known:
 			ev.Detail = "agent not declared"
-			s.opts.Audit.Record(ctx, ev)
+			_ = s.opts.Audit.Record(ctx, ev)
 			http.Error(w, "this agent is not configured on this Gatekeeper", http.StatusForbidden)
 			return
 		}
@@ -105,7 +105,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			scopes = slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return !slices.Contains(ceiling, sc) })
 		}
 		ev.Outcome = audit.OK
-		s.opts.Audit.Record(ctx, ev)
+		if err := s.opts.Audit.Record(ctx, ev); err != nil {
+			http.Error(w, "Gatekeeper cannot write its audit log, so it serves no request; tell the operator", http.StatusServiceUnavailable)
+			return
+		}
 
 		r = r.Clone(context.WithValue(ctx, callerKey{}, &caller{agent: id.Agent, scopes: scopes, expires: id.Expires}))
 		// The real credential stops here; the SDK's hook sees a placeholder.

@@ -24,9 +24,11 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
 )
 
-// Recorder receives audit events.
+// Recorder receives audit events. An error means the event was not recorded
+// (audit.ErrUnavailable): a request whose admission cannot be recorded is
+// not admitted.
 type Recorder interface {
-	Record(ctx context.Context, e audit.Event)
+	Record(ctx context.Context, e audit.Event) error
 }
 
 // Check is one readiness check.

@@ -53,6 +53,8 @@ func agentMessage(err error) (string, audit.Outcome) {
 		return "Writing needs write access, which you do not have now. Call escalate with a reason the human will see, then retry the write.", audit.Refused
 	case errors.Is(err, access.ErrGrantLost):
 		return "Your access was revoked outside Gatekeeper. Call authenticate to ask the human again.", audit.Refused
+	case errors.Is(err, audit.ErrUnavailable):
+		return "Gatekeeper cannot write its audit log, so it does nothing it cannot record: no access was granted and nothing was read or changed. Tell the operator.", audit.Failed
 	case errors.Is(err, access.ErrClosed):
 		return "Gatekeeper is shutting down; no access can be granted.", audit.Failed
 	case errors.Is(err, access.ErrBrokerCredential):

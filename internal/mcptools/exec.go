@@ -58,7 +58,9 @@ func (t *tools) runWithSecret(ctx context.Context, c *call, in RunIn) (RunOut, e
 			return RunOut{}, inputError("env values must be field names of the secret")
 		}
 	}
+	var grant *access.Grant
 	s, err := withRead(ctx, t, c, func(g *access.Grant) (*vault.KVSecret, error) {
+		grant = g
 		return t.opts.Vault.KVReadVersion(ctx, g.Token, t.opts.KVMount, t.full(c, p), 0)
 	})
 	if err != nil {
@@ -73,6 +75,9 @@ func (t *tools) runWithSecret(ctx context.Context, c *call, in RunIn) (RunOut, e
 		env[name] = sensitive.New(v)
 	}
 	c.reveal = "injected"
+	if err := t.intent(ctx, c, grant); err != nil {
+		return RunOut{}, err
+	}
 	res, err := t.opts.Exec.Run(ctx, in.Command, in.Args, env)
 	switch {
 	case errors.Is(err, execsecret.ErrNotAllowed), errors.Is(err, execsecret.ErrInvalidEnv):

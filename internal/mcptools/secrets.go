@@ -245,6 +245,7 @@ func withRead[T any](ctx context.Context, t *tools, c *call, fn func(*access.Gra
 	if err != nil {
 		return zero, err
 	}
+	c.tier, c.accessor = g.Tier.String(), g.Accessor
 	v, err := fn(g)
 	if err != nil {
 		return zero, t.refused(ctx, g, err)
@@ -253,11 +254,14 @@ func withRead[T any](ctx context.Context, t *tools, c *call, fn func(*access.Gra
 }
 
 // withWrite runs fn with p's live write grant for path: a write never
-// escalates by itself.
+// escalates by itself, and happens only once its intent is on record.
 func withWrite[T any](ctx context.Context, t *tools, c *call, path string, fn func(*access.Grant) (T, error)) (T, error) {
 	var zero T
 	g, err := t.opts.Access.ForWrite(c.principal, path)
 	if err != nil {
+		return zero, err
+	}
+	if err := t.intent(ctx, c, g); err != nil {
 		return zero, err
 	}
 	v, err := fn(g)

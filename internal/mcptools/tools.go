@@ -58,9 +58,10 @@ type Runner interface {
 	Run(ctx context.Context, command string, args []string, env map[string]sensitive.String) (execsecret.Result, error)
 }
 
-// Recorder receives audit events.
+// Recorder receives audit events. An error means the event was not
+// recorded, and the call's result must not be given (audit.ErrUnavailable).
 type Recorder interface {
-	Record(ctx context.Context, e audit.Event)
+	Record(ctx context.Context, e audit.Event) error
 }
 
 // Options configure the tools. Access, Vault, KVMount, TransitMount,
@@ -155,13 +156,17 @@ type call struct {
 	tool      string
 	path      string // the agent's path, once validated, for the audit log
 	reveal    string // "revealed" or "withheld", when the call read values
+	// tier and accessor name the grant the call used, for the audit log.
+	tier, accessor string
 }
 
 type handler[In, Out any] func(ctx context.Context, c *call, in In) (Out, error)
 
 // add wraps a handler with what every call needs: a correlation id, the
 // caller and its scopes (checked again on every call), the rate limit, one
-// audit event and the translation of errors for the model.
+// audit event and the translation of errors for the model. The result
+// reaches the agent only once its audit event is written: a read that
+// cannot be recorded reveals nothing.
 func add[In, Out any](s *mcp.Server, t *tools, tool *mcp.Tool, h handler[In, Out]) {
 	if !t.opts.Include(tool.Name) {
 		return
@@ -172,17 +177,36 @@ func add[In, Out any](s *mcp.Server, t *tools, tool *mcp.Tool, h handler[In, Out
 		ctx = audit.WithCorrelationID(ctx, id)
 		c := &call{req: req, tool: tool.Name}
 		ctx = offerLinks(ctx, c)
+		start := time.Now()
 		out, err := run(ctx, t, c, func() (Out, error) { return h(ctx, c, in) })
-		ev := audit.Event{Event: audit.ToolCall, Outcome: audit.OK, CorrelationID: id, Principal: string(c.principal), Tool: tool.Name, Path: c.path, Reveal: c.reveal}
+		ev := audit.Event{Event: audit.ToolCall, Outcome: audit.OK, CorrelationID: id, Principal: string(c.principal),
+			Tool: tool.Name, Path: c.path, Tier: c.tier, Accessor: c.accessor, Reveal: c.reveal,
+			DurationMS: time.Since(start).Milliseconds()}
 		if err != nil {
 			msg, outcome := agentMessage(err)
 			ev.Outcome, ev.Detail = outcome, msg
-			t.opts.Audit.Record(ctx, ev)
+		}
+		if aerr := t.opts.Audit.Record(ctx, ev); aerr != nil && err == nil {
+			err = aerr
+			out = zero
+		}
+		if err != nil {
+			msg, _ := agentMessage(err)
 			t.opts.Logger.DebugContext(ctx, "tool call failed", "tool", tool.Name, "correlation_id", id, "err", err)
 			return nil, zero, &toolError{msg: msg + " (ref " + id + ")"}
 		}
-		t.opts.Audit.Record(ctx, ev)
 		return nil, out, nil
+	})
+}
+
+// intent records, before a call changes anything in Vault (a write, a
+// deletion, a command run with secrets), what it is about to do with which
+// grant. If that cannot be recorded, nothing is done.
+func (t *tools) intent(ctx context.Context, c *call, g *access.Grant) error {
+	c.tier, c.accessor = g.Tier.String(), g.Accessor
+	return t.opts.Audit.Record(ctx, audit.Event{
+		Event: audit.ToolRequest, Outcome: audit.OK, Principal: string(c.principal), Tool: c.tool,
+		Path: c.path, Tier: c.tier, ApprovalID: g.ApprovalID, Accessor: g.Accessor,
 	})
 }
 

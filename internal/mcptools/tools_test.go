@@ -43,7 +43,7 @@ func (s *stubAccess) Status(p access.Principal) access.Status { return access.St
 
 type stubKV struct {
 	Vault
-	reads []string
+	reads, writes []string
 }
 
 func (s *stubKV) KVReadVersion(_ context.Context, _ sensitive.String, mount, path string, _ int64) (*vault.KVSecret, error) {
@@ -54,12 +54,18 @@ func (s *stubKV) KVReadVersion(_ context.Context, _ sensitive.String, mount, pat
 type recorder struct {
 	mu  sync.Mutex
 	all []audit.Event
+	// fail names the events that cannot be recorded.
+	fail string
 }
 
-func (r *recorder) Record(_ context.Context, e audit.Event) {
+func (r *recorder) Record(_ context.Context, e audit.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if e.Event == r.fail {
+		return audit.ErrUnavailable
+	}
 	r.all = append(r.all, e)
+	return nil
 }
 
 func connect(t *testing.T, acc Access, kv Vault, rec Recorder, copts *mcp.ClientOptions) *mcp.ClientSession {
@@ -310,5 +316,66 @@ func TestApprovalLinkOfferedAsURLElicitation(t *testing.T) {
 		}
 	default:
 		t.Fatal("no elicitation reached the client")
+	}
+}
+
+func (s *stubAccess) ForWrite(access.Principal, string) (*access.Grant, error) {
+	return &access.Grant{Tier: access.Write, Accessor: "acc-w", ApprovalID: "apr_w"}, nil
+}
+
+func (s *stubKV) KVWriteCAS(_ context.Context, _ sensitive.String, mount, path string, _ map[string]any, _ *int64) (int64, error) {
+	s.writes = append(s.writes, mount+"/"+path)
+	return 4, nil
+}
+
+// A call whose audit record cannot be written gives the agent nothing: a
+// read reveals no value, and a write is not attempted at all.
+func TestUnrecordedCallsDoNothing(t *testing.T) {
+	tests := []struct {
+		name, fail, tool string
+		args             map[string]any
+		reads, writes    int
+	}{
+		{"fail/read", audit.ToolCall, "read_secret", map[string]any{"path": "db"}, 1, 0},
+		{"fail/write-intent", audit.ToolRequest, "write_secret", map[string]any{"path": "db", "data": map[string]any{"k": "v"}}, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kv := &stubKV{}
+			cs := connect(t, &stubAccess{}, kv, &recorder{fail: tc.fail}, nil)
+			res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: tc.tool, Arguments: tc.args})
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := res.Content[0].(*mcp.TextContent).Text
+			if !res.IsError || !strings.Contains(text, "cannot write its audit log") || res.StructuredContent != nil {
+				t.Fatalf("result %v %q %v, want an audit error and no content", res.IsError, text, res.StructuredContent)
+			}
+			if strings.Contains(text, `"v"`) {
+				t.Errorf("the value reached the agent: %q", text)
+			}
+			if len(kv.reads) != tc.reads || len(kv.writes) != tc.writes {
+				t.Errorf("vault reads %v writes %v, want %d and %d", kv.reads, kv.writes, tc.reads, tc.writes)
+			}
+		})
+	}
+}
+
+func TestWriteIsRecordedBeforeItHappens(t *testing.T) {
+	rec := &recorder{}
+	cs := connect(t, &stubAccess{}, &stubKV{}, rec, nil)
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "write_secret", Arguments: map[string]any{"path": "db", "data": map[string]any{"k": "v"}}})
+	if err != nil || res.IsError {
+		t.Fatalf("write: %v %+v", err, res)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var got []string
+	for _, e := range rec.all {
+		got = append(got, e.Event+" "+e.Tier+" "+e.Accessor+" "+e.Path)
+	}
+	want := []string{"tool.request write acc-w db", "tool.call write acc-w db"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("audit events (-want +got):\n%s", diff)
 	}
 }

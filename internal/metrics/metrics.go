@@ -69,8 +69,8 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Record counts a decision from the audit stream.
-func (m *Metrics) Record(_ context.Context, e audit.Event) {
+// Record counts a decision from the audit stream. It never fails.
+func (m *Metrics) Record(_ context.Context, e audit.Event) error {
 	outcome := string(e.Outcome)
 	switch e.Event {
 	case audit.ToolCall:
@@ -85,9 +85,10 @@ func (m *Metrics) Record(_ context.Context, e audit.Event) {
 			kind = "approvals"
 		}
 		m.rateLimited.WithLabelValues(kind).Inc()
-	case audit.GrantExpired, audit.GrantRevoked, audit.GrantLost:
+	case audit.GrantExpired, audit.GrantRevoked, audit.GrantReleased, audit.GrantLost:
 		m.grantsEnded.WithLabelValues(e.Tier, strings.TrimPrefix(e.Event, "grant.")).Inc()
 	}
+	return nil
 }
 
 // InstrumentHandler counts requests to one handler.

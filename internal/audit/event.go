@@ -1,15 +1,16 @@
 // Package audit writes one JSON line per decision Gatekeeper makes: every
-// tool call, approval and grant. It is a stream of its own, separate from
-// debug logs, and it never carries a secret value or a token: events hold
-// token accessors, paths and safe messages only.
+// authentication, tool call, approval and grant. It is a stream of its own,
+// separate from debug logs, written to one or more sinks (a hash-chained
+// file, stderr, syslog, an HTTP collector). Like Vault's audit devices, a
+// decision that cannot be recorded is refused.
+//
+// It never carries a secret value, a token or a passcode: Event has only
+// plain fields, and the types that hold secrets (sensitive.String) cannot
+// be put in one without an explicit Reveal, which no caller makes.
 package audit
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"log/slog"
-	"sync"
 	"time"
 )
 
@@ -27,15 +28,19 @@ const (
 // Event names.
 const (
 	ToolCall          = "tool.call"
+	ToolRequest       = "tool.request" // before a call changes something: what it will do, with which grant
 	ApprovalRequested = "approval.requested"
 	ApprovalDecided   = "approval.decided"
 	GrantIssued       = "grant.issued"
 	GrantExpired      = "grant.expired"
-	GrantRevoked      = "grant.revoked"
-	GrantLost         = "grant.lost" // the token stopped working from outside Gatekeeper
+	GrantRenewed      = "grant.renewed"  // a read grant issued in place of an expired one
+	GrantReleased     = "grant.released" // the agent gave it up (release, logout)
+	GrantRevoked      = "grant.revoked"  // ended by Gatekeeper or an operator (shutdown, revoke, replaced)
+	GrantLost         = "grant.lost"     // the token stopped working from outside Gatekeeper
 	RevokeFailed      = "grant.revoke_failed"
 	RateLimited       = "rate_limit"
 	Authentication    = "authentication"
+	ConfigLoaded      = "config.loaded" // the configuration a server started (or reloaded) with
 )
 
 // Event is one audit record. Fields that do not apply stay empty.
@@ -58,6 +63,8 @@ type Event struct {
 	Reveal string `json:"reveal,omitempty"`
 	// Detail is a safe, value-free description of what went wrong.
 	Detail string `json:"detail,omitempty"`
+	// DurationMS is how long the call, approval or grant lasted.
+	DurationMS int64 `json:"duration_ms,omitempty"`
 }
 
 type ctxKey struct{}
@@ -73,48 +80,4 @@ func WithCorrelationID(ctx context.Context, id string) context.Context {
 func CorrelationID(ctx context.Context) string {
 	id, _ := ctx.Value(ctxKey{}).(string)
 	return id
-}
-
-// Log writes events as JSON lines to one writer. It is safe for concurrent use.
-type Log struct {
-	mu     sync.Mutex
-	w      io.Writer
-	logger *slog.Logger
-}
-
-// New returns a Log writing to w. Write failures are reported to logger: the
-// caller whose decision is being recorded cannot act on them.
-func New(w io.Writer, logger *slog.Logger) *Log {
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	return &Log{w: w, logger: logger}
-}
-
-// Record writes e. A nil Log records nothing.
-func (l *Log) Record(ctx context.Context, e Event) {
-	if l == nil {
-		return
-	}
-	if e.Time.IsZero() {
-		e.Time = time.Now()
-	}
-	e.Time = e.Time.UTC()
-	if e.CorrelationID == "" {
-		e.CorrelationID = CorrelationID(ctx)
-	}
-	if e.Outcome == "" {
-		e.Outcome = Failed
-	}
-	line, err := json.Marshal(e)
-	if err != nil {
-		l.logger.ErrorContext(ctx, "encoding an audit event", "event", e.Event, "err", err)
-		return
-	}
-	line = append(line, '\n')
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, err := l.w.Write(line); err != nil {
-		l.logger.ErrorContext(ctx, "writing the audit log", "event", e.Event, "err", err)
-	}
 }
