@@ -28,6 +28,10 @@ type Metrics struct {
 	rateLimited  *prometheus.CounterVec
 	grantsEnded  *prometheus.CounterVec
 	vaultLatency *prometheus.HistogramVec
+	// From the durations the audit events carry.
+	approvalLatency *prometheus.HistogramVec
+	grantLifetime   *prometheus.HistogramVec
+	toolLatency     *prometheus.HistogramVec
 }
 
 // New registers every collector. liveGrants is read at scrape time.
@@ -57,8 +61,23 @@ func New(liveGrants func() map[access.Tier]int) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}, []string{"method", "code"}),
 	}
+	m.approvalLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "gatekeeper_approval_duration_seconds", Help: "Time from an approval request to its decision, by tier and outcome.",
+		// A push answered in seconds up to the approval timeout (minutes).
+		Buckets: []float64{0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600},
+	}, []string{"tier", "outcome"})
+	m.grantLifetime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "gatekeeper_grant_lifetime_seconds", Help: "How long grants lived, by tier and how they ended.",
+		// Seconds (released at once) up to a working day of read access.
+		Buckets: []float64{10, 60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600},
+	}, []string{"tier", "how"})
+	m.toolLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "gatekeeper_tool_call_duration_seconds", Help: "Latency of MCP tool calls by tool and outcome, approvals included.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 18),
+	}, []string{"tool", "outcome"})
 	live := prometheus.NewDesc("gatekeeper_live_grants", "Live grants by tier.", []string{"tier"}, nil)
 	m.reg.MustRegister(m.requests, m.toolCalls, m.approvals, m.auth, m.rateLimited, m.grantsEnded, m.vaultLatency,
+		m.approvalLatency, m.grantLifetime, m.toolLatency,
 		&gaugeFunc{desc: live, read: liveGrants},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -75,8 +94,10 @@ func (m *Metrics) Record(_ context.Context, e audit.Event) error {
 	switch e.Event {
 	case audit.ToolCall:
 		m.toolCalls.WithLabelValues(e.Tool, outcome).Inc()
+		m.toolLatency.WithLabelValues(e.Tool, outcome).Observe(seconds(e.DurationMS))
 	case audit.ApprovalDecided:
 		m.approvals.WithLabelValues(e.Tier, outcome).Inc()
+		m.approvalLatency.WithLabelValues(e.Tier, outcome).Observe(seconds(e.DurationMS))
 	case audit.Authentication:
 		m.auth.WithLabelValues(e.Method, outcome).Inc()
 	case audit.RateLimited:
@@ -86,10 +107,14 @@ func (m *Metrics) Record(_ context.Context, e audit.Event) error {
 		}
 		m.rateLimited.WithLabelValues(kind).Inc()
 	case audit.GrantExpired, audit.GrantRevoked, audit.GrantReleased, audit.GrantLost:
-		m.grantsEnded.WithLabelValues(e.Tier, strings.TrimPrefix(e.Event, "grant.")).Inc()
+		how := strings.TrimPrefix(e.Event, "grant.")
+		m.grantsEnded.WithLabelValues(e.Tier, how).Inc()
+		m.grantLifetime.WithLabelValues(e.Tier, how).Observe(seconds(e.DurationMS))
 	}
 	return nil
 }
+
+func seconds(ms int64) float64 { return float64(ms) / 1000 }
 
 // InstrumentHandler counts requests to one handler.
 func (m *Metrics) InstrumentHandler(name string, h http.Handler) http.Handler {
