@@ -20,6 +20,7 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/reveal"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/tracing"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
 
@@ -47,6 +48,7 @@ type core struct {
 	// approverReady tells whether an approval can be run now.
 	approverReady check
 	reveal        *reveal.Matcher
+	tracing       *tracing.Tracing
 	// exec runs run_with_secret's commands; nil leaves the tool out.
 	exec mcptools.Runner
 	// close revokes every grant and closes the audit log; once.
@@ -69,7 +71,16 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 	recorders := append([]access.Recorder{auditLog}, o.recorders...)
 	rec := fanout(recorders)
 
-	vc, err := vault.New(vault.Options{Address: cfg.VaultAddr, WrapTransport: o.transport})
+	tr, err := tracing.New(ctx, tracing.Options{Endpoint: cfg.Tracing.OTLPEndpoint, SampleRatio: cfg.Tracing.SampleRatio, Version: Version})
+	if err != nil {
+		closeAudit()
+		return nil, err
+	}
+	wrap := tr.Transport
+	if o.transport != nil {
+		wrap = func(rt http.RoundTripper) http.RoundTripper { return tr.Transport(o.transport(rt)) }
+	}
+	vc, err := vault.New(vault.Options{Address: cfg.VaultAddr, WrapTransport: wrap})
 	if err != nil {
 		closeAudit()
 		return nil, err
@@ -104,7 +115,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 	}
 	approvals := ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Approvals }, cfg.Limits.Approvals), nil)
 	mgr := access.New(access.Options{
-		Issuer:          iss.issuer,
+		Issuer:          tr.Issuer(iss.issuer),
 		DenialCooldown:  cooldown(cfg.Approval.Cooldown),
 		Audit:           rec,
 		Logger:          logger,
@@ -129,7 +140,8 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 	c := &core{
 		reveal: matcher,
 		cfg:    cfg, logger: logger, audit: rec, vault: vc, access: mgr, agentOf: o.agentOf, approverReady: iss.ready,
-		limits: ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Rate }, cfg.Limits.Rate), nil),
+		tracing: tr,
+		limits:  ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Rate }, cfg.Limits.Rate), nil),
 	}
 	c.close = sync.OnceFunc(func() {
 		// stdin closed, SIGINT or SIGTERM: end every grant before exiting.
@@ -141,6 +153,9 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		stopBackground()
 		bgDone.Wait()
 		stopKeepAlive()
+		if err := tr.Shutdown(sctx); err != nil {
+			logger.Warn("exporting the last traces", "err", err)
+		}
 		closeAudit()
 	})
 	return c, nil
@@ -176,6 +191,7 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		Limit:        func(p access.Principal) (time.Duration, bool) { return c.limits.Allow(string(p)) },
 		Audit:        c.audit,
 		Logger:       c.logger,
+		Tracer:       c.tracing.Tracer(),
 	})
 	return server
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"slices"
 	"time"
@@ -71,10 +72,12 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, onListen func(url
 		AuthorizationServers: authServers,
 		Ready:                readiness(c),
 		Metrics:              m.Handler(),
-		Instrument:           m.InstrumentHandler,
-		WriteTimeout:         cfg.ApprovalTimeout + time.Minute,
-		Audit:                c.audit,
-		Logger:               c.logger,
+		Instrument: func(name string, h http.Handler) http.Handler {
+			return m.InstrumentHandler(name, c.tracing.Handler(name, h))
+		},
+		WriteTimeout: cfg.ApprovalTimeout + time.Minute,
+		Audit:        c.audit,
+		Logger:       c.logger,
 	})
 	if err != nil {
 		return err

@@ -41,6 +41,7 @@ type Config struct {
 	Limits   Limits   `yaml:"limits"`
 	Reveal   Reveal   `yaml:"reveal"`
 	Exec     Exec     `yaml:"exec"`
+	Tracing  Tracing  `yaml:"tracing"`
 
 	// DevMode is set by `gatekeeper dev` only: the dev approver is refused
 	// everywhere else.
@@ -240,8 +241,9 @@ func Default() Config {
 			Passkey:  Passkey{Listen: "127.0.0.1:8444"},
 			Notify:   Notify{Kind: "generic"},
 		},
-		Auth:   Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
-		Reveal: Reveal{Default: true},
+		Auth:    Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
+		Reveal:  Reveal{Default: true},
+		Tracing: Tracing{SampleRatio: 1},
 		Limits: Limits{
 			Rate:      Rate{PerMinute: 600, Burst: 60},
 			Approvals: Rate{PerMinute: 3, Burst: 5},

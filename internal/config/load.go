@@ -99,6 +99,7 @@ var Vars = []Var{
 		c.PasskeyEnrollToken = sensitive.New(v)
 		return nil
 	}},
+	{"GATEKEEPER_OTLP_ENDPOINT", "", "export OpenTelemetry traces over OTLP/HTTP to this collector URL (off when empty)", str(func(c *Config) *string { return &c.Tracing.OTLPEndpoint })},
 	{"GATEKEEPER_VAULT_BIN", "", "dev and tests: the Vault/OpenBao server binary to run", none},
 	{"GATEKEEPER_CACHE_DIR", "", "dev and tests: where the built Vault binary is cached", none},
 }

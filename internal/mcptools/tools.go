@@ -15,11 +15,15 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/execsecret"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/tracing"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
 
@@ -91,6 +95,8 @@ type Options struct {
 	Limit  func(p access.Principal) (retryAfter time.Duration, ok bool)
 	Audit  Recorder
 	Logger *slog.Logger
+	// Tracer traces each call (nil: no tracing).
+	Tracer trace.Tracer
 	// ProgressEvery is how often a call waiting for an approval reports
 	// progress to a client that asked for it. Default 5s.
 	ProgressEvery time.Duration
@@ -118,6 +124,9 @@ func Register(s *mcp.Server, opts Options) {
 	}
 	if opts.Audit == nil {
 		opts.Audit = (*audit.Log)(nil)
+	}
+	if opts.Tracer == nil {
+		opts.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	if opts.ProgressEvery <= 0 {
 		opts.ProgressEvery = 5 * time.Second
@@ -175,6 +184,8 @@ func add[In, Out any](s *mcp.Server, t *tools, tool *mcp.Tool, h handler[In, Out
 		var zero Out
 		id := newCorrelationID()
 		ctx = audit.WithCorrelationID(ctx, id)
+		ctx, span := t.opts.Tracer.Start(ctx, "tool "+tool.Name, trace.WithAttributes(
+			attribute.String("gatekeeper.tool", tool.Name), attribute.String("gatekeeper.correlation_id", id)))
 		c := &call{req: req, tool: tool.Name}
 		ctx = offerLinks(ctx, c)
 		start := time.Now()
@@ -189,7 +200,11 @@ func add[In, Out any](s *mcp.Server, t *tools, tool *mcp.Tool, h handler[In, Out
 		if aerr := t.opts.Audit.Record(ctx, ev); aerr != nil && err == nil {
 			err = aerr
 			out = zero
+			ev.Outcome = audit.Failed
 		}
+		span.SetAttributes(attribute.String("gatekeeper.principal", ev.Principal), attribute.String("gatekeeper.path", ev.Path),
+			attribute.String("gatekeeper.tier", ev.Tier))
+		tracing.End(span, string(ev.Outcome), err != nil)
 		if err != nil {
 			msg, _ := agentMessage(err)
 			t.opts.Logger.DebugContext(ctx, "tool call failed", "tool", tool.Name, "correlation_id", id, "err", err)

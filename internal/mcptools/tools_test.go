@@ -10,6 +10,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver"
@@ -377,5 +380,43 @@ func TestWriteIsRecordedBeforeItHappens(t *testing.T) {
 	want := []string{"tool.request write acc-w db", "tool.call write acc-w db"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("audit events (-want +got):\n%s", diff)
+	}
+}
+
+func TestEachCallIsASpan(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	s := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: "test"}, nil)
+	Register(s, Options{
+		Access: &stubAccess{readErr: access.ErrDenied}, Vault: &stubKV{}, KVMount: "secret", TransitMount: "transit", Audit: &recorder{},
+		KeyName: func(_ access.Principal, k string) string { return "p." + k },
+		Folder:  func(access.Principal) string { return "agent" },
+		Caller:  func(context.Context, *mcp.CallToolRequest) (Caller, error) { return Caller{Principal: "p"}, nil },
+		Tracer:  tp.Tracer("test"),
+	})
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(t.Context(), st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).Connect(t.Context(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if _, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "read_secret", Arguments: map[string]any{"path": "db"}}); err != nil {
+		t.Fatal(err)
+	}
+	ended := spans.Ended()
+	if len(ended) != 1 || ended[0].Name() != "tool read_secret" || ended[0].Status().Code != codes.Error {
+		t.Fatalf("spans = %v, want one failed tool span", ended)
+	}
+	got := map[string]string{}
+	for _, a := range ended[0].Attributes() {
+		got[string(a.Key)] = a.Value.AsString()
+	}
+	if got["gatekeeper.outcome"] != "denied" || got["gatekeeper.principal"] != "p" || got["gatekeeper.path"] != "db" || got["gatekeeper.correlation_id"] == "" {
+		t.Errorf("span attributes = %v", got)
 	}
 }
