@@ -82,7 +82,9 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 }
 
 // Tracer is Gatekeeper's tracer.
-func (t *Tracing) Tracer() trace.Tracer { return t.Provider.Tracer("github.com/gatekeeper-mcp/gatekeeper") }
+func (t *Tracing) Tracer() trace.Tracer {
+	return t.Provider.Tracer("github.com/gatekeeper-mcp/gatekeeper")
+}
 
 // Transport traces outgoing requests (to Vault) by method and path.
 func (t *Tracing) Transport(rt http.RoundTripper) http.RoundTripper {
