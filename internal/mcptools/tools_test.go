@@ -78,13 +78,19 @@ func connect(t *testing.T, acc Access, kv Vault, rec Recorder, copts *mcp.Client
 // connectVersion connects with a protocol version ("" for the SDK's newest).
 func connectVersion(t *testing.T, acc Access, kv Vault, rec Recorder, copts *mcp.ClientOptions, version string) *mcp.ClientSession {
 	t.Helper()
+	return connectWith(t, Options{Access: acc, Vault: kv, Audit: rec}, copts, version)
+}
+
+// connectWith registers the tools with opts (test defaults for what it
+// leaves empty) and connects a client.
+func connectWith(t *testing.T, opts Options, copts *mcp.ClientOptions, version string) *mcp.ClientSession {
+	t.Helper()
+	opts.KVMount, opts.TransitMount, opts.ProgressEvery = "secret", "transit", 5*time.Millisecond
+	opts.KeyName = func(_ access.Principal, k string) string { return "p." + k }
+	opts.Folder = func(access.Principal) string { return "agent" }
+	opts.Caller = func(context.Context, *mcp.CallToolRequest) (Caller, error) { return Caller{Principal: "p"}, nil }
 	s := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: "test"}, nil)
-	Register(s, Options{
-		Access: acc, Vault: kv, KVMount: "secret", TransitMount: "transit", Audit: rec, ProgressEvery: 5 * time.Millisecond,
-		KeyName: func(_ access.Principal, k string) string { return "p." + k },
-		Folder:  func(access.Principal) string { return "agent" },
-		Caller:  func(context.Context, *mcp.CallToolRequest) (Caller, error) { return Caller{Principal: "p"}, nil },
-	})
+	Register(s, opts)
 	st, ct := mcp.NewInMemoryTransports()
 	ss, err := s.Connect(t.Context(), st, nil)
 	if err != nil {
@@ -386,25 +392,7 @@ func TestWriteIsRecordedBeforeItHappens(t *testing.T) {
 func TestEachCallIsASpan(t *testing.T) {
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-	s := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: "test"}, nil)
-	Register(s, Options{
-		Access: &stubAccess{readErr: access.ErrDenied}, Vault: &stubKV{}, KVMount: "secret", TransitMount: "transit", Audit: &recorder{},
-		KeyName: func(_ access.Principal, k string) string { return "p." + k },
-		Folder:  func(access.Principal) string { return "agent" },
-		Caller:  func(context.Context, *mcp.CallToolRequest) (Caller, error) { return Caller{Principal: "p"}, nil },
-		Tracer:  tp.Tracer("test"),
-	})
-	st, ct := mcp.NewInMemoryTransports()
-	ss, err := s.Connect(t.Context(), st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ss.Close()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).Connect(t.Context(), ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
+	cs := connectWith(t, Options{Access: &stubAccess{readErr: access.ErrDenied}, Vault: &stubKV{}, Audit: &recorder{}, Tracer: tp.Tracer("test")}, nil, "")
 	if _, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "read_secret", Arguments: map[string]any{"path": "db"}}); err != nil {
 		t.Fatal(err)
 	}
