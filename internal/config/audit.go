@@ -114,7 +114,7 @@ func (c Config) validateAudit() []error {
 		if _, err := audit.ParseKey(a.Key.Reveal()); err != nil {
 			add("the audit key (GATEKEEPER_AUDIT_KEY or audit.key_file): %w", err)
 		}
-	} else if c.AuditFile != "" {
+	} else if c.AuditFile != "" && a.KeyFile == "" { // an unreadable key_file is reported by Load
 		add("the audit file (audit_file, GATEKEEPER_AUDIT_FILE) is hash-chained and needs a key in GATEKEEPER_AUDIT_KEY or audit.key_file (%s)", audit.MakeKey)
 	}
 	switch {

@@ -62,7 +62,7 @@ var Vars = []Var{
 	{"GATEKEEPER_WRITE_TTL", access.DefaultWriteTTL.String(), "length of a write grant (and its token); never renewed", duration(func(c *Config) *time.Duration { return &c.WriteTTL })},
 	{"GATEKEEPER_APPROVAL_TIMEOUT", access.DefaultApprovalTimeout.String(), "how long an approval may wait for the human", duration(func(c *Config) *time.Duration { return &c.ApprovalTimeout })},
 	{"GATEKEEPER_AUDIT_FILE", "", "append audit JSON lines to this file instead of stderr", str(func(c *Config) *string { return &c.AuditFile })},
-	{"GATEKEEPER_AUDIT_KEY", "", "key of the audit file's hash chain: base64, at least 32 bytes (`head -c 32 /dev/urandom | base64`); or audit.key_file", func(c *Config, v string) error {
+	{"GATEKEEPER_AUDIT_KEY", "", "key of the audit hash chain: base64 of at least 32 random bytes (see docs/audit.md); or audit.key_file", func(c *Config, v string) error {
 		c.Audit.Key = sensitive.New(strings.TrimSpace(v))
 		return nil
 	}},
