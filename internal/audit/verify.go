@@ -158,6 +158,9 @@ func (v *verifier) one(e *entry) error {
 	r := e.rec
 	switch {
 	case start && (r.Seq != 1 || r.Prev != Genesis):
+		if next := v.s.peek(); v.genuine(next) && next.rec.Seq == 1 && next.rec.Prev == Genesis {
+			return v.problem(e, Replayed, "a copy of the genuine record seq %d, placed before the first record", r.Seq)
+		}
 		return v.problem(e, MidChain, "the set starts at seq %d, not at the first record: give every file, oldest first (or its first records were removed)", r.Seq)
 	case start:
 	case r.Seq == v.expect.Seq+1 && r.Prev == v.expect.MAC:

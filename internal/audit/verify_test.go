@@ -129,6 +129,18 @@ func TestVerifyTamperMatrix(t *testing.T) {
 			writeLines(t, files[2], slices.Insert(lines, 1, genuine))
 			return files
 		}, want: want{Replayed, 2, 2, 3}},
+		{name: "fail/replayed-before-the-first", mutate: func(t *testing.T, files []string) []string {
+			lines := readLines(t, files[0])
+			writeLines(t, files[0], append([]string{lines[2]}, lines...))
+			return files
+		}, want: want{Replayed, 0, 1, 3}},
+		{name: "fail/swap-across-files", mutate: func(t *testing.T, files []string) []string {
+			a, b := readLines(t, files[1]), readLines(t, files[2])
+			a[3], b[0] = b[0], a[3] // seqs 8 and 9
+			writeLines(t, files[1], a)
+			writeLines(t, files[2], b)
+			return files
+		}, want: want{Reordered, 1, 4, 9}},
 		{name: "fail/remove-line", mutate: func(t *testing.T, files []string) []string {
 			lines := readLines(t, files[2])
 			writeLines(t, files[2], slices.Delete(lines, 1, 2)) // seq 10

@@ -57,7 +57,7 @@ func auditCmd(args []string, sys IO) error {
 	if err != nil {
 		return err
 	}
-	sum, err := audit.Verify(audit.VerifyOptions{Key: key, Head: strings.TrimSpace(*head)}, files)
+	sum, err := audit.Verify(audit.VerifyOptions{Key: key, Head: strings.ToLower(strings.TrimSpace(*head))}, files)
 	var p *audit.Problem
 	if errors.As(err, &p) {
 		fmt.Fprintf(sys.Stdout, "problem: %s\n", p)
