@@ -83,6 +83,9 @@ func newEnv(t testing.TB) *env {
 	return e
 }
 
+// auditKey keys the audit file's hash chain (base64 of 32 bytes).
+const auditKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
 // agent is one running `gatekeeper serve` and the MCP client talking to it.
 type agent struct {
 	t       testing.TB
@@ -107,6 +110,7 @@ func (e *env) serve(extraEnv ...string) *agent {
 		"VAULT_ADDR=" + e.srv.Addr,
 		"VAULT_TOKEN=" + e.res.BootstrapToken.Reveal(),
 		"GATEKEEPER_AUDIT_FILE=" + a.audit,
+		"GATEKEEPER_AUDIT_KEY=" + auditKey,
 		"GATEKEEPER_LOG_LEVEL=debug",
 	}, append(e.extra, extraEnv...)...)
 	a.cmd.Stderr = a.stderr

@@ -184,6 +184,7 @@ func (e *env) serveHTTP(config string, p *pki, extraEnv ...string) *httpServer {
 		"VAULT_ADDR=" + e.srv.Addr,
 		"VAULT_TOKEN=" + e.res.BootstrapToken.Reveal(),
 		"GATEKEEPER_AUDIT_FILE=" + h.audit,
+		"GATEKEEPER_AUDIT_KEY=" + auditKey,
 		"GATEKEEPER_LOG_LEVEL=debug",
 	}, extraEnv...)
 	h.cmd.Stderr = h.stderr

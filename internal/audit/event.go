@@ -1,12 +1,3 @@
-// Package audit writes one JSON line per decision Gatekeeper makes: every
-// authentication, tool call, approval and grant. It is a stream of its own,
-// separate from debug logs, written to one or more sinks (a hash-chained
-// file, stderr, syslog, an HTTP collector). Like Vault's audit devices, a
-// decision that cannot be recorded is refused.
-//
-// It never carries a secret value, a token or a passcode: Event has only
-// plain fields, and the types that hold secrets (sensitive.String) cannot
-// be put in one without an explicit Reveal, which no caller makes.
 package audit
 
 import (
@@ -65,7 +56,16 @@ type Event struct {
 	Detail string `json:"detail,omitempty"`
 	// DurationMS is how long the call, approval or grant lasted.
 	DurationMS int64 `json:"duration_ms,omitempty"`
+	// Digest is a hash of what the event is about, never the thing
+	// itself: config.loaded carries "sha256:…" of the config file.
+	Digest string `json:"digest,omitempty"`
 }
+
+// Event may hold only plain field kinds (string, Outcome, time.Time,
+// int64): a type that can carry a secret (sensitive.String, any, a map, a
+// struct with methods of its own) cannot be added without failing
+// TestEventFieldsArePlain. The chain fields (seq, prev, mac) are added by
+// the Log and are not part of Event.
 
 type ctxKey struct{}
 

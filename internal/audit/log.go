@@ -9,9 +9,13 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
-// Sink receives encoded events: one JSON object per call, without a newline.
+// Sink receives encoded events: one JSON object per call, without a
+// newline. Every sink is required: an error refuses the decision (unless
+// the Log continues). A sink must not keep line after Write returns.
 type Sink interface {
 	Name() string
 	Write(line []byte) error
@@ -29,14 +33,23 @@ type Options struct {
 	// loudly, instead of refusing the decision (the default).
 	Continue bool
 	Logger   *slog.Logger
+	// Key turns the hash chain on (ParseKey decodes one): every line then
+	// carries seq, prev and mac. Empty: plain lines.
+	Key sensitive.String
+	// Head is where the chain continues: the last record written before
+	// (FileSink.Head). The zero Head starts a new chain.
+	Head Head
 }
 
 // Log writes each event to every sink. It is safe for concurrent use, and
-// writes events one at a time, so every sink sees the same order.
+// writes events one at a time, so every sink sees the same lines in the
+// same order: one chain for the whole stream.
 type Log struct {
-	opts Options
-	mu   sync.Mutex
-	now  func() time.Time
+	opts  Options
+	mu    sync.Mutex
+	now   func() time.Time
+	chain *chain // nil without a key
+	buf   []byte
 }
 
 // New returns a Log.
@@ -44,7 +57,11 @@ func New(opts Options) *Log {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Log{opts: opts, now: time.Now}
+	l := &Log{opts: opts, now: time.Now}
+	if !opts.Key.IsZero() {
+		l.chain = newChain(opts.Key, opts.Head)
+	}
+	return l
 }
 
 // Record writes e to every sink. It returns an error wrapping
@@ -64,17 +81,31 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 	if e.Outcome == "" {
 		e.Outcome = Failed
 	}
-	line, err := json.Marshal(e)
+	enc, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("%w: encoding %s: %w", ErrUnavailable, e.Event, err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	line, next := enc, Head{}
+	if l.chain != nil {
+		l.buf, next = l.chain.seal(l.buf[:0], enc)
+		line = l.buf
+	}
 	var errs []error
+	written := 0
 	for _, s := range l.opts.Sinks {
 		if err := s.Write(line); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.Name(), err))
+			continue
 		}
+		written++
+	}
+	// A record some sink holds is part of the chain: the next one links
+	// to it even if another sink failed (that sink then shows a gap,
+	// which is true). A record no sink took is not.
+	if l.chain != nil && written > 0 {
+		l.chain.head = next
 	}
 	if err := errors.Join(errs...); err != nil {
 		if l.opts.Continue {
@@ -87,11 +118,25 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 	return nil
 }
 
+// Head is the chain's last record (the zero Head without a key).
+func (l *Log) Head() Head {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.chain == nil {
+		return Head{}
+	}
+	return l.chain.head
+}
+
 // Close closes every sink.
 func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	var errs []error
 	for _, s := range l.opts.Sinks {
-		errs = append(errs, s.Close())
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing the %s audit sink: %w", s.Name(), err))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -99,7 +144,9 @@ func (l *Log) Close() error {
 // WriterSink writes JSON lines to w (stderr, tests).
 type WriterSink struct {
 	name string
+	mu   sync.Mutex
 	w    io.Writer
+	buf  []byte
 }
 
 // NewWriterSink returns a sink that writes to w.
@@ -108,7 +155,10 @@ func NewWriterSink(name string, w io.Writer) *WriterSink { return &WriterSink{na
 func (s *WriterSink) Name() string { return s.name }
 
 func (s *WriterSink) Write(line []byte) error {
-	_, err := s.w.Write(append(line, '\n'))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf = append(append(s.buf[:0], line...), '\n')
+	_, err := s.w.Write(s.buf)
 	return err
 }
 

@@ -39,6 +39,7 @@ Usage:
   gatekeeper token --sub AGENT     mint a development JWT (HS256, $GATEKEEPER_JWT_SECRET)
   gatekeeper apikey                generate an API key and the hash for the config file
   gatekeeper config check          validate the configuration and list every problem
+  gatekeeper audit verify FILE...  check the audit files' hash chain and report the first problem
   gatekeeper version               print the version
 
 Run "gatekeeper COMMAND -h" for a command's flags. Settings come from the
@@ -68,6 +69,8 @@ func Run(ctx context.Context, args []string, sys IO) error {
 		return apikeyCmd(rest, sys)
 	case "config":
 		return configCmd(rest, sys)
+	case "audit":
+		return auditCmd(rest, sys)
 	case "version", "--version":
 		fmt.Fprintln(sys.Stdout, "gatekeeper", Version)
 		return nil

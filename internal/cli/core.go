@@ -2,11 +2,8 @@ package cli
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -63,11 +60,15 @@ type coreOptions struct {
 
 func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*core, error) {
 	logger := newLogger(sys.Stderr, cfg.Level())
-	auditOut, closeAudit, err := openAudit(cfg.AuditFile, sys.Stderr)
+	auditLog, err := openAudit(cfg, sys.Stderr, logger)
 	if err != nil {
 		return nil, err
 	}
-	auditLog := audit.New(audit.Options{Sinks: []audit.Sink{audit.NewWriterSink("audit", auditOut)}, Logger: logger})
+	closeAudit := func() { closeAuditLog(auditLog, logger) }
+	if err := recordConfigLoaded(ctx, auditLog, cfg); err != nil {
+		closeAudit()
+		return nil, err
+	}
 	recorders := append([]access.Recorder{auditLog}, o.recorders...)
 	rec := fanout(recorders)
 
@@ -219,17 +220,6 @@ func keepAlive(ctx context.Context, vc *vault.Client, tok sensitive.String, logg
 		case <-time.After(next):
 		}
 	}
-}
-
-func openAudit(path string, stderr io.Writer) (io.Writer, func(), error) {
-	if path == "" {
-		return stderr, func() {}, nil
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, nil, fmt.Errorf("opening the audit file: %w", err)
-	}
-	return f, func() { _ = f.Close() }, nil
 }
 
 // fanout sends each audit event to every recorder, the audit log first. An

@@ -42,6 +42,11 @@ type Config struct {
 	Reveal   Reveal   `yaml:"reveal"`
 	Exec     Exec     `yaml:"exec"`
 	Tracing  Tracing  `yaml:"tracing"`
+	Audit    Audit    `yaml:"audit"`
+
+	// FileSHA256 is the SHA-256 (hex) of the config file read, "" without
+	// one: serve audits it (config.loaded), never the values.
+	FileSHA256 string `yaml:"-"`
 
 	// DevMode is set by `gatekeeper dev` only: the dev approver is refused
 	// everywhere else.
@@ -244,6 +249,7 @@ func Default() Config {
 		Auth:    Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
 		Reveal:  Reveal{Default: true},
 		Tracing: Tracing{SampleRatio: 1},
+		Audit:   defaultAudit(),
 		Limits: Limits{
 			Rate:      Rate{PerMinute: 600, Burst: 60},
 			Approvals: Rate{PerMinute: 3, Burst: 5},

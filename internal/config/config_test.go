@@ -31,7 +31,7 @@ func TestDefaults(t *testing.T) {
 
 func TestOverrides(t *testing.T) {
 	c, err := Load(append(base, "GATEKEEPER_KV_MOUNT=kv", "GATEKEEPER_PREFIX=bots/ci", "GATEKEEPER_READ_TTL=1h",
-		"GATEKEEPER_WRITE_TTL=90s", "GATEKEEPER_APPROVAL_TIMEOUT=45s", "GATEKEEPER_AUDIT_FILE=/tmp/a.log", "GATEKEEPER_LOG_LEVEL=debug"), "")
+		"GATEKEEPER_WRITE_TTL=90s", "GATEKEEPER_APPROVAL_TIMEOUT=45s", "GATEKEEPER_AUDIT_FILE=/tmp/a.log", "GATEKEEPER_AUDIT_KEY="+testAuditKey, "GATEKEEPER_LOG_LEVEL=debug"), "")
 	if err != nil {
 		t.Fatal(err)
 	}

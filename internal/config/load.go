@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +62,14 @@ var Vars = []Var{
 	{"GATEKEEPER_WRITE_TTL", access.DefaultWriteTTL.String(), "length of a write grant (and its token); never renewed", duration(func(c *Config) *time.Duration { return &c.WriteTTL })},
 	{"GATEKEEPER_APPROVAL_TIMEOUT", access.DefaultApprovalTimeout.String(), "how long an approval may wait for the human", duration(func(c *Config) *time.Duration { return &c.ApprovalTimeout })},
 	{"GATEKEEPER_AUDIT_FILE", "", "append audit JSON lines to this file instead of stderr", str(func(c *Config) *string { return &c.AuditFile })},
+	{"GATEKEEPER_AUDIT_KEY", "", "key of the audit hash chain: base64 of at least 32 random bytes (see docs/audit.md); or audit.key_file", func(c *Config, v string) error {
+		c.Audit.Key = sensitive.New(strings.TrimSpace(v))
+		return nil
+	}},
+	{"GATEKEEPER_AUDIT_MAX_FILE_BYTES", "0", "rotate the audit file before it passes this size; 0 never (rotated files are kept)", auditMaxBytesVar},
+	{"GATEKEEPER_AUDIT_ON_FAILURE", AuditRefuse, "refuse a decision that cannot be audited, or continue (serve anyway, logging loudly)", str(func(c *Config) *string { return &c.Audit.OnFailure })},
+	{"GATEKEEPER_AUDIT_SYSLOG", "", "also send audit lines to syslog: local, udp://HOST:PORT, tcp://HOST:PORT or unixgram:///PATH", auditSyslogVar},
+	{"GATEKEEPER_AUDIT_HTTP_URL", "", "also POST each audit line to this collector (https, or http on loopback)", str(func(c *Config) *string { return &c.Audit.HTTP.URL })},
 	{"GATEKEEPER_LOG_LEVEL", "info", "debug, info, warn or error (debug log on stderr, separate from audit)", str(func(c *Config) *string { return &c.LogLevel })},
 	{"GATEKEEPER_AGENT", "", "stdio: act as this named agent (its namespace and accounts) instead of the single stdio agent", str(func(c *Config) *string { return &c.Agent })},
 	{"GATEKEEPER_AGENTS", "", "HTTP without a config file: comma-separated agent names", func(c *Config, v string) error {
@@ -156,6 +166,8 @@ func Load(environ []string, path string) (Config, error) {
 		{&c.JWTSecret, c.Auth.JWT.HS256SecretFile, "auth.jwt.hs256_secret_file"},
 		{&c.DuoSecretKey, c.Approval.Duo.SecretKeyFile, "approval.duo.secret_key_file"},
 		{&c.PasskeyEnrollToken, c.Approval.Passkey.EnrollTokenFile, "approval.passkey.enroll_token_file"},
+		{&c.Audit.Key, c.Audit.KeyFile, "audit.key_file"},
+		{&c.Audit.HTTP.Authorization, c.Audit.HTTP.AuthorizationFile, "audit.http.authorization_file"},
 	} {
 		if f.dst.IsZero() && f.path != "" {
 			s, err := secretFile(f.path)
@@ -173,6 +185,8 @@ func (c *Config) readFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("reading the config file: %w", err)
 	}
+	sum := sha256.Sum256(b)
+	c.FileSHA256 = hex.EncodeToString(sum[:])
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)                                            // an unknown key is a typo, not a default
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine

@@ -87,6 +87,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateHTTP()...)
 	errs = append(errs, c.validateApproval()...)
 	errs = append(errs, c.Tracing.check()...)
+	errs = append(errs, c.validateAudit()...)
 	if _, err := reveal.New(c.RevealPolicy()); err != nil {
 		errs = append(errs, fmt.Errorf("reveal: %w", err))
 	}
