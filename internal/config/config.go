@@ -41,6 +41,7 @@ type Config struct {
 	Limits   Limits   `yaml:"limits"`
 	Reveal   Reveal   `yaml:"reveal"`
 	Exec     Exec     `yaml:"exec"`
+	Status   Status   `yaml:"status"`
 
 	// DevMode is set by `gatekeeper dev` only: the dev approver is refused
 	// everywhere else.
@@ -242,6 +243,7 @@ func Default() Config {
 		},
 		Auth:   Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
 		Reveal: Reveal{Default: true},
+		Status: defaultStatus(),
 		Limits: Limits{
 			Rate:      Rate{PerMinute: 600, Burst: 60},
 			Approvals: Rate{PerMinute: 3, Burst: 5},

@@ -101,6 +101,11 @@ var Vars = []Var{
 	}},
 	{"GATEKEEPER_VAULT_BIN", "", "dev and tests: the Vault/OpenBao server binary to run", none},
 	{"GATEKEEPER_CACHE_DIR", "", "dev and tests: where the built Vault binary is cached", none},
+	{"GATEKEEPER_OPERATOR_TOKEN", "", "HTTP mode: turns on the status page; the secret an operator signs in with (at least 32 bytes)", func(c *Config, v string) error {
+		c.Status.OperatorToken = sensitive.New(strings.TrimSpace(v))
+		return nil
+	}},
+	{"GATEKEEPER_STATUS_ADDR", DefaultStatusListen, "where the status page listens (loopback unless status TLS is configured)", str(func(c *Config) *string { return &c.Status.Listen })},
 }
 
 // Load builds the configuration: defaults, then the YAML file (path, else
@@ -155,6 +160,7 @@ func Load(environ []string, path string) (Config, error) {
 		{&c.JWTSecret, c.Auth.JWT.HS256SecretFile, "auth.jwt.hs256_secret_file"},
 		{&c.DuoSecretKey, c.Approval.Duo.SecretKeyFile, "approval.duo.secret_key_file"},
 		{&c.PasskeyEnrollToken, c.Approval.Passkey.EnrollTokenFile, "approval.passkey.enroll_token_file"},
+		{&c.Status.OperatorToken, c.Status.OperatorTokenFile, "status.operator_token_file"},
 	} {
 		if f.dst.IsZero() && f.path != "" {
 			s, err := secretFile(f.path)

@@ -86,6 +86,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateAuth(names)...)
 	errs = append(errs, c.validateHTTP()...)
 	errs = append(errs, c.validateApproval()...)
+	errs = append(errs, c.validateStatus()...)
 	if _, err := reveal.New(c.RevealPolicy()); err != nil {
 		errs = append(errs, fmt.Errorf("reveal: %w", err))
 	}
