@@ -219,6 +219,30 @@ agents:
 		t.Fatalf("read_secret after a new approval = %v", got)
 	}
 
+	// With read and write live again, one click on the agent's button ends
+	// both, in Vault.
+	alice.escalate()
+	accessors := alice.accessors()
+	now := []string{accessors["read"][1], accessors["write"][0]}
+	browse(t, tab,
+		chromedp.Navigate(page+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`tr.grant[data-accessor="`+now[1]+`"]`)),
+		chromedp.Click(chromedp.CSS(`form.revoke-agent[data-principal="alice"] button`)),
+		chromedp.WaitVisible(chromedp.ID("notice")),
+	)
+	if notice := read(t, tab, chromedp.Text(chromedp.ID("notice"))); !strings.Contains(notice, "ended alice's read and write access") {
+		t.Errorf("notice after Revoke all = %q", notice)
+	}
+	for _, acc := range now {
+		if e.tokenAlive(acc) {
+			t.Errorf("token %s still works in Vault after Revoke all", acc)
+		}
+	}
+	if tier := alice.tier(); tier != "none" {
+		t.Errorf("alice's tier after Revoke all = %s", tier)
+	}
+	alice.fails("write_secret", map[string]any{"path": "db", "data": map[string]any{"password": "x"}}, "escalate")
+
 	// Sign out ends the session: the page asks to sign in again.
 	browse(t, tab,
 		chromedp.Navigate(page+"/"),
