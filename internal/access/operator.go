@@ -149,7 +149,8 @@ func (m *Manager) RevokeGrant(ctx context.Context, p Principal, t Tier, approval
 
 // RevokeAgent ends all of p's access now, in Vault, on an operator's word:
 // every grant and every pending approval. ErrNothingToRevoke when there is
-// neither.
+// neither. A one-shot destroy token already handed to its operation is not
+// held here: it is revoked as soon as that one operation returns.
 func (m *Manager) RevokeAgent(ctx context.Context, p Principal) (Revocation, error) {
 	return m.operatorRevoke(ctx, p, Read, func(st *principalState, _ time.Time) error {
 		for t := Read; t <= Destroy; t++ {
