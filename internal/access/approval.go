@@ -20,6 +20,15 @@ type flight struct {
 	done    chan struct{}
 	grant   *Grant
 	err     error
+
+	// What an operator's list of pending approvals shows (never the passcode).
+	reason, trigger string
+	paths           []string
+	// cancel ends the approval with a cause (operator revocation); run
+	// gives nothing to an approval cancelled this way, however it ended.
+	// cancelled is set, under Manager.mu, once it was called.
+	cancel    context.CancelCauseFunc
+	cancelled bool
 }
 
 func (f *flight) wait(ctx context.Context) (*Grant, error) {
@@ -111,17 +120,20 @@ func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trig
 		Passcode:  passcode,
 	}
 	req.Digest = req.digest()
-	f := &flight{id: req.ID, expires: req.Expires, done: make(chan struct{})}
+	// The approval outlives the call that started it (others may be waiting
+	// on it) but not the Manager, nor an operator's revocation, and never
+	// the approval timeout.
+	cctx, cancelCause := context.WithCancelCause(context.WithoutCancel(ctx))
+	f := &flight{id: req.ID, expires: req.Expires, done: make(chan struct{}), reason: reason, trigger: trigger, paths: paths, cancel: cancelCause}
 	st.pending[t] = f
 	m.wg.Add(1)
 	m.mu.Unlock()
 
-	// The approval outlives the call that started it (others may be waiting
-	// on it) but not the Manager, and never the approval timeout.
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.ApprovalTimeout)
+	actx, cancel := context.WithTimeout(cctx, m.opts.ApprovalTimeout)
 	stop := context.AfterFunc(m.flights, cancel)
 	go func() {
 		defer m.wg.Done()
+		defer cancelCause(nil)
 		defer cancel()
 		defer stop()
 		m.run(actx, f, req, held)
@@ -152,6 +164,9 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 	}
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrApprovalTimeout) {
 		err = fmt.Errorf("%w: %w", ErrApprovalTimeout, err)
+	}
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrRevoked) {
+		err = cause
 	}
 	var g *Grant
 	if err == nil {
@@ -186,9 +201,13 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 	st := m.state(req.Principal)
 	st.pending[req.Tier] = nil
 	var replaced, unused *Grant
+	unusedWhy := "shutdown"
 	switch {
 	case g != nil && m.closed:
 		unused, g, err = g, nil, ErrClosed
+	case errors.Is(context.Cause(ctx), ErrRevoked):
+		// An operator revoked this access while the human was deciding.
+		unused, g, err, unusedWhy = g, nil, context.Cause(ctx), operatorWhy
 	case g != nil && req.Tier != Destroy:
 		// A one-shot grant is handed to its one caller, never kept.
 		g.stopTimer = m.opts.Clock.AfterFunc(issued.TTL, func() { m.expire(g) })
@@ -206,7 +225,7 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 	for _, old := range []struct {
 		g   *Grant
 		why string
-	}{{unused, "shutdown"}, {replaced, "replaced by a new grant"}} {
+	}{{unused, unusedWhy}, {replaced, "replaced by a new grant"}} {
 		if old.g != nil {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.RevokeTimeout)
 			_ = m.revoke(rctx, old.g, audit.GrantRevoked, old.why)
@@ -251,6 +270,9 @@ func outcomeOf(err error) audit.Outcome {
 func detailOf(err error) string {
 	if err == nil {
 		return ""
+	}
+	if errors.Is(err, ErrRevoked) {
+		return operatorWhy
 	}
 	return safeDetail(err)
 }

@@ -30,9 +30,10 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, onListen func(url
 	var m *metrics.Metrics
 	var mgr *access.Manager
 	m = metrics.New(func() map[access.Tier]int { return mgr.LiveGrants() })
+	recent, statusRecorders := statusFeed(cfg)
 	c, err := newCore(ctx, cfg, sys, coreOptions{
 		agentOf:   func(p access.Principal) setup.Agent { return setup.Agent(p) },
-		recorders: []access.Recorder{m},
+		recorders: append([]access.Recorder{m}, statusRecorders...),
 		transport: m.InstrumentVault,
 	})
 	if err != nil {
@@ -49,6 +50,11 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, onListen func(url
 	if err != nil {
 		return err
 	}
+	stopStatus, err := startStatusPage(ctx, cfg, c, recent, sys.Stdout)
+	if err != nil {
+		return err
+	}
+	defer stopStatus()
 	var authServers []string
 	if cfg.Auth.JWT.OIDCIssuer != "" {
 		authServers = []string{cfg.Auth.JWT.OIDCIssuer}
@@ -90,6 +96,7 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, onListen func(url
 		onListen(srv.URL())
 	}
 	runErr := srv.Run(ctx)
+	stopStatus()
 	c.close() // revoke every grant before saying so
 
 	if runErr != nil {

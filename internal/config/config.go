@@ -43,6 +43,7 @@ type Config struct {
 	Exec     Exec     `yaml:"exec"`
 	Tracing  Tracing  `yaml:"tracing"`
 	Audit    Audit    `yaml:"audit"`
+	Status   Status   `yaml:"status"`
 
 	// FileSHA256 is the SHA-256 (hex) of the config file read, "" without
 	// one: serve audits it (config.loaded), never the values.
@@ -250,6 +251,7 @@ func Default() Config {
 		Reveal:  Reveal{Default: true},
 		Tracing: Tracing{SampleRatio: 1},
 		Audit:   defaultAudit(),
+		Status:  defaultStatus(),
 		Limits: Limits{
 			Rate:      Rate{PerMinute: 600, Burst: 60},
 			Approvals: Rate{PerMinute: 3, Burst: 5},

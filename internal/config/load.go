@@ -112,6 +112,11 @@ var Vars = []Var{
 	{"GATEKEEPER_OTLP_ENDPOINT", "", "export OpenTelemetry traces over OTLP/HTTP to this collector URL (off when empty)", str(func(c *Config) *string { return &c.Tracing.OTLPEndpoint })},
 	{"GATEKEEPER_VAULT_BIN", "", "dev and tests: the Vault/OpenBao server binary to run", none},
 	{"GATEKEEPER_CACHE_DIR", "", "dev and tests: where the built Vault binary is cached", none},
+	{"GATEKEEPER_OPERATOR_TOKEN", "", "HTTP mode: turns on the status page; the secret an operator signs in with (at least 32 bytes)", func(c *Config, v string) error {
+		c.Status.OperatorToken = sensitive.New(strings.TrimSpace(v))
+		return nil
+	}},
+	{"GATEKEEPER_STATUS_ADDR", DefaultStatusListen, "where the status page listens (loopback unless status TLS is configured)", str(func(c *Config) *string { return &c.Status.Listen })},
 }
 
 // Load builds the configuration: defaults, then the YAML file (path, else
@@ -168,6 +173,7 @@ func Load(environ []string, path string) (Config, error) {
 		{&c.PasskeyEnrollToken, c.Approval.Passkey.EnrollTokenFile, "approval.passkey.enroll_token_file"},
 		{&c.Audit.Key, c.Audit.KeyFile, "audit.key_file"},
 		{&c.Audit.HTTP.Authorization, c.Audit.HTTP.AuthorizationFile, "audit.http.authorization_file"},
+		{&c.Status.OperatorToken, c.Status.OperatorTokenFile, "status.operator_token_file"},
 	} {
 		if f.dst.IsZero() && f.path != "" {
 			s, err := secretFile(f.path)

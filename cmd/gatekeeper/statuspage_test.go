@@ -1,0 +1,262 @@
+package main_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vaulttest"
+)
+
+const operatorToken = "op_status-page-token-for-tests-only-0000"
+
+// chromium is Debian's Chromium (package "chromium", which scripts/test
+// installs). The browser test skips, saying so, only when it is missing.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "/usr/bin/chromium"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("the status page's browser test needs Chromium: install the Debian package chromium (scripts/test does)")
+	return ""
+}
+
+// statusPageURL is where the server said its status page listens.
+var statusPageLine = regexp.MustCompile(`msg="status page" url=(\S+)`)
+
+func (h *httpServer) statusPageURL(t *testing.T) string {
+	t.Helper()
+	// The line is logged before the server says it listens; stderr is
+	// copied by another goroutine, so it may arrive a moment later.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := statusPageLine.FindStringSubmatch(h.stderr.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gatekeeper did not say where its status page listens:\n%s", h.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// headless is one headless Chromium tab with JavaScript turned off: the
+// status page must work without it.
+func headless(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+		// Without these the browser reaches for the network, which this
+		// closed network refuses.
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	)
+	// The browser lives as long as this context: a hung page fails the
+	// test in bounded time.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	tab, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelTab)
+	if _, err := chromedp.Call(tab, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatalf("starting Chromium and turning JavaScript off: %v", err)
+	}
+	return tab
+}
+
+func browse(t *testing.T, tab context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+}
+
+func read[T any](t *testing.T, tab context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	return v
+}
+
+// TestStatusPageRevokeInChromium is the operator's one click: an agent
+// earns read access, the operator signs in to the status page in a real
+// browser (JavaScript off), sees the grant, clicks Revoke; the token is
+// dead in Vault at once, and the agent's next read needs a new approval.
+func TestStatusPageRevokeInChromium(t *testing.T) {
+	t.Parallel()
+	tab := headless(t) // skips first if there is no Chromium
+
+	e := &env{t: t, srv: vaulttest.Start(t)}
+	e.vc, e.root = vaulttest.Client(t, e.srv), vaulttest.Root(e.srv)
+	res, err := setup.Apply(t.Context(), e.vc, e.root, setup.Options{Layout: vaulttest.DefaultLayout, Agents: []setup.AgentSetup{{Name: "alice"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.res, e.auth = res, vaulttest.NewAuthenticator(t, res.TOTPURL)
+	if _, err := e.vc.KVWrite(t.Context(), e.root, "secret", "agent/alice/db", map[string]any{"password": "pw-of-alice"}); err != nil {
+		t.Fatal(err)
+	}
+	h := e.serveHTTP(`
+auth:
+  api_keys:
+    - {id: alice-key, agent: alice, sha256: `+sha(aliceKey)+`, scopes: [read, list, write]}
+agents:
+  - {name: alice}
+`, nil, "GATEKEEPER_OPERATOR_TOKEN="+operatorToken, "GATEKEEPER_STATUS_ADDR=127.0.0.1:0")
+	page := h.statusPageURL(t)
+	alice := &agent{t: t, e: e, name: "alice", session: h.connect(t, h.client(nil, map[string]string{"X-API-Key": aliceKey}), ""),
+		stderr: h.stderr, audit: h.audit, closed: true}
+
+	// alice earns read access and reads.
+	alice.authenticate()
+	if got := alice.ok("read_secret", map[string]any{"path": "db"}); got["data"].(map[string]any)["password"] != "pw-of-alice" {
+		t.Fatalf("read_secret = %v", got)
+	}
+	accessor := alice.liveAccessors(1)[0]
+	var approval string
+	for _, ev := range alice.auditEvents() {
+		if ev["event"] == "grant.issued" {
+			approval = ev["approval_id"].(string)
+		}
+	}
+
+	// The operator opens the page, is sent to sign in, signs in and sees
+	// the grant.
+	grantRow := `tr.grant[data-accessor="` + accessor + `"]`
+	browse(t, tab,
+		chromedp.Navigate(page+"/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), operatorToken),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(grantRow)),
+	)
+	row := read(t, tab, chromedp.Text(chromedp.CSS(grantRow)))
+	for _, want := range []string{"read", approval, accessor, "all of secret/agent/alice/"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("the grant's row lacks %q: %q", want, row)
+		}
+	}
+	if agentName := read(t, tab, chromedp.Text(chromedp.CSS(`section.agent[data-principal="alice"] h3 span`))); agentName != "alice" {
+		t.Errorf("agent heading = %q", agentName)
+	}
+
+	// One click on the grant's Revoke button.
+	browse(t, tab,
+		chromedp.Click(chromedp.CSS(`form.revoke-grant[data-approval="`+approval+`"] button`)),
+		chromedp.WaitVisible(chromedp.ID("notice")),
+	)
+	notice := read(t, tab, chromedp.Text(chromedp.ID("notice")))
+	if !strings.Contains(notice, "ended alice's read access") || !strings.Contains(notice, "Revoked in Vault") {
+		t.Errorf("notice after Revoke = %q", notice)
+	}
+	html := read(t, tab, chromedp.OuterHTML(chromedp.CSS("main")))
+	if strings.Contains(html, `data-accessor="`+accessor+`"`) {
+		t.Error("the revoked grant is still listed")
+	}
+	if !strings.Contains(html, `data-event="grant.revoked"`) {
+		t.Error("the page's audit events lack the revocation")
+	}
+
+	// The token is dead in Vault: looking it up by accessor fails.
+	if e.tokenAlive(accessor) {
+		t.Fatal("the revoked grant's token still works in Vault")
+	}
+	revoked := 0
+	for _, ev := range alice.auditEvents() {
+		if ev["event"] == "grant.revoked" {
+			revoked++
+			if ev["accessor"] != accessor || ev["detail"] != "revoked by an operator" || !strings.HasPrefix(ev["correlation_id"].(string), "ops_") {
+				t.Errorf("grant.revoked = %v", ev)
+			}
+		}
+	}
+	if revoked != 1 {
+		t.Errorf("grant.revoked events = %d, want 1", revoked)
+	}
+
+	// The agent's next read asks nobody by itself: it is told to
+	// authenticate, and only that asks the human again.
+	requested := func() int {
+		n := 0
+		for _, ev := range alice.auditEvents() {
+			if ev["event"] == "approval.requested" {
+				n++
+			}
+		}
+		return n
+	}
+	before := requested()
+	alice.fails("read_secret", map[string]any{"path": "db"}, "Call authenticate")
+	if n := requested(); n != before {
+		t.Errorf("the read after revocation started %d approval(s) by itself", n-before)
+	}
+	alice.authenticate()
+	if got := alice.ok("read_secret", map[string]any{"path": "db"}); got["data"].(map[string]any)["password"] != "pw-of-alice" {
+		t.Fatalf("read_secret after a new approval = %v", got)
+	}
+
+	// With read and write live again, one click on the agent's button ends
+	// both, in Vault.
+	alice.escalate()
+	accessors := alice.accessors()
+	now := []string{accessors["read"][1], accessors["write"][0]}
+	browse(t, tab,
+		chromedp.Navigate(page+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`tr.grant[data-accessor="`+now[1]+`"]`)),
+		chromedp.Click(chromedp.CSS(`form.revoke-agent[data-principal="alice"] button`)),
+		chromedp.WaitVisible(chromedp.ID("notice")),
+	)
+	if notice := read(t, tab, chromedp.Text(chromedp.ID("notice"))); !strings.Contains(notice, "ended alice's read and write access") {
+		t.Errorf("notice after Revoke all = %q", notice)
+	}
+	for _, acc := range now {
+		if e.tokenAlive(acc) {
+			t.Errorf("token %s still works in Vault after Revoke all", acc)
+		}
+	}
+	if tier := alice.tier(); tier != "none" {
+		t.Errorf("alice's tier after Revoke all = %s", tier)
+	}
+	alice.fails("write_secret", map[string]any{"path": "db", "data": map[string]any{"password": "x"}}, "escalate")
+
+	// Sign out ends the session: the page asks to sign in again.
+	browse(t, tab,
+		chromedp.Navigate(page+"/"),
+		chromedp.Click(chromedp.ID("logout")),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.Navigate(page+"/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+	)
+
+	// Neither the operator token nor a grant's token reached a log line.
+	logs, _ := os.ReadFile(h.audit)
+	for _, where := range []string{string(logs), h.stderr.String()} {
+		if strings.Contains(where, operatorToken) || strings.Contains(where, "hvs.") || strings.Contains(where, "pw-of-alice") {
+			t.Fatal("a token or a secret value reached the audit log or the debug log")
+		}
+	}
+}

@@ -1,0 +1,44 @@
+// Package statuspage is the operator's page of an HTTP-mode Gatekeeper: who
+// holds what right now (live grants per agent with tier, paths, expiry,
+// approval id and Vault token accessor), which approvals wait for a human,
+// the last audit events, and a revoke button per grant and per agent that
+// ends access in Vault at once. It answers "who got what, approved by whom,
+// and is it still live?" and cuts access off in one click.
+//
+// It is plain server-rendered HTML from embedded templates and one embedded
+// style sheet: no script at all, no framework, nothing from another origin
+// (the machines it runs on often reach nothing outside). Every action is a
+// POST form, so it works with JavaScript turned off.
+//
+// # Who may use it
+//
+// One operator token (GATEKEEPER_OPERATOR_TOKEN or a file, at least 32
+// bytes) is entered once on a sign-in form and compared in constant time;
+// a right token starts a random server-side session (only its SHA-256 is
+// kept) in an HttpOnly, SameSite=Strict cookie, Secure under TLS, with a
+// bounded lifetime and a sign-out button. A run of wrong tokens closes
+// sign-in for a while. Every sign-in, right or wrong, is audited; a sign-in
+// that cannot be audited is refused.
+//
+// # What a request must carry
+//
+// Like the passkey approval page, the page has a listener of its own,
+// loopback unless TLS is configured. Every request must name one of the
+// page's own hosts (a DNS-rebinding page cannot talk to it under another
+// name). Every POST must come from one of the page's own origins (Origin
+// header), carry an urlencoded body of at most a few KiB and, once signed
+// in, the session's CSRF token. Responses cannot be framed, cached or
+// sniffed, and the Content-Security-Policy allows only the page's own style
+// sheet and forms posted to itself. Every refusal shows what went wrong and
+// changes nothing.
+//
+// # What revoking does
+//
+// The page only asks the access model (access.Manager.RevokeGrant and
+// RevokeAgent): the grant's token is revoked in Vault, the revocation is
+// audited as grant.revoked "revoked by an operator" with the operator's
+// session reference as correlation id, pending approvals of the agent are
+// cancelled, and the agent's next call needs a new approval. A revoke
+// button names the approval behind the grant shown, so a click never ends a
+// newer grant the operator has not seen.
+package statuspage
