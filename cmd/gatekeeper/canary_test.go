@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -42,7 +44,7 @@ auth:
     - {id: canary-key, agent: canary, sha256: `+sha(canaryKey)+`, scopes: [read, list, write, delete, transit]}
 agents:
   - {name: canary, approvals: {per_minute: 60, burst: 20}}
-`, nil)
+`, nil, "GATEKEEPER_OPERATOR_TOKEN="+operatorToken, "GATEKEEPER_STATUS_ADDR=127.0.0.1:0")
 	a := &agent{t: t, e: e, name: "canary", session: h.connect(t, h.client(nil, map[string]string{"X-API-Key": canaryKey}), ""),
 		stderr: h.stderr, audit: h.audit, closed: true}
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -88,6 +90,7 @@ agents:
 		t.Fatal(err)
 	}
 	a.fails("read_secret", map[string]any{"path": "db"}, "sealed")
+	page := statusPageHTML(t, h.statusPageURL(t)) // while the grant is still listed
 	a.call("logout", nil) // revoking fails while sealed: one more failure path
 
 	resp, err := h.client(nil, nil).Get(h.url + "/metrics")
@@ -103,7 +106,7 @@ agents:
 	if err != nil {
 		t.Fatal(err)
 	}
-	places := map[string]string{"debug log": h.stderr.String(), "audit file": string(auditFile), "metrics": string(metrics)}
+	places := map[string]string{"debug log": h.stderr.String(), "audit file": string(auditFile), "metrics": string(metrics), "status page": page}
 	for where, text := range places {
 		if len(text) == 0 {
 			t.Errorf("%s is empty: the search would prove nothing", where)
@@ -114,8 +117,38 @@ agents:
 			}
 		}
 	}
-	// The audit trail did see the calls, so the search covered them.
+	// The audit trail and the page did see the calls, so the search covered them.
+	if !strings.Contains(page, "canary") || !strings.Contains(page, "tool.call") {
+		t.Errorf("the status page shows neither the agent nor its calls:\n%s", page)
+	}
 	if n := strings.Count(string(auditFile), `"event":"tool.call"`); n < 25 {
 		t.Errorf("audit has %d tool calls, want every call above", n)
 	}
+}
+
+// statusPageHTML signs in to the status page as the operator, without a
+// browser, and returns the page.
+func statusPageHTML(t *testing.T, base string) string {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Jar: jar}
+	req, err := http.NewRequest("POST", base+"/login", strings.NewReader(url.Values{"token": {operatorToken}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	resp, err := hc.Do(req) // redirected to the page once signed in
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
+		t.Fatalf("signing in: %d at %s\n%s", resp.StatusCode, resp.Request.URL, b)
+	}
+	return string(b)
 }

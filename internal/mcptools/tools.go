@@ -221,7 +221,7 @@ func (t *tools) intent(ctx context.Context, c *call, g *access.Grant) error {
 	c.tier, c.accessor = g.Tier.String(), g.Accessor
 	return t.opts.Audit.Record(ctx, audit.Event{
 		Event: audit.ToolRequest, Outcome: audit.OK, Principal: string(c.principal), Tool: c.tool,
-		Path: c.path, Tier: c.tier, ApprovalID: g.ApprovalID, Accessor: g.Accessor,
+		Path: c.path, Tier: c.tier, ApprovalID: g.ApprovalID, Accessor: g.Accessor, Reveal: c.reveal,
 	})
 }
 
