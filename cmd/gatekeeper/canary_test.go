@@ -91,7 +91,7 @@ agents:
 	}
 	a.fails("read_secret", map[string]any{"path": "db"}, "sealed")
 	page := statusPageHTML(t, h.statusPageURL(t)) // while the grant is still listed
-	a.call("logout", nil) // revoking fails while sealed: one more failure path
+	a.call("logout", nil)                         // revoking fails while sealed: one more failure path
 
 	resp, err := h.client(nil, nil).Get(h.url + "/metrics")
 	if err != nil {
