@@ -17,6 +17,11 @@ import (
 // ...@v1.2.3` sets.
 var Version = "dev"
 
+// Revision may be set the same way (cli.Revision=COMMIT) where the build
+// cannot see the repository, as in a container build without .git; Go's own
+// vcs.revision wins when present.
+var Revision = ""
+
 // buildInfo is what `gatekeeper version` reports: enough to tell exactly
 // which source and toolchain a binary came from when someone reports a bug.
 type buildInfo struct {
@@ -33,7 +38,7 @@ type buildInfo struct {
 // binary. Builds with -buildvcs=false (or outside a repository) have no
 // vcs.* settings; those fields stay empty rather than guessed.
 func readBuildInfo(version string, bi *debug.BuildInfo, ok bool) buildInfo {
-	info := buildInfo{Version: version, Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	info := buildInfo{Version: version, Revision: Revision, Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	if !ok || bi == nil {
 		return info
 	}

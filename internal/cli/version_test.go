@@ -50,6 +50,19 @@ func TestReadBuildInfo(t *testing.T) {
 	}
 }
 
+func TestRevisionFromLdflags(t *testing.T) {
+	defer func(r string) { Revision = r }(Revision)
+	Revision = "feedbeef"
+	noVCS := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}
+	if got := readBuildInfo("v1", noVCS, true).Revision; got != "feedbeef" {
+		t.Errorf("without vcs.revision: Revision = %q, want the -ldflags value", got)
+	}
+	withVCS := &debug.BuildInfo{Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "c0ffee"}}}
+	if got := readBuildInfo("v1", withVCS, true).Revision; got != "c0ffee" {
+		t.Errorf("with vcs.revision: Revision = %q, want Go's own", got)
+	}
+}
+
 func TestBuildInfoText(t *testing.T) {
 	got := buildInfo{Version: "v0.5.0", Revision: "abc", Modified: true, GoVersion: "go1.26.8", Platform: "linux/amd64"}.text()
 	want := "gatekeeper v0.5.0\n  revision  abc (modified)\n  go        go1.26.8\n  platform  linux/amd64\n"
