@@ -106,9 +106,9 @@ const (
 
 func labels(o BuildOptions) map[string]string {
 	l := map[string]string{
-		labelTitle:   "gatekeeper",
-		labelVersion: o.Version,
-		labelCreated: o.Created.UTC().Format(time.RFC3339),
+		labelTitle:                             "gatekeeper",
+		labelVersion:                           o.Version,
+		labelCreated:                           o.Created.UTC().Format(time.RFC3339),
 		"org.opencontainers.image.description": "Zero-standing-access secrets broker for AI agents (MCP) in front of OpenBao / Vault",
 	}
 	if o.Revision != "" {
