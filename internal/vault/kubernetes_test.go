@@ -30,10 +30,10 @@ func TestKubernetesLogin(t *testing.T) {
 	}
 	good := vaulttest.ServiceAccount{Namespace: "gk", Name: "gatekeeper", Audience: []string{"vault"}}
 	tests := []struct {
-		name   string
-		role   string
-		sa     func(vaulttest.ServiceAccount) vaulttest.ServiceAccount
-		want   error // nil: the login succeeds
+		name string
+		role string
+		sa   func(vaulttest.ServiceAccount) vaulttest.ServiceAccount
+		want error // nil: the login succeeds
 	}{
 		{"ok", "gatekeeper", func(s vaulttest.ServiceAccount) vaulttest.ServiceAccount { return s }, nil},
 		{"fail/other-service-account", "gatekeeper", func(s vaulttest.ServiceAccount) vaulttest.ServiceAccount { s.Name = "agent"; return s }, vault.ErrPermissionDenied},
