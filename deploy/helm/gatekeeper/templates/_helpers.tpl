@@ -51,7 +51,7 @@ app.kubernetes.io/part-of: gatekeeper
 {{- $a := .Values.vault.auth -}}
 {{- if eq $a.method "vaultSecretsOperator" -}}
 {{- default (printf "%s-vault-token" (include "gatekeeper.fullname" .)) $a.vaultSecretsOperator.secretName -}}
-{{- else -}}
+{{- else if eq $a.method "token" -}}
 {{- $a.token.secretName -}}
 {{- end -}}
 {{- end -}}
@@ -83,7 +83,13 @@ owns laid over it (addresses, listeners and every file it mounts).
 */}}
 {{- define "gatekeeper.config" -}}
 {{- $cfg := deepCopy (default dict .Values.config) -}}
-{{- $own := dict "vault_addr" .Values.vault.address "vault_token_file" (include "gatekeeper.tokenFile" .) -}}
+{{- $own := dict "vault_addr" .Values.vault.address -}}
+{{- if eq .Values.vault.auth.method "kubernetes" -}}
+{{- $k := .Values.vault.auth.kubernetes -}}
+{{- $_ := set $own "vault_auth" (dict "method" "kubernetes" "kubernetes" (dict "role" $k.role "mount" $k.mount "jwt_file" "/var/run/secrets/gatekeeper/sa/token")) -}}
+{{- else -}}
+{{- $_ := set $own "vault_token_file" (include "gatekeeper.tokenFile" .) -}}
+{{- end -}}
 {{- $http := dict "listen" (printf "0.0.0.0:%d" (int .Values.http.port)) -}}
 {{- if .Values.http.tls.enabled -}}
 {{- $_ := set $http "tls_cert_file" "/var/run/secrets/gatekeeper/tls/tls.crt" -}}
@@ -134,7 +140,7 @@ owns laid over it (addresses, listeners and every file it mounts).
 {{- if and .Values.passkeyPage.enabled (not .Values.http.tls.enabled) -}}
 {{- fail "passkeyPage.enabled needs http.tls.enabled: the approval page is served over HTTPS off loopback" -}}
 {{- end -}}
-{{- range $k := list "vault_addr" "vault_token_file" -}}
+{{- range $k := list "vault_addr" "vault_token_file" "vault_auth" -}}
 {{- if hasKey (default dict $.Values.config) $k -}}
 {{- fail (printf "config.%s is set by the chart; use vault.address and vault.auth instead" $k) -}}
 {{- end -}}
