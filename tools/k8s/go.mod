@@ -3,6 +3,7 @@ module github.com/gatekeeper-mcp/gatekeeper/tools/k8s
 go 1.26.0
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/yannh/kubeconform v0.8.0
 	helm.sh/helm/v3 v3.22.0
 	sigs.k8s.io/yaml v1.6.0
