@@ -23,11 +23,12 @@ ARG TARGETOS TARGETARCH
 ARG VERSION=dev
 ARG REVISION=
 WORKDIR /src
+ENV GOCACHE=/cache/go-build
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY cmd ./cmd
 COPY internal ./internal
-RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath \
       -ldflags "-s -w -X github.com/gatekeeper-mcp/gatekeeper/internal/cli.Version=${VERSION} -X github.com/gatekeeper-mcp/gatekeeper/internal/cli.Revision=${REVISION}" \
       -o /out/gatekeeper ./cmd/gatekeeper
