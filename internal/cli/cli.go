@@ -12,9 +12,6 @@ import (
 	"strings"
 )
 
-// Version is set at build time with -ldflags "-X ...cli.Version=...".
-var Version = "dev"
-
 // IO is what a command may touch of its process.
 type IO struct {
 	Stdin   io.ReadCloser
@@ -40,7 +37,7 @@ Usage:
   gatekeeper apikey                generate an API key and the hash for the config file
   gatekeeper config check          validate the configuration and list every problem
   gatekeeper audit verify FILE...  check the audit files' hash chain and report the first problem
-  gatekeeper version               print the version
+  gatekeeper version [--json]      print the version and build information
 
 Run "gatekeeper COMMAND -h" for a command's flags. Settings come from the
 environment (VAULT_ADDR, VAULT_TOKEN, GATEKEEPER_*) and an optional YAML
@@ -72,8 +69,7 @@ func Run(ctx context.Context, args []string, sys IO) error {
 	case "audit":
 		return auditCmd(rest, sys)
 	case "version", "--version":
-		fmt.Fprintln(sys.Stdout, "gatekeeper", Version)
-		return nil
+		return versionCmd(rest, sys)
 	case "help", "-h", "--help":
 		fmt.Fprint(sys.Stdout, usage)
 		return nil

@@ -23,6 +23,7 @@ import (
 type Config struct {
 	VaultAddr       string        `yaml:"vault_addr"`
 	VaultTokenFile  string        `yaml:"vault_token_file"` // read at load time; VAULT_TOKEN wins
+	VaultAuth       VaultAuth     `yaml:"vault_auth"`       // or log in (Kubernetes auth); see k8sauth.go
 	KVMount         string        `yaml:"kv_mount"`
 	TransitMount    string        `yaml:"transit_mount"`
 	Prefix          string        `yaml:"prefix"`
@@ -240,6 +241,7 @@ func Default() Config {
 		WriteTTL:        access.DefaultWriteTTL,
 		ApprovalTimeout: access.DefaultApprovalTimeout,
 		LogLevel:        "info",
+		VaultAuth:       VaultAuth{Method: VaultAuthToken, Kubernetes: KubernetesAuth{Mount: DefaultKubernetesMount, JWTFile: DefaultServiceAccountTokenFile}},
 		HTTP:            HTTP{SessionTimeout: 30 * time.Minute, MaxBodyBytes: 1 << 20},
 		Approval: Approval{
 			Strategy: StrategyVaultMFA,

@@ -30,9 +30,7 @@ func (c Config) Validate() error {
 	} else if u, err := url.Parse(c.VaultAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		add("VAULT_ADDR %q is not an http(s) URL", c.VaultAddr)
 	}
-	if c.VaultToken.IsZero() {
-		add("VAULT_TOKEN is required (or vault_token_file in the config file)")
-	}
+	errs = append(errs, c.VaultAuth.validate(!c.VaultToken.IsZero())...)
 	if m, err := paths.Parse(c.KVMount, false); err != nil || m != c.KVMount {
 		add("GATEKEEPER_KV_MOUNT %q is not a mount path like secret", c.KVMount)
 	}

@@ -31,10 +31,26 @@ const ClaudeTimeout = 90 * time.Second
 //	ClaudeMCPList(t, "gk", "-e", "K=V", "--", bin, "serve")
 func ClaudeMCPList(t testing.TB, name string, addArgs ...string) string {
 	t.Helper()
-	claude := filepath.Join(Install(t), "node_modules", ".bin", "claude")
-	home := t.TempDir()
-	env := []string{
-		"HOME=" + home,
+	claude := newClaude(t, nil)
+	claude.run(t, append([]string{"mcp", "add", name}, addArgs...)...)
+	return claude.run(t, "mcp", "list")
+}
+
+// claudeCLI runs Claude Code's CLI in a scratch HOME, which is also its
+// working directory (the "project").
+type claudeCLI struct {
+	bin  string
+	home string
+	env  []string
+}
+
+// newClaude prepares a scratch HOME; extraEnv is added to the environment
+// (for ${VAR} expansion in .mcp.json).
+func newClaude(t testing.TB, extraEnv map[string]string) *claudeCLI {
+	t.Helper()
+	c := &claudeCLI{bin: filepath.Join(Install(t), "node_modules", ".bin", "claude"), home: t.TempDir()}
+	c.env = []string{
+		"HOME=" + c.home,
 		"DISABLE_AUTOUPDATER=1",
 		"DISABLE_TELEMETRY=1",
 		"DISABLE_ERROR_REPORTING=1",
@@ -45,21 +61,27 @@ func ClaudeMCPList(t testing.TB, name string, addArgs ...string) string {
 		if k == "HOME" || k == "XDG_CONFIG_HOME" || strings.HasPrefix(k, "CLAUDE_") || strings.HasPrefix(k, "ANTHROPIC_") {
 			continue
 		}
-		env = append(env, kv)
-	}
-	claudeRun := func(args ...string) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), ClaudeTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, claude, args...)
-		cmd.Dir, cmd.Env = home, env
-		stdout, stderr, err := run(ctx, cmd)
-		out := string(stdout) + string(stderr)
-		if err != nil {
-			t.Fatalf("nodetest: claude %s: %v\n%s", strings.Join(args[:2], " "), err, out)
+		if _, ok := extraEnv[k]; ok {
+			continue
 		}
-		return out
+		c.env = append(c.env, kv)
 	}
-	claudeRun(append([]string{"mcp", "add", name}, addArgs...)...)
-	return claudeRun("mcp", "list")
+	for k, v := range extraEnv {
+		c.env = append(c.env, k+"="+v)
+	}
+	return c
+}
+
+func (c *claudeCLI) run(t testing.TB, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), ClaudeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.bin, args...)
+	cmd.Dir, cmd.Env = c.home, c.env
+	stdout, stderr, err := run(ctx, cmd)
+	out := string(stdout) + string(stderr)
+	if err != nil {
+		t.Fatalf("nodetest: claude %s: %v\n%s", strings.Join(args[:min(2, len(args))], " "), err, out)
+	}
+	return out
 }

@@ -75,7 +75,7 @@ func Install(t testing.TB) (dir string) {
 		return dir
 	}
 
-	t.Logf("nodetest: node_modules missing or stale: running npm ci in %s (first time: ~220 MB download, ~30 s)", dir)
+	t.Logf("nodetest: node_modules missing or stale: running npm ci in %s (first time: ~690 MB unpacked, ~30 s)", dir)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), npmTimeout)
 	defer cancel()

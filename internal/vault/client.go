@@ -1,8 +1,8 @@
 // Package vault wraps the OpenBao API client for the few things Gatekeeper
 // asks of Vault or OpenBao: KV v2 reads, writes and version lifecycle
 // (check-and-set, patch, delete, undelete, destroy), transit encryption and
-// signing, userpass logins with login MFA, token self-service and health. It
-// uses only API that both servers share.
+// signing, userpass logins with login MFA, Kubernetes auth logins, token
+// self-service and health. It uses only API that both servers share.
 //
 // Every call names the token it runs with; the shared client never holds
 // one, so no request can borrow another principal's credential. Errors are

@@ -1,0 +1,148 @@
+{{/* Names, labels and the paths where the chart mounts what Gatekeeper reads. */}}
+
+{{- define "gatekeeper.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "gatekeeper.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "gatekeeper.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "gatekeeper.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "gatekeeper.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "gatekeeper.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: gatekeeper
+{{- end -}}
+
+{{- define "gatekeeper.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "gatekeeper.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "gatekeeper.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding Gatekeeper's own Vault token, for methods that use one. */}}
+{{- define "gatekeeper.tokenSecretName" -}}
+{{- $a := .Values.vault.auth -}}
+{{- if eq $a.method "vaultSecretsOperator" -}}
+{{- default (printf "%s-vault-token" (include "gatekeeper.fullname" .)) $a.vaultSecretsOperator.secretName -}}
+{{- else if eq $a.method "token" -}}
+{{- $a.token.secretName -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "gatekeeper.tokenKey" -}}
+{{- if eq .Values.vault.auth.method "vaultSecretsOperator" -}}
+{{- .Values.vault.auth.vaultSecretsOperator.key -}}
+{{- else -}}
+{{- .Values.vault.auth.token.key -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where Gatekeeper reads its Vault token. */}}
+{{- define "gatekeeper.tokenFile" -}}
+{{- if eq .Values.vault.auth.method "agentInjector" -}}
+/vault/secrets/token
+{{- else -}}
+{{- printf "/var/run/secrets/gatekeeper/vault/%s" (include "gatekeeper.tokenKey" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "gatekeeper.scheme" -}}
+{{- if .Values.http.tls.enabled -}}HTTPS{{- else -}}HTTP{{- end -}}
+{{- end -}}
+
+{{/*
+The configuration file: the operator's `config` with the keys the chart
+owns laid over it (addresses, listeners and every file it mounts).
+*/}}
+{{- define "gatekeeper.config" -}}
+{{- $cfg := deepCopy (default dict .Values.config) -}}
+{{- $own := dict "vault_addr" .Values.vault.address -}}
+{{- if eq .Values.vault.auth.method "kubernetes" -}}
+{{- $k := .Values.vault.auth.kubernetes -}}
+{{- $_ := set $own "vault_auth" (dict "method" "kubernetes" "kubernetes" (dict "role" $k.role "mount" $k.mount "jwt_file" "/var/run/secrets/gatekeeper/sa/token")) -}}
+{{- else -}}
+{{- $_ := set $own "vault_token_file" (include "gatekeeper.tokenFile" .) -}}
+{{- end -}}
+{{- $http := dict "listen" (printf "0.0.0.0:%d" (int .Values.http.port)) -}}
+{{- if .Values.http.tls.enabled -}}
+{{- $_ := set $http "tls_cert_file" "/var/run/secrets/gatekeeper/tls/tls.crt" -}}
+{{- $_ := set $http "tls_key_file" "/var/run/secrets/gatekeeper/tls/tls.key" -}}
+{{- end -}}
+{{- if .Values.http.clientCA.secretName -}}
+{{- $_ := set $http "client_ca_file" (printf "/var/run/secrets/gatekeeper/client-ca/%s" .Values.http.clientCA.key) -}}
+{{- end -}}
+{{- $_ := set $own "http" $http -}}
+{{- if .Values.secrets.jwt.secretName -}}
+{{- $_ := set $own "auth" (dict "jwt" (dict "hs256_secret_file" (printf "/var/run/secrets/gatekeeper/jwt/%s" .Values.secrets.jwt.key))) -}}
+{{- end -}}
+{{- $approval := dict -}}
+{{- if .Values.secrets.duo.secretName -}}
+{{- $_ := set $approval "duo" (dict "secret_key_file" (printf "/var/run/secrets/gatekeeper/duo/%s" .Values.secrets.duo.key)) -}}
+{{- end -}}
+{{- $passkey := dict -}}
+{{- if .Values.secrets.passkeyEnroll.secretName -}}
+{{- $_ := set $passkey "enroll_token_file" (printf "/var/run/secrets/gatekeeper/passkey-enroll/%s" .Values.secrets.passkeyEnroll.key) -}}
+{{- end -}}
+{{- if .Values.passkeyPage.enabled -}}
+{{- $_ := set $passkey "listen" (printf "0.0.0.0:%d" (int .Values.passkeyPage.port)) -}}
+{{- if .Values.http.tls.enabled -}}
+{{- $_ := set $passkey "tls_cert_file" "/var/run/secrets/gatekeeper/tls/tls.crt" -}}
+{{- $_ := set $passkey "tls_key_file" "/var/run/secrets/gatekeeper/tls/tls.key" -}}
+{{- end -}}
+{{- end -}}
+{{- if $passkey -}}
+{{- $_ := set $approval "passkey" $passkey -}}
+{{- end -}}
+{{- if $approval -}}
+{{- $_ := set $own "approval" $approval -}}
+{{- end -}}
+{{- toYaml (mustMergeOverwrite $cfg $own) -}}
+{{- end -}}
+
+{{/* Refuse values that cannot work, with a message that says what to set. */}}
+{{- define "gatekeeper.validate" -}}
+{{- if not .Values.vault.address -}}
+{{- fail "vault.address is required (the Vault or OpenBao URL, e.g. https://openbao.openbao.svc:8200)" -}}
+{{- end -}}
+{{- if and (eq .Values.vault.auth.method "token") (not .Values.vault.auth.token.secretName) -}}
+{{- fail "vault.auth.method token needs vault.auth.token.secretName: a Secret holding the token from gatekeeper setup (or choose agentInjector / vaultSecretsOperator)" -}}
+{{- end -}}
+{{- if and .Values.http.tls.enabled (not .Values.http.tls.secretName) -}}
+{{- fail "http.tls.enabled needs http.tls.secretName (a kubernetes.io/tls Secret)" -}}
+{{- end -}}
+{{- if and .Values.passkeyPage.enabled (not .Values.http.tls.enabled) -}}
+{{- fail "passkeyPage.enabled needs http.tls.enabled: the approval page is served over HTTPS off loopback" -}}
+{{- end -}}
+{{- range $k := list "vault_addr" "vault_token_file" "vault_auth" -}}
+{{- if hasKey (default dict $.Values.config) $k -}}
+{{- fail (printf "config.%s is set by the chart; use vault.address and vault.auth instead" $k) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
