@@ -102,6 +102,12 @@ owns laid over it (addresses, listeners and every file it mounts).
 {{- if .Values.secrets.jwt.secretName -}}
 {{- $_ := set $own "auth" (dict "jwt" (dict "hs256_secret_file" (printf "/var/run/secrets/gatekeeper/jwt/%s" .Values.secrets.jwt.key))) -}}
 {{- end -}}
+{{- if .Values.secrets.auditKey.secretName -}}
+{{- $_ := set $own "audit" (dict "key_file" (printf "/var/run/secrets/gatekeeper/audit-key/%s" .Values.secrets.auditKey.key)) -}}
+{{- end -}}
+{{- if .Values.secrets.operatorToken.secretName -}}
+{{- $_ := set $own "status" (dict "operator_token_file" (printf "/var/run/secrets/gatekeeper/operator-token/%s" .Values.secrets.operatorToken.key)) -}}
+{{- end -}}
 {{- $approval := dict -}}
 {{- if .Values.secrets.duo.secretName -}}
 {{- $_ := set $approval "duo" (dict "secret_key_file" (printf "/var/run/secrets/gatekeeper/duo/%s" .Values.secrets.duo.key)) -}}
@@ -139,6 +145,9 @@ owns laid over it (addresses, listeners and every file it mounts).
 {{- end -}}
 {{- if and .Values.passkeyPage.enabled (not .Values.http.tls.enabled) -}}
 {{- fail "passkeyPage.enabled needs http.tls.enabled: the approval page is served over HTTPS off loopback" -}}
+{{- end -}}
+{{- if and (default dict .Values.config).audit_file (not .Values.secrets.auditKey.secretName) -}}
+{{- fail "config.audit_file needs secrets.auditKey: a Secret holding the audit chain's key (head -c 32 /dev/urandom | base64)" -}}
 {{- end -}}
 {{- range $k := list "vault_addr" "vault_token_file" "vault_auth" -}}
 {{- if hasKey (default dict $.Values.config) $k -}}
