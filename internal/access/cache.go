@@ -14,31 +14,48 @@ import (
 // without a new approval; a grant the store no longer has (released,
 // logged out, revoked, expired, replaced) is forgotten here.
 
-// refresh revalidates p's cached grants against the store where they are
-// older than the revalidation interval. Without a shared store it does
-// nothing. If the store does not answer, p's cached grants stay unusable
-// until it does.
-func (m *Manager) refresh(ctx context.Context, p Principal) error {
+// refresh makes the cache's answer for p at tier need (or above) current:
+// a live cached grant at one of those tiers that was revalidated within
+// the interval answers by itself (a hit); otherwise every such tier that
+// is not one is read from the store (a miss always asks). With all, every
+// tier that is not a fresh live grant is read (the agent's whole status).
+// Without a shared store it does nothing. If the store does not answer,
+// p's cached grants stay unusable until it does.
+func (m *Manager) refresh(ctx context.Context, p Principal, need Tier, all bool) error {
 	if m.opts.Shared == nil {
 		return nil
 	}
 	m.mu.Lock()
 	st := m.state(p)
+	arrived := st.reloads
 	m.mu.Unlock()
-	// One revalidation of p at a time: callers that queued behind it find
-	// the cache fresh.
+	// One revalidation of p at a time: callers that queued behind one
+	// that read the store after they arrived take its answer.
 	st.sync.Lock()
 	defer st.sync.Unlock()
-	for t := Read; t <= Write; t++ {
-		m.mu.Lock()
-		fresh := !st.checked[t].IsZero() && m.opts.Clock.Now().Sub(st.checked[t]) < m.opts.SharedOptions.Revalidate
-		m.mu.Unlock()
-		if fresh {
-			continue
+	var stale []Tier
+	m.mu.Lock()
+	now := m.opts.Clock.Now()
+	for t := need; t <= Write; t++ {
+		current := !st.checked[t].IsZero() && st.reloads[t] > arrived[t]
+		hit := st.grants[t].liveAt(now) && !st.checked[t].IsZero() && now.Sub(st.checked[t]) < m.opts.SharedOptions.Revalidate
+		if hit && !all {
+			stale = nil
+			break
 		}
+		if !hit && !current {
+			stale = append(stale, t)
+		}
+	}
+	m.mu.Unlock()
+	for _, t := range stale {
+		m.mu.Lock()
+		st.reloads[t]++
+		m.mu.Unlock()
+		at := m.opts.Clock.Now()
 		s, err := m.opts.Shared.Load(ctx, p, t)
 		if err == nil {
-			err = m.apply(ctx, s)
+			err = m.apply(ctx, s, at)
 		}
 		if err != nil {
 			m.mu.Lock()
@@ -51,13 +68,13 @@ func (m *Manager) refresh(ctx context.Context, p Principal) error {
 }
 
 // refreshQuietly is refresh for callers without a context, bounded in time.
-func (m *Manager) refreshQuietly(p Principal) error {
+func (m *Manager) refreshQuietly(p Principal, need Tier, all bool) error {
 	if m.opts.Shared == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.opts.SharedOptions.Timeout)
 	defer cancel()
-	return m.refresh(ctx, p)
+	return m.refresh(ctx, p, need, all)
 }
 
 // verified reports whether st's grant at t may be used: always without a
@@ -77,9 +94,8 @@ func (m *Manager) remoteClaim(st *principalState, t Tier, now time.Time) *Claim 
 	return nil
 }
 
-// apply brings the cache in line with slot s.
-func (m *Manager) apply(ctx context.Context, s Slot) error {
-	now := m.opts.Clock.Now()
+// apply brings the cache in line with slot s, read from the store at now.
+func (m *Manager) apply(ctx context.Context, s Slot, now time.Time) error {
 	m.mu.Lock()
 	st := m.state(s.Principal)
 	if s.Version < st.version[s.Tier] {

@@ -66,9 +66,9 @@ func (m *Manager) approveShared(ctx context.Context, p Principal, t Tier, reason
 // fly carries a flight to its end: a grant found in the store, the result
 // of another replica's approval, or the approval it claims and runs.
 func (m *Manager) fly(ctx context.Context, f *flight, q ask) {
-	// Waiting on another replica ends at the approval timeout: a replica
-	// that died holds nobody up for longer.
-	watchUntil := m.opts.Clock.Now().Add(m.opts.ApprovalTimeout)
+	// Waiting on another replica ends once its claim could no longer be
+	// answered: a replica that died holds nobody up for longer.
+	watchUntil := m.opts.Clock.Now().Add(m.opts.ApprovalTimeout + claimGrace + m.opts.SharedOptions.Poll)
 	watching := ""
 	waited := false // f.id names another replica's approval now
 	conflicts := 0
@@ -121,12 +121,8 @@ func (m *Manager) fly(ctx context.Context, f *flight, q ask) {
 				m.land(f, q, nil, outcomeErr(q.t, l.Result))
 				return
 			}
-			if c := s.Claim; c != nil && c.ApprovalID == watching {
-				// Its replica died before answering.
-				m.land(f, q, nil, ErrApprovalTimeout)
-				return
-			}
-			// Handed over by a replica that stopped: ask anew.
+			// Handed over by a replica that stopped, or its replica died
+			// before an answer: ask anew.
 			watching = ""
 		}
 

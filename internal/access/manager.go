@@ -114,11 +114,14 @@ type principalState struct {
 	// Shared mode only (cache.go): when each tier was last revalidated
 	// against the store (zero: never, or the store did not answer), the
 	// slot version seen or written last, and approvals that other
-	// replicas run. sync lets one revalidation of a principal run at a time.
+	// replicas run. sync lets one revalidation of a principal run at a
+	// time; reloads counts them, so that callers queued behind one take
+	// its answer.
 	checked [Write + 1]time.Time
 	version [Destroy + 1]int64
 	remote  [Write + 1]*Claim
 	sync    sync.Mutex
+	reloads [Write + 1]uint64 // reads of the store begun, under sync
 }
 
 // New returns a Manager. It panics if opts.Issuer is nil.
@@ -201,7 +204,7 @@ func (m *Manager) state(p Principal) *principalState {
 // Authenticate gives p read access: the live grant if there is one, else a
 // new approval. Calling it again while access is live asks nobody.
 func (m *Manager) Authenticate(ctx context.Context, p Principal, passcode sensitive.String) (Status, error) {
-	if err := m.refresh(ctx, p); err != nil {
+	if err := m.refresh(ctx, p, Read, false); err != nil {
 		return m.Status(p), err
 	}
 	if m.live(p, Read) == nil {
@@ -221,7 +224,8 @@ func (m *Manager) Escalate(ctx context.Context, p Principal, reason string, path
 	if reason == "" {
 		return m.Status(p), ErrReasonRequired
 	}
-	if err := m.refresh(ctx, p); err != nil {
+	// Both tiers: write is earned from a live read grant.
+	if err := m.refresh(ctx, p, Read, true); err != nil {
 		return m.Status(p), err
 	}
 	if g := m.live(p, Write); g != nil && coversAll(g.Paths, paths) {
@@ -257,7 +261,7 @@ const autoReason = "read access, started by a read"
 // it; a passcode method reports ErrPasscodeRequired). If that approval does
 // not succeed, later reads return ErrNotAuthenticated until Authenticate.
 func (m *Manager) ForRead(ctx context.Context, p Principal, trigger string) (*Grant, error) {
-	if err := m.refresh(ctx, p); err != nil {
+	if err := m.refresh(ctx, p, Read, false); err != nil {
 		return nil, err
 	}
 	if g := m.live(p, Read); g != nil {
@@ -282,7 +286,7 @@ func (m *Manager) ForRead(ctx context.Context, p Principal, trigger string) (*Gr
 // write never escalates by itself), or ErrPathNotGranted when the grant is
 // narrowed to other paths.
 func (m *Manager) ForWrite(p Principal, path string) (*Grant, error) {
-	if err := m.refreshQuietly(p); err != nil {
+	if err := m.refreshQuietly(p, Write, false); err != nil {
 		return nil, err
 	}
 	g := m.live(p, Write)
@@ -314,7 +318,7 @@ func (m *Manager) live(p Principal, t Tier) *Grant {
 
 // Status reports p's live grants and pending approvals.
 func (m *Manager) Status(p Principal) Status {
-	_ = m.refreshQuietly(p) // a grant that could not be revalidated is not shown
+	_ = m.refreshQuietly(p, Read, true) // a grant that could not be revalidated is not shown
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := Status{Principal: p, Tier: None}

@@ -27,7 +27,7 @@ func (m *Manager) publish(ctx context.Context, req Request, g *Grant, err error)
 	if err != nil && m.flights.Err() != nil && result != ResultRevoked {
 		// This replica stops: the request is not answered, and a replica
 		// whose caller still waits asks anew.
-		result = ResultHandedOver
+		result, err = ResultHandedOver, fmt.Errorf("%w: %w", ErrClosed, err)
 	}
 	now := m.opts.Clock.Now()
 	prev, changed, serr := m.changeSlot(pctx, req.Principal, req.Tier, func(s *Slot) bool {
