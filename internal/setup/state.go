@@ -31,7 +31,9 @@ func (l Layout) statePolicy() string {
 	}
 	return fmt.Sprintf(`
 # Shared state of Gatekeeper's replicas: grants, pending approvals and
-# heartbeats in its own folder, tokens sealed with its own transit key.
+# heartbeats in its own folder, grant tokens sealed with its own transit
+# key. This token can unseal them: it holds the live grants' tokens, as
+# every replica does in memory, and still reads no secret itself.
 path "%s/*" {
   capabilities = ["create", "read", "update"]
 }
