@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ const replicaKey = "replica-test-key-alice-000000000000"
 
 // replicaEnv is a Vault set up for replicas and the brokered strategy, with
 // agent alice and her secret, and a Duo that approves.
-func replicaEnv(t *testing.T) (*env, *duotest.Server) {
+func replicaEnv(t testing.TB) (*env, *duotest.Server) {
 	t.Helper()
 	e := &env{t: t, srv: vaulttest.Start(t)}
 	e.vc, e.root = vaulttest.Client(t, e.srv), vaulttest.Root(e.srv)
@@ -53,8 +54,8 @@ func replicaEnv(t *testing.T) (*env, *duotest.Server) {
 // replicaConfig is one replica's configuration; backend is the state
 // backend. With stateless, any replica serves any request (the SDK's
 // sessionless protocol needs it); without, a session lives on one replica.
-func replicaConfig(t *testing.T, d *duotest.Server, backend, revalidate string, stateless bool) string {
-	return duoConfig(t, d) + fmt.Sprintf("http: {stateless: %v}\n", stateless) + `
+func replicaConfig(t testing.TB, d *duotest.Server, backend, revalidate string, stateless bool) string {
+	return replicaDuoConfig(t, d) + fmt.Sprintf("http: {stateless: %v}\n", stateless) + `
 auth:
   api_keys:
     - {id: alice-key, agent: alice, sha256: ` + sha(replicaKey) + `, scopes: [read, list, write]}
@@ -63,6 +64,17 @@ agents:
 limits: {rate: {per_minute: 1000000, burst: 100000}, approvals: {per_minute: 1000, burst: 1000}}
 state: {backend: ` + backend + `, revalidate: ` + revalidate + `, poll: 100ms, heartbeat: 1s}
 `
+}
+
+// replicaDuoConfig is the brokered strategy with the local Duo API.
+func replicaDuoConfig(t testing.TB, d *duotest.Server) string {
+	t.Helper()
+	ca := filepath.Join(t.TempDir(), "duo-ca.pem")
+	if err := os.WriteFile(ca, d.CertificatePEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return "approval:\n  strategy: brokered\n  approver: duo\n  duo: {host: \"" + d.Host + "\", integration_key: " + d.IKey +
+		", username: ada, ca_file: " + ca + "}\n"
 }
 
 func (e *env) serveReplica(cfg string, d *duotest.Server, extra ...string) *httpServer {
@@ -76,10 +88,13 @@ func (e *env) serveReplica(cfg string, d *duotest.Server, extra ...string) *http
 // the test's calls are reads, which a client may safely repeat.
 type balancer struct {
 	base http.RoundTripper
-	mu   sync.Mutex
-	urls []*url.URL
-	down map[string]bool
-	next int
+	// sticky keeps every request on the first healthy replica, as a
+	// load balancer with session affinity does.
+	sticky bool
+	mu     sync.Mutex
+	urls   []*url.URL
+	down   map[string]bool
+	next   int
 }
 
 func newBalancer(replicas ...*httpServer) *balancer {
@@ -94,6 +109,9 @@ func newBalancer(replicas ...*httpServer) *balancer {
 func (b *balancer) pick() *url.URL {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.sticky {
+		b.next = 0
+	}
 	for range b.urls {
 		u := b.urls[b.next%len(b.urls)]
 		b.next++
@@ -139,14 +157,19 @@ func (b *balancer) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // connectVia opens an MCP client whose every request goes through rt, on
-// the sessionless protocol: any replica serves any request.
-func connectVia(t *testing.T, endpoint string, rt http.RoundTripper) *mcp.ClientSession {
+// the sessionless protocol (any replica serves any request), or on
+// protocol if given.
+func connectVia(t testing.TB, endpoint string, rt http.RoundTripper, protocol ...string) *mcp.ClientSession {
 	t.Helper()
 	hc := &http.Client{Timeout: 3 * time.Minute, Transport: &headerTransport{base: rt, headers: map[string]string{"X-API-Key": replicaKey}}}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
+	var opts *mcp.ClientSessionOptions
+	if len(protocol) > 0 {
+		opts = &mcp.ClientSessionOptions{ProtocolVersion: protocol[0]}
+	}
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "e2e-replicas", Version: "1"}, nil).Connect(ctx,
-		&mcp.StreamableClientTransport{Endpoint: endpoint + "/mcp", HTTPClient: hc}, nil)
+		&mcp.StreamableClientTransport{Endpoint: endpoint + "/mcp", HTTPClient: hc}, opts)
 	if err != nil {
 		t.Fatalf("connecting: %v", err)
 	}
@@ -156,7 +179,7 @@ func connectVia(t *testing.T, endpoint string, rt http.RoundTripper) *mcp.Client
 
 // callOn is one tool call; a protocol error (the replica went away under
 // the call) is retried once, as a client behind a load balancer does.
-func callOn(t *testing.T, cs *mcp.ClientSession, name string, args map[string]any) result {
+func callOn(t testing.TB, cs *mcp.ClientSession, name string, args map[string]any) result {
 	t.Helper()
 	var res *mcp.CallToolResult
 	var err error
@@ -192,7 +215,7 @@ func tierVia(t *testing.T, cs *mcp.ClientSession) string {
 	return tier
 }
 
-func mustRead(t *testing.T, cs *mcp.ClientSession, via string) {
+func mustRead(t testing.TB, cs *mcp.ClientSession, via string) {
 	t.Helper()
 	if r := callOn(t, cs, "read_secret", map[string]any{"path": "db"}); r.isError || !strings.Contains(r.text, "pw-of-alice") {
 		t.Fatalf("read_secret through %s: %s", via, r.text)
@@ -359,6 +382,36 @@ func TestReplicasShareGrantsThroughVault(t *testing.T) {
 		if strings.Contains(string(logs), "hvs.") || strings.Contains(h.stderr.String(), "hvs.") {
 			t.Error("a token reached a replica's audit or debug log")
 		}
+	}
+}
+
+// TestLostSessionCostsAReconnectNotAnApproval: with session-based clients
+// the load balancer keeps a session on its replica (affinity by
+// Mcp-Session-Id); when that replica dies, the session is gone with it and
+// the client connects again, through another replica, and goes on with the
+// grant it had: the grant belongs to the agent, in the store.
+func TestLostSessionCostsAReconnectNotAnApproval(t *testing.T) {
+	t.Parallel()
+	e, d := replicaEnv(t)
+	cfg := replicaConfig(t, d, "vault", "2s", false)
+	a, b := e.serveReplica(cfg, d), e.serveReplica(cfg, d)
+	lb := newBalancer(a, b)
+	lb.sticky = true
+	first := connectVia(t, a.url, lb, "2025-11-25")
+	if first.ID() == "" {
+		t.Fatal("the session-based protocol gave no session")
+	}
+	mustRead(t, first, "A")
+	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if r := callOn(t, first, "read_secret", map[string]any{"path": "db"}); !r.isError {
+		t.Fatalf("the session outlived its replica: %+v", r)
+	}
+	again := connectVia(t, a.url, lb, "2025-11-25")
+	mustRead(t, again, "B, after reconnecting")
+	if n := d.PushCount(); n != 1 {
+		t.Errorf("pushes = %d, want 1: a lost session must not cost an approval", n)
 	}
 }
 

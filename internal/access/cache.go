@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -48,21 +49,30 @@ func (m *Manager) refresh(ctx context.Context, p Principal, need Tier, all bool)
 		}
 	}
 	m.mu.Unlock()
+	// The tiers are read at once (a miss costs one round trip, not two),
+	// then applied in order.
+	m.mu.Lock()
 	for _, t := range stale {
-		m.mu.Lock()
 		st.reloads[t]++
+	}
+	m.mu.Unlock()
+	at := m.opts.Clock.Now()
+	slots := make([]Slot, len(stale))
+	errs := make([]error, len(stale))
+	var wg sync.WaitGroup
+	for i, t := range stale {
+		wg.Go(func() { slots[i], errs[i] = m.opts.Shared.Load(ctx, p, t) })
+	}
+	wg.Wait()
+	err := errors.Join(errs...)
+	for i := 0; err == nil && i < len(slots); i++ {
+		err = m.apply(ctx, slots[i], at)
+	}
+	if err != nil {
+		m.mu.Lock()
+		st.checked = [Write + 1]time.Time{}
 		m.mu.Unlock()
-		at := m.opts.Clock.Now()
-		s, err := m.opts.Shared.Load(ctx, p, t)
-		if err == nil {
-			err = m.apply(ctx, s, at)
-		}
-		if err != nil {
-			m.mu.Lock()
-			st.checked = [Write + 1]time.Time{}
-			m.mu.Unlock()
-			return unavailable("revalidating access", err)
-		}
+		return unavailable("revalidating access", err)
 	}
 	return nil
 }
