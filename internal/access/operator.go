@@ -81,7 +81,8 @@ var (
 // operatorWhy is the audit detail of everything an operator ends.
 const operatorWhy = "revoked by an operator"
 
-// Snapshot returns every principal's live grants and pending approvals.
+// Snapshot returns every principal's live grants and pending approvals;
+// with a shared store, those of every replica.
 func (m *Manager) Snapshot() Snapshot {
 	if m.opts.Shared != nil {
 		return m.snapshotShared()
