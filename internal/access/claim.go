@@ -221,7 +221,7 @@ func (m *Manager) prepare(ctx context.Context, f *flight, q ask, s Slot, now tim
 
 // adopt takes the grant slot s holds into this replica's cache: an
 // approval given through another replica serves here without a new one.
-// (nil, nil) when the record cannot be trusted.
+// (nil, nil) when the record cannot be trusted or is out of date.
 func (m *Manager) adopt(ctx context.Context, s Slot) (*Grant, error) {
 	g, err := m.unseal(ctx, s)
 	if err != nil || g == nil {
@@ -231,11 +231,12 @@ func (m *Manager) adopt(ctx context.Context, s Slot) (*Grant, error) {
 	defer m.mu.Unlock()
 	st := m.state(s.Principal)
 	if s.Version < st.version[s.Tier] {
-		// The slot moved on since it was read; what this replica wrote
-		// later is in its cache already.
+		// The slot moved on since it was read: what this replica wrote
+		// later is in its cache already, or the caller reads it again.
 		if cur := st.grants[s.Tier]; cur.liveAt(m.opts.Clock.Now()) {
 			return cur, nil
 		}
+		return nil, nil
 	}
 	g = m.install(st, g)
 	m.note(st, s, m.opts.Clock.Now())

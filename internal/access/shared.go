@@ -204,6 +204,12 @@ func outcomeErr(t Tier, result string) error {
 		return ErrPasscodeRequired
 	case ResultRevoked:
 		return revokedErr(t)
+	case ResultApproved:
+		// Approved, and ended again before this replica saw it.
+		if t == Write {
+			return ErrWriteRequired
+		}
+		return ErrNotAuthenticated
 	}
 	return errRemoteFailed
 }
