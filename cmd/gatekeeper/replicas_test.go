@@ -418,6 +418,54 @@ func TestLostSessionCostsAReconnectNotAnApproval(t *testing.T) {
 	}
 }
 
+// TestReplicasWithVaultLoginMFA: the default strategy, where Vault's own
+// login MFA approves and Gatekeeper holds only the bootstrap token. Read
+// access approved through A (a TOTP code) serves B; write access earned
+// through B, from the read token A's approval gave, serves A's writes.
+func TestReplicasWithVaultLoginMFA(t *testing.T) {
+	t.Parallel()
+	e := &env{t: t, srv: vaulttest.Start(t)}
+	e.vc, e.root = vaulttest.Client(t, e.srv), vaulttest.Root(e.srv)
+	l := vaulttest.DefaultLayout
+	l.SharedState = true
+	res, err := setup.Apply(t.Context(), e.vc, e.root, setup.Options{Layout: l, Agents: []setup.AgentSetup{{Name: "alice"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.res, e.auth = res, vaulttest.NewAuthenticator(t, res.TOTPURL)
+	if _, err := e.vc.KVWrite(t.Context(), e.root, "secret", "agent/alice/db", map[string]any{"password": "pw-of-alice"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `http: {stateless: true}
+auth:
+  api_keys:
+    - {id: alice-key, agent: alice, sha256: ` + sha(replicaKey) + `, scopes: [read, list, write]}
+agents:
+  - {name: alice}
+state: {backend: vault}
+`
+	a, b := e.serveHTTP(cfg, nil), e.serveHTTP(cfg, nil)
+	onA, onB := connectVia(t, a.url, newBalancer(a)), connectVia(t, b.url, newBalancer(b))
+	if r := callOn(t, onA, "authenticate", map[string]any{"passcode": e.auth.Code(t)}); r.isError {
+		t.Fatal(r.text)
+	}
+	mustRead(t, onB, "B")
+	if r := callOn(t, onB, "escalate", map[string]any{"reason": "rotate", "passcode": e.auth.Code(t)}); r.isError {
+		t.Fatal(r.text)
+	}
+	if r := callOn(t, onA, "write_secret", map[string]any{"path": "db", "data": map[string]any{"password": "rotated"}}); r.isError {
+		t.Fatalf("write through A with write access earned through B: %s", r.text)
+	}
+	evs := auditOf(t, a, b)
+	if n := countEvents(evs, "approval.requested"); n != 2 {
+		t.Errorf("approvals requested = %d, want 2 (read, write)", n)
+	}
+	// A's own token reaches the state, and still no secret.
+	if _, err := e.vc.KVRead(t.Context(), res.BootstrapToken, "secret", "agent/alice/db"); err == nil {
+		t.Error("the bootstrap token reads an agent's secret")
+	}
+}
+
 // stop sends SIGTERM and waits for the replica to exit.
 func stop(t *testing.T, h *httpServer) {
 	t.Helper()
