@@ -43,6 +43,9 @@ func (f *flight) wait(ctx context.Context) (*Grant, error) {
 // approve returns a new grant for p at tier t once a human approves, joining
 // an approval already running for p and t.
 func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trigger string, paths []string, passcode sensitive.String) (*Grant, error) {
+	if m.opts.Shared != nil {
+		return m.approveShared(ctx, p, t, reason, trigger, paths, passcode)
+	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -196,6 +199,12 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 		m.revokeToken(ctx, g.Token)
 		g, err = nil, aerr
 	}
+	// Shared: the grant (or how the approval ended) goes to the other
+	// replicas first; a grant the store does not hold is not given.
+	var replacedShared *Grant
+	if m.opts.Shared != nil {
+		g, err, replacedShared = m.publish(ctx, req, g, err)
+	}
 
 	m.mu.Lock()
 	st := m.state(req.Principal)
@@ -214,6 +223,15 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 		replaced = st.take(req.Tier)
 		st.grants[req.Tier] = g
 		st.autoSpent = false
+		if m.opts.Shared != nil {
+			st.checked[req.Tier] = m.opts.Clock.Now()
+		}
+	}
+	if m.opts.Shared != nil {
+		// Whoever removes a grant from the store revokes it: the one
+		// replaced here was (replacedShared), an unused one published
+		// at shutdown is the other replicas' or the last one's.
+		replaced, unused = nil, nil
 	}
 	if errors.Is(err, ErrDenied) && !errors.Is(err, ErrWrongPasscode) && m.opts.DenialCooldown > 0 {
 		st.coolUntil[req.Tier] = m.opts.Clock.Now().Add(m.opts.DenialCooldown)
@@ -225,7 +243,7 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 	for _, old := range []struct {
 		g   *Grant
 		why string
-	}{{unused, unusedWhy}, {replaced, "replaced by a new grant"}} {
+	}{{unused, unusedWhy}, {replaced, "replaced by a new grant"}, {replacedShared, "replaced by a new grant"}} {
 		if old.g != nil {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.RevokeTimeout)
 			_ = m.revoke(rctx, old.g, audit.GrantRevoked, old.why)

@@ -18,4 +18,14 @@
 //
 // This package knows nothing of MCP, HTTP or Vault's API. The Manager is the
 // one place that answers "what happens when an agent escalates".
+//
+// One process keeps everything in memory. Several replicas behind a load
+// balancer share grants and pending approvals through a Shared store
+// (shared.go; kept in Vault by package vaultstate): each principal and
+// tier has one slot, changed only by check-and-set, so that one replica
+// runs each approval while the others wait for its result (claim.go), and
+// each replica keeps the grants it uses in a cache that it revalidates
+// against the store within a bounded interval (cache.go). Whoever removes a
+// grant from the store revokes it (ending.go, operator_shared.go), and only
+// the last replica out revokes everything at shutdown (replicas.go).
 package access

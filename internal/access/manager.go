@@ -57,6 +57,11 @@ type Options struct {
 	// refusing returns how long until one may. Joining an approval already
 	// running is never limited. Nil: no limit.
 	ApprovalLimit func(Principal) (retryAfter time.Duration, ok bool)
+	// Shared, if set, is where this replica shares grants and pending
+	// approvals with the others (shared.go). Nil: this process alone,
+	// everything in memory.
+	Shared        Shared
+	SharedOptions SharedOptions
 }
 
 // Policy is what one principal's grants look like.
@@ -90,6 +95,10 @@ type Manager struct {
 	mu         sync.Mutex
 	closed     bool
 	principals map[Principal]*principalState
+
+	// Shared mode only: the heartbeat (replicas.go).
+	beatMu   sync.Mutex
+	beatStop func() bool
 }
 
 type principalState struct {
@@ -101,6 +110,18 @@ type principalState struct {
 	// succeed; further reads do not ask the human again until the agent
 	// calls Authenticate. Reads renew the read tier at most once per expiry.
 	autoSpent bool
+
+	// Shared mode only (cache.go): when each tier was last revalidated
+	// against the store (zero: never, or the store did not answer), the
+	// slot version seen or written last, and approvals that other
+	// replicas run. sync lets one revalidation of a principal run at a
+	// time; reloads counts them, so that callers queued behind one take
+	// its answer.
+	checked [Write + 1]time.Time
+	version [Destroy + 1]int64
+	remote  [Write + 1]*Claim
+	sync    sync.Mutex
+	reloads [Write + 1]uint64 // reads of the store begun, under sync
 }
 
 // New returns a Manager. It panics if opts.Issuer is nil.
@@ -131,6 +152,9 @@ func New(opts Options) *Manager {
 	}
 	if opts.DenialCooldown == 0 {
 		opts.DenialCooldown = DefaultDenialCooldown
+	}
+	if opts.Shared != nil {
+		opts.SharedOptions.defaults()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{opts: opts, flights: ctx, cancel: cancel, principals: map[Principal]*principalState{}}
@@ -180,6 +204,9 @@ func (m *Manager) state(p Principal) *principalState {
 // Authenticate gives p read access: the live grant if there is one, else a
 // new approval. Calling it again while access is live asks nobody.
 func (m *Manager) Authenticate(ctx context.Context, p Principal, passcode sensitive.String) (Status, error) {
+	if err := m.refresh(ctx, p, Read, false); err != nil {
+		return m.Status(p), err
+	}
 	if m.live(p, Read) == nil {
 		if _, err := m.approve(ctx, p, Read, "session access", "authenticate", nil, passcode); err != nil {
 			return m.Status(p), err
@@ -196,6 +223,10 @@ func (m *Manager) Authenticate(ctx context.Context, p Principal, passcode sensit
 func (m *Manager) Escalate(ctx context.Context, p Principal, reason string, paths []string, passcode sensitive.String) (Status, error) {
 	if reason == "" {
 		return m.Status(p), ErrReasonRequired
+	}
+	// Both tiers: write is earned from a live read grant.
+	if err := m.refresh(ctx, p, Read, true); err != nil {
+		return m.Status(p), err
 	}
 	if g := m.live(p, Write); g != nil && coversAll(g.Paths, paths) {
 		return m.Status(p), nil
@@ -222,11 +253,17 @@ func coversAll(granted, want []string) bool {
 	return true
 }
 
+// autoReason is the reason of a read approval that a read started.
+const autoReason = "read access, started by a read"
+
 // ForRead returns the grant whose token p reads with: write if live, else
 // read. With neither, it starts one read approval (a push method completes
 // it; a passcode method reports ErrPasscodeRequired). If that approval does
 // not succeed, later reads return ErrNotAuthenticated until Authenticate.
 func (m *Manager) ForRead(ctx context.Context, p Principal, trigger string) (*Grant, error) {
+	if err := m.refresh(ctx, p, Read, false); err != nil {
+		return nil, err
+	}
 	if g := m.live(p, Read); g != nil {
 		return g, nil
 	}
@@ -236,7 +273,7 @@ func (m *Manager) ForRead(ctx context.Context, p Principal, trigger string) (*Gr
 	if spent {
 		return nil, ErrNotAuthenticated
 	}
-	g, err := m.approve(ctx, p, Read, "read access, started by a read", trigger, nil, sensitive.String{})
+	g, err := m.approve(ctx, p, Read, autoReason, trigger, nil, sensitive.String{})
 	if err != nil && !errors.Is(err, ErrPasscodeRequired) && !errors.Is(err, ErrClosed) && ctx.Err() == nil {
 		m.mu.Lock()
 		m.state(p).autoSpent = true
@@ -249,6 +286,9 @@ func (m *Manager) ForRead(ctx context.Context, p Principal, trigger string) (*Gr
 // write never escalates by itself), or ErrPathNotGranted when the grant is
 // narrowed to other paths.
 func (m *Manager) ForWrite(p Principal, path string) (*Grant, error) {
+	if err := m.refreshQuietly(p, Write, false); err != nil {
+		return nil, err
+	}
 	g := m.live(p, Write)
 	switch {
 	case g == nil:
@@ -269,7 +309,7 @@ func (m *Manager) live(p Principal, t Tier) *Grant {
 	}
 	now := m.opts.Clock.Now()
 	for tier := Write; tier >= t; tier-- {
-		if g := st.grants[tier]; g.liveAt(now) {
+		if g := st.grants[tier]; g.liveAt(now) && m.verified(st, tier) {
 			return g
 		}
 	}
@@ -278,6 +318,7 @@ func (m *Manager) live(p Principal, t Tier) *Grant {
 
 // Status reports p's live grants and pending approvals.
 func (m *Manager) Status(p Principal) Status {
+	_ = m.refreshQuietly(p, Read, true) // a grant that could not be revalidated is not shown
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := Status{Principal: p, Tier: None}
@@ -287,7 +328,7 @@ func (m *Manager) Status(p Principal) Status {
 	}
 	now := m.opts.Clock.Now()
 	for t := Read; t <= Write; t++ {
-		if g := st.grants[t]; g.liveAt(now) {
+		if g := st.grants[t]; g.liveAt(now) && m.verified(st, t) {
 			s.Tier = t
 			s.Grants = append(s.Grants, GrantStatus{
 				Tier:        t,
@@ -301,6 +342,8 @@ func (m *Manager) Status(p Principal) Status {
 	for t := Read; t <= Destroy; t++ {
 		if f := st.pending[t]; f != nil {
 			s.Pending = append(s.Pending, PendingStatus{Tier: t, ApprovalID: f.id, Expires: f.expires})
+		} else if c := m.remoteClaim(st, t, now); c != nil {
+			s.Pending = append(s.Pending, PendingStatus{Tier: t, ApprovalID: c.ApprovalID, Expires: c.Expires})
 		}
 	}
 	return s
@@ -335,6 +378,9 @@ func (m *Manager) Logout(ctx context.Context, p Principal) (Status, error) {
 }
 
 func (m *Manager) end(ctx context.Context, p Principal, why string, tiers ...Tier) error {
+	if m.opts.Shared != nil {
+		return m.endShared(ctx, p, why, tiers...)
+	}
 	m.mu.Lock()
 	var ended []*Grant
 	if st, ok := m.principals[p]; ok {
@@ -376,6 +422,9 @@ func (m *Manager) Recheck(ctx context.Context, g *Grant) error {
 	if !errors.Is(err, ErrTokenInvalid) {
 		return nil
 	}
+	if m.opts.Shared != nil {
+		return m.recheckShared(ctx, g)
+	}
 	m.mu.Lock()
 	st, ok := m.principals[g.Principal]
 	current := ok && st.grants[g.Tier] == g
@@ -405,6 +454,10 @@ func (m *Manager) expire(g *Grant) {
 	m.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), m.opts.RevokeTimeout)
 	defer cancel()
+	if m.opts.Shared != nil {
+		m.expireShared(ctx, g)
+		return
+	}
 	_ = m.revoke(ctx, g, audit.GrantExpired, "expired")
 }
 
@@ -447,8 +500,13 @@ func (m *Manager) record(ctx context.Context, g *Grant, event string, outcome au
 }
 
 // Close revokes every live grant and ends pending approvals. Afterwards
-// every call that would need an approval returns ErrClosed.
+// every call that would need an approval returns ErrClosed. With a shared
+// store, grants that other live replicas still serve are left to them: only
+// the last replica out revokes (replicas.go).
 func (m *Manager) Close(ctx context.Context) error {
+	if m.opts.Shared != nil {
+		return m.closeShared(ctx)
+	}
 	m.mu.Lock()
 	m.closed = true
 	var all []*Grant

@@ -16,6 +16,9 @@ func (m *Manager) Once(ctx context.Context, p Principal, reason, trigger string,
 	if reason == "" {
 		return ErrReasonRequired
 	}
+	if err := m.refresh(ctx, p, Write, false); err != nil {
+		return err
+	}
 	g, err := m.approve(ctx, p, Destroy, reason, trigger, paths, passcode)
 	if err != nil {
 		return err

@@ -81,8 +81,12 @@ var (
 // operatorWhy is the audit detail of everything an operator ends.
 const operatorWhy = "revoked by an operator"
 
-// Snapshot returns every principal's live grants and pending approvals.
+// Snapshot returns every principal's live grants and pending approvals;
+// with a shared store, those of every replica.
 func (m *Manager) Snapshot() Snapshot {
+	if m.opts.Shared != nil {
+		return m.snapshotShared()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.opts.Clock.Now()
@@ -165,6 +169,9 @@ func (m *Manager) RevokeAgent(ctx context.Context, p Principal) (Revocation, err
 // operatorRevoke ends p's grants and pending approvals at tier from and
 // above, once check (run under the lock, before anything changes) allows.
 func (m *Manager) operatorRevoke(ctx context.Context, p Principal, from Tier, check func(*principalState, time.Time) error) (Revocation, error) {
+	if m.opts.Shared != nil {
+		return m.operatorRevokeShared(ctx, p, from, check)
+	}
 	rev := Revocation{Principal: p}
 	m.mu.Lock()
 	st, ok := m.principals[p]

@@ -19,6 +19,7 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/tracing"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vaultstate"
 )
 
 const instructions = `Gatekeeper gives you secrets from Vault only with a human's approval.
@@ -48,6 +49,8 @@ type core struct {
 	tracing       *tracing.Tracing
 	// exec runs run_with_secret's commands; nil leaves the tool out.
 	exec mcptools.Runner
+	// state is the replicas' shared store; nil for one process.
+	state *vaultstate.Store
 	// close revokes every grant and closes the audit log; once.
 	close func()
 }
@@ -115,6 +118,17 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		}
 	}
 	approvals := ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Approvals }, cfg.Limits.Approvals), nil)
+	store, sharedOpts, err := sharedState(ctx, cfg, vc, logger)
+	if err != nil {
+		stopBackground()
+		stopKeepAlive()
+		closeAudit()
+		return nil, err
+	}
+	var shared access.Shared // a nil *vaultstate.Store is not a nil Shared
+	if store != nil {
+		shared = store
+	}
 	mgr := access.New(access.Options{
 		Issuer:          tr.Issuer(iss.issuer),
 		DenialCooldown:  cooldown(cfg.Approval.Cooldown),
@@ -130,7 +144,15 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 			}
 		},
 		ApprovalLimit: func(p access.Principal) (time.Duration, bool) { return approvals.Allow(string(p)) },
+		Shared:        shared,
+		SharedOptions: sharedOpts,
 	})
+	if err := mgr.Join(ctx); err != nil {
+		stopBackground()
+		stopKeepAlive()
+		closeAudit()
+		return nil, err
+	}
 	matcher, err := reveal.New(cfg.RevealPolicy()) // validated with the configuration
 	if err != nil {
 		stopBackground()
@@ -142,10 +164,12 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		reveal: matcher,
 		cfg:    cfg, logger: logger, audit: rec, vault: vc, access: mgr, agentOf: o.agentOf, approverReady: iss.ready,
 		tracing: tr,
+		state:   store,
 		limits:  ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Rate }, cfg.Limits.Rate), nil),
 	}
 	c.close = sync.OnceFunc(func() {
-		// stdin closed, SIGINT or SIGTERM: end every grant before exiting.
+		// stdin closed, SIGINT or SIGTERM: end every grant before exiting
+		// (with replicas, only the last one out does).
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
 		if err := mgr.Close(sctx); err != nil {

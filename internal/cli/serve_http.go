@@ -102,6 +102,10 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, onListen func(url
 	if runErr != nil {
 		return runErr
 	}
+	if c.state != nil {
+		c.logger.Info("stopped") // the access model said whether it revoked
+		return nil
+	}
 	c.logger.Info("stopped; all grants revoked")
 	return nil
 }
@@ -195,9 +199,10 @@ func tlsConfig(h config.HTTP) (*tls.Config, error) {
 }
 
 // readiness: Vault reachable and unsealed, Gatekeeper's own credential
-// valid, and the approver able to start a login.
+// valid, the approver able to start a login, and with replicas the shared
+// store usable.
 func readiness(c *core) []httpserver.Check {
-	return []httpserver.Check{
+	checks := []httpserver.Check{
 		{Name: "vault", Run: func(ctx context.Context) error {
 			h, err := c.vault.Health(ctx)
 			switch {
@@ -214,4 +219,9 @@ func readiness(c *core) []httpserver.Check {
 		}},
 		{Name: "approver", Run: c.approverReady},
 	}
+	if c.state != nil {
+		// Replicas: the shared store answers and its key seals.
+		checks = append(checks, httpserver.Check{Name: "state", Run: c.state.Check})
+	}
+	return checks
 }

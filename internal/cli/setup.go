@@ -25,6 +25,7 @@ type layoutFlags struct {
 	kvMount, prefix   string
 	readTTL, writeTTL time.Duration
 	agents            agentList
+	replicas          bool
 }
 
 func (l *layoutFlags) register(fs *flag.FlagSet) {
@@ -34,6 +35,7 @@ func (l *layoutFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&l.readTTL, "read-ttl", 0, "read-tier token TTL (default $GATEKEEPER_READ_TTL or 4h)")
 	fs.DurationVar(&l.writeTTL, "write-ttl", 0, "write-tier token TTL (default $GATEKEEPER_WRITE_TTL or 15m)")
 	fs.Var(&l.agents, "agent", "a named agent for HTTP mode (repeatable): its accounts, policies and MFA")
+	fs.BoolVar(&l.replicas, "replicas", false, "replicas share grants through Vault (state.backend vault): Gatekeeper's own policy gets the state folder and key")
 }
 
 // agentList is a repeatable --agent flag.
@@ -57,6 +59,9 @@ func loadConfig(sys IO, lf *layoutFlags, withVault bool) (config.Config, error) 
 	}
 	if lf.writeTTL != 0 {
 		cfg.WriteTTL = lf.writeTTL
+	}
+	if lf.replicas {
+		cfg.State.Backend = config.StateVault
 	}
 	for _, name := range lf.agents {
 		if _, ok := cfg.FindAgent(name); !ok {
@@ -92,7 +97,11 @@ func policyCmd(args []string, sys IO) error {
 			agents = append(agents, setup.Agent(a.Name))
 		}
 	}
-	for _, p := range cfg.Layout().Policies(agents...) {
+	policies := cfg.Layout().Policies(agents...)
+	if cfg.Approval.Strategy == config.StrategyBrokered {
+		policies = append(policies, cfg.Layout().Broker())
+	}
+	for _, p := range policies {
 		fmt.Fprintf(sys.Stdout, "# ---- policy %q ----\n%s\n", p.Name, p.HCL)
 	}
 	return nil

@@ -45,6 +45,7 @@ type Config struct {
 	Tracing  Tracing  `yaml:"tracing"`
 	Audit    Audit    `yaml:"audit"`
 	Status   Status   `yaml:"status"`
+	State    State    `yaml:"state"` // see state.go
 
 	// FileSHA256 is the SHA-256 (hex) of the config file read, "" without
 	// one: serve audits it (config.loaded), never the values.
@@ -254,6 +255,7 @@ func Default() Config {
 		Tracing: Tracing{SampleRatio: 1},
 		Audit:   defaultAudit(),
 		Status:  defaultStatus(),
+		State:   defaultState(),
 		Limits: Limits{
 			Rate:      Rate{PerMinute: 600, Burst: 60},
 			Approvals: Rate{PerMinute: 3, Burst: 5},
@@ -291,7 +293,7 @@ func (c Config) Level() slog.Level {
 
 // Layout is the Vault layout this configuration names.
 func (c Config) Layout() setup.Layout {
-	return setup.Layout{KVMount: c.KVMount, Prefix: c.Prefix, TransitMount: c.TransitMount, ReadTTL: c.ReadTTL, WriteTTL: c.WriteTTL}
+	return setup.Layout{KVMount: c.KVMount, Prefix: c.Prefix, TransitMount: c.TransitMount, ReadTTL: c.ReadTTL, WriteTTL: c.WriteTTL, SharedState: c.SharedState()}
 }
 
 // FindAgent returns the named agent's settings.

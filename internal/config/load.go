@@ -117,6 +117,8 @@ var Vars = []Var{
 		return nil
 	}},
 	{"GATEKEEPER_STATUS_ADDR", DefaultStatusListen, "where the status page listens (loopback unless status TLS is configured)", str(func(c *Config) *string { return &c.Status.Listen })},
+	{"GATEKEEPER_STATE_BACKEND", StateMemory, "memory (one process) or vault (replicas share grants and pending approvals through Vault; see docs/replicas.md)", str(func(c *Config) *string { return &c.State.Backend })},
+	{"GATEKEEPER_STATE_REVALIDATE", access.DefaultRevalidate.String(), "vault state: how long a replica uses a grant before asking the store again (0: every call)", duration(func(c *Config) *time.Duration { return &c.State.Revalidate })},
 }
 
 // Load builds the configuration: defaults, then the YAML file (path, else

@@ -24,7 +24,7 @@ func (l Layout) Broker() Policy {
 path "auth/token/create/gatekeeper-*" {
   capabilities = ["update"]
 }
-` + selfPolicy}
+` + selfPolicy + l.statePolicy()}
 }
 
 // Role names an agent's token role for a tier (the same as its policy).

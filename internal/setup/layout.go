@@ -26,6 +26,9 @@ type Layout struct {
 	TransitMount string        // transit mount; default "transit"
 	ReadTTL      time.Duration // token TTL of read-tier accounts
 	WriteTTL     time.Duration // token TTL of write-tier accounts
+	// SharedState gives Gatekeeper's own identity the shared state of
+	// replicas (state.go): its folder and transit key.
+	SharedState bool
 }
 
 // Transit is the transit mount.
@@ -154,7 +157,7 @@ path "%s" {
 path "%s" {
   capabilities = ["read"]
 }
-`, l.dataPath(Agent("").AccountPath(access.Read)), l.dataPath(OwnFolder+"/agents/+/tier/read")) + selfPolicy
+`, l.dataPath(Agent("").AccountPath(access.Read)), l.dataPath(OwnFolder+"/agents/+/tier/read")) + selfPolicy + l.statePolicy()
 	return Policy{Name: BootstrapPolicy, HCL: hcl}
 }
 

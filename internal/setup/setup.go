@@ -107,6 +107,9 @@ func Apply(ctx context.Context, v Vault, admin sensitive.String, opts Options) (
 	if err := r.transitMount(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.stateKey(ctx); err != nil {
+		return nil, err
+	}
 	agents := append([]AgentSetup{{}}, opts.Agents...)
 	for _, a := range agents {
 		if a.Name != "" {
