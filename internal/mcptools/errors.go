@@ -78,6 +78,8 @@ func agentMessage(err error) (string, audit.Outcome) {
 		return "Vault refused this operation for your current access.", audit.Denied
 	case errors.Is(err, vault.ErrSealed):
 		return "Vault is sealed: nothing can be read or written until an operator unseals it.", audit.Failed
+	case errors.Is(err, access.ErrStateUnavailable):
+		return "Gatekeeper cannot reach the access state its replicas share in Vault, so it grants and uses no access now. Try again in a minute; if it persists, tell the operator.", audit.Failed
 	case errors.Is(err, vault.ErrUnreachable), errors.Is(err, vault.ErrUnavailable), errors.Is(err, vault.ErrRateLimited):
 		return "Vault is not answering right now. Try again in a minute; if it persists, tell the operator.", audit.Failed
 	case errors.Is(err, context.Canceled):
