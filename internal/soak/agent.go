@@ -62,8 +62,10 @@ func newAgent(spec AgentSpec, url, canary string, rec *Recorder) *agent {
 	tr.MaxIdleConnsPerHost = 4
 	return &agent{
 		spec: spec, url: url, rec: rec,
-		rng:    mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64())),
-		hc:     &http.Client{Timeout: callTimeout, Transport: &keyTransport{base: tr, key: spec.Key}},
+		rng: mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64())),
+		// No client timeout: it would cut the session's long-lived event
+		// stream. Each call has its own deadline instead.
+		hc:     &http.Client{Transport: &keyTransport{base: tr, key: spec.Key}},
 		values: map[string]bool{canary: true},
 	}
 }
@@ -225,7 +227,7 @@ func (a *agent) connect(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	client := mcp.NewClient(&mcp.Implementation{Name: "soak-" + a.spec.Name, Version: "1"}, nil)
-	s, err := client.Connect(cctx, &mcp.StreamableClientTransport{Endpoint: a.url + "/mcp", HTTPClient: a.hc, MaxRetries: -1}, opts)
+	s, err := client.Connect(cctx, &mcp.StreamableClientTransport{Endpoint: a.url + "/mcp", HTTPClient: a.hc}, opts)
 	if err != nil {
 		return fmt.Errorf("connecting: %w", err)
 	}

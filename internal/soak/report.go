@@ -158,10 +158,31 @@ func (r *Report) Markdown() string {
 	if len(r.Leftovers) == 0 {
 		p("none.\n")
 	} else {
-		p("| accessor | agent | tier | why it is alive | expires |\n|---|---|---|---|---|\n")
+		type group struct {
+			why, tier   string
+			n           int
+			first, last time.Time
+		}
+		var groups []*group
+		for _, l := range r.Leftovers {
+			i := slices.IndexFunc(groups, func(g *group) bool { return g.why == l.Why && g.tier == l.Tier })
+			if i < 0 {
+				groups = append(groups, &group{why: l.Why, tier: l.Tier, first: l.ExpiresAt, last: l.ExpiresAt})
+				i = len(groups) - 1
+			}
+			g := groups[i]
+			g.n++
+			g.first, g.last = minTime(g.first, l.ExpiresAt), maxTime(g.last, l.ExpiresAt)
+		}
+		p("| why it is alive | tier | tokens | expire |\n|---|---|---|---|\n")
+		for _, g := range groups {
+			p("| %s | %s | %d | %s to %s |\n", g.why, g.tier, g.n, stamp(g.first), stamp(g.last))
+		}
+		p("\n<details><summary>Every leftover token</summary>\n\n| accessor | agent | tier | why it is alive | expires |\n|---|---|---|---|---|\n")
 		for _, l := range r.Leftovers {
 			p("| %s | %s | %s | %s | %s |\n", l.Accessor, l.Principal, l.Tier, l.Why, stamp(l.ExpiresAt))
 		}
+		p("\n</details>\n")
 	}
 	p("\nAfter the graceful stop the run waited %s for the last leftover's TTL; then Vault held no agent token (else see violations).\n",
 		r.LeftoverWait.Round(time.Second))
@@ -213,4 +234,18 @@ func bytesText(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
