@@ -286,7 +286,6 @@ func checkDead(f *findings, check string, alive []Token, why func(Token) string)
 // UsageSample is one measurement of a Gatekeeper process at rest.
 type UsageSample struct {
 	Label string
-	At    time.Time
 	Usage
 	TrailLive   int // live grants of the running process, per the audit trail
 	TokensAlive int // agent tokens alive in Vault

@@ -212,7 +212,7 @@ func TestCheckRecovery(t *testing.T) {
 
 func TestCheckUsage(t *testing.T) {
 	sample := func(label string, s float64, epoch, goroutines, fds int) UsageSample {
-		return UsageSample{Label: label, At: at(s), Usage: Usage{Epoch: epoch, Goroutines: goroutines, FDs: fds}}
+		return UsageSample{Label: label, Usage: Usage{At: at(s), Epoch: epoch, Goroutines: goroutines, FDs: fds}}
 	}
 	tests := []struct {
 		name    string

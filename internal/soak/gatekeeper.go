@@ -198,6 +198,7 @@ func (g *Gatekeeper) Crashes() []string {
 // Usage is what one process holds at one moment.
 type Usage struct {
 	Epoch      int
+	At         time.Time // when /metrics answered
 	Goroutines int
 	FDs        int
 	LiveGrants int // gatekeeper_live_grants, summed over tiers
@@ -212,10 +213,12 @@ func (g *Gatekeeper) Usage(ctx context.Context) (Usage, error) {
 	if err != nil {
 		return u, err
 	}
+	before := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return u, fmt.Errorf("reading /metrics: %w", err)
 	}
+	u.At = before.Add(time.Since(before) / 2)
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return u, fmt.Errorf("reading /metrics: status %d", resp.StatusCode)

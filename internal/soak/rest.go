@@ -27,8 +27,11 @@ func (r *run) atRest(label string) error {
 	if err != nil {
 		return err
 	}
-	s.At = time.Now()
-	left := classifyTokens(r.f, trail, tokens, current, s.At, r.ttl())
+	now := time.Now()
+	if s.At.IsZero() {
+		s.At = now
+	}
+	left := classifyTokens(r.f, trail, tokens, current, now, r.ttl())
 	for _, l := range left {
 		if !r.leftovers[l.Accessor] {
 			r.leftovers[l.Accessor] = true
@@ -43,7 +46,7 @@ func (r *run) atRest(label string) error {
 			alive[t.Accessor] = true
 		}
 	}
-	live := trail.Live(current, s.At)
+	live := trail.Live(current, now)
 	s.TrailLive = len(live)
 	for _, g := range live {
 		if !alive[g.Accessor] {
@@ -69,7 +72,9 @@ func (r *run) checkGauge(current int, u Usage) {
 		if err != nil {
 			return
 		}
-		n := len(trail.Live(current, time.Now()))
+		// Evaluated when the metric was read: grants that expired since
+		// then were live for both.
+		n := len(trail.Live(current, u.At))
 		if u.LiveGrants == n {
 			return
 		}
