@@ -291,6 +291,7 @@ type UsageSample struct {
 	TokensAlive int // agent tokens alive in Vault
 	Leftovers   int // of those, tokens no live grant holds (listed in the report)
 	LiveButDead int // live grants whose token Vault no longer honours (the agent fails closed)
+	Lingering   int // agent tokens Vault still lists but refuses: revocation under way, or expired
 }
 
 // Growth limits within one process between its first and last sample at

@@ -133,7 +133,7 @@ func (r *run) leftoversExpire(trail *Trail) error {
 	}
 	var alive []Token
 	for _, t := range tokens {
-		if t.ForGrant() {
+		if t.ForGrant() && t.Alive {
 			alive = append(alive, t)
 		}
 	}

@@ -146,14 +146,15 @@ func (r *Report) Markdown() string {
 		counts(r.Approvals), counts(r.Issued), counts(r.GrantEnds), r.GrantCalls)
 
 	p("\n## Gatekeeper and Vault at rest (fleet paused)\n\n")
-	p("| when | process | goroutines | fds | live grants (metric / audit trail) | agent tokens in Vault | leftovers |\n|---|---|---|---|---|---|---|\n")
+	p("| when | process | goroutines | fds | live grants (metric / audit trail) | agent tokens in Vault | leftovers | lingering |\n|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Usage {
 		dead := ""
 		if s.LiveButDead > 0 {
 			dead = fmt.Sprintf(" (%d no longer honoured by Vault)", s.LiveButDead)
 		}
-		p("| %s | %d | %d | %d | %d / %d%s | %d | %d |\n", s.Label, s.Epoch, s.Goroutines, s.FDs, s.LiveGrants, s.TrailLive, dead, s.TokensAlive, s.Leftovers)
+		p("| %s | %d | %d | %d | %d / %d%s | %d | %d | %d |\n", s.Label, s.Epoch, s.Goroutines, s.FDs, s.LiveGrants, s.TrailLive, dead, s.TokensAlive, s.Leftovers, s.Lingering)
 	}
+	p("\nLingering tokens are ones Vault still lists but refuses for every request: their revocation is under way (it was cut short by a seal or a restart) or they expired and Vault's expiration manager has not removed them yet.\n")
 	p("\nLeftovers are tokens alive in Vault that no live grant of the running process holds; each may live only until its TTL:\n\n")
 	if len(r.Leftovers) == 0 {
 		p("none.\n")

@@ -41,9 +41,12 @@ func (r *run) atRest(label string) error {
 	s.Leftovers = len(left)
 	alive := map[string]bool{}
 	for _, t := range tokens {
-		if t.ForGrant() {
+		switch {
+		case t.ForGrant() && t.Alive:
 			s.TokensAlive++
 			alive[t.Accessor] = true
+		case t.ForGrant():
+			s.Lingering++
 		}
 	}
 	live := trail.Live(current, now)

@@ -14,8 +14,15 @@ import (
 
 // Token is what Vault says about one token, found by its accessor.
 type Token struct {
-	Accessor   string
+	Accessor string
+	// Alive says Vault would honour the token: it knows it, its revocation
+	// is not under way and it has not expired. lookup-accessor also
+	// answers for tokens whose revocation Vault has started but not
+	// finished (num_uses -1) and for expired ones its expiration manager
+	// has not reached yet; Vault refuses both for any request, so they
+	// count as dead here, and Lingering says one was seen.
 	Alive      bool
+	Lingering  bool
 	Policies   []string
 	ApprovalID string // meta.approval_id: set on every token minted for a grant
 	Created    time.Time
@@ -46,6 +53,10 @@ type admin interface {
 // token Vault does not know (revoked, expired) is not alive; any other
 // failure is an error, never "dead".
 func LookupToken(ctx context.Context, v admin, root sensitive.String, accessor string) (Token, error) {
+	return lookupToken(ctx, v, root, accessor, time.Now)
+}
+
+func lookupToken(ctx context.Context, v admin, root sensitive.String, accessor string, now func() time.Time) (Token, error) {
 	t := Token{Accessor: accessor}
 	s, err := v.Write(ctx, root, "auth/token/lookup-accessor", map[string]any{"accessor": accessor})
 	switch {
@@ -67,23 +78,24 @@ func LookupToken(ctx context.Context, v admin, root sensitive.String, accessor s
 	if meta, ok := s.Data["meta"].(map[string]any); ok {
 		t.ApprovalID, _ = meta["approval_id"].(string)
 	}
-	switch n := s.Data["creation_time"].(type) {
-	case json.Number:
-		if secs, err := n.Int64(); err == nil {
-			t.Created = time.Unix(secs, 0)
-		}
-	case float64:
-		t.Created = time.Unix(int64(n), 0)
+	if secs := number(s.Data["creation_time"]); secs > 0 {
+		t.Created = time.Unix(secs, 0)
 	}
 	if e, ok := s.Data["expire_time"].(string); ok && e != "" {
 		if ts, err := time.Parse(time.RFC3339Nano, e); err == nil {
 			t.ExpireTime = ts
 		}
 	}
+	pending := number(s.Data["num_uses"]) < 0
+	expired := !t.ExpireTime.IsZero() && !t.ExpireTime.After(now())
+	if pending || expired {
+		t.Alive, t.Lingering = false, true
+	}
 	return t, nil
 }
 
-// Tokens lists every token Vault holds, with what it says about each.
+// Tokens lists every token Vault holds, with what it says about each,
+// lingering ones included (see Token.Alive).
 func Tokens(ctx context.Context, v admin, root sensitive.String) ([]Token, error) {
 	s, err := v.List(ctx, root, "auth/token/accessors")
 	if err != nil {
@@ -97,9 +109,21 @@ func Tokens(ctx context.Context, v admin, root sensitive.String) ([]Token, error
 		if err != nil {
 			return nil, err
 		}
-		if t.Alive { // it may have ended between the list and the lookup
+		if t.Alive || t.Lingering { // it may have ended between the list and the lookup
 			out = append(out, t)
 		}
 	}
 	return out, nil
+}
+
+// number reads a JSON number as Vault's client decodes it.
+func number(v any) int64 {
+	switch n := v.(type) {
+	case json.Number:
+		i, _ := n.Int64()
+		return i
+	case float64:
+		return int64(n)
+	}
+	return 0
 }
