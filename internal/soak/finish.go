@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,6 +136,18 @@ func (r *run) leftoversExpire(trail *Trail) error {
 	for _, t := range tokens {
 		if t.ForGrant() && t.Alive {
 			alive = append(alive, t)
+		}
+	}
+	// And every accessor the trail names, looked up one by one: the list
+	// above covers them, this says so for each.
+	for acc := range trail.Grants {
+		tok, err := LookupToken(r.ctx, r.vault.Client(), r.vault.Root(), acc)
+		if err != nil {
+			return err
+		}
+		r.report.AccessorsChecked++
+		if tok.Alive && !slices.ContainsFunc(alive, func(t Token) bool { return t.Accessor == acc }) {
+			alive = append(alive, tok)
 		}
 	}
 	checkDead(r.f, CheckLeftovers, alive, func(t Token) string {

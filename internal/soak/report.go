@@ -35,6 +35,9 @@ type Report struct {
 	// the running process, as first seen.
 	Leftovers    []Leftover
 	LeftoverWait time.Duration
+	// AccessorsChecked is how many accessors of the trail were looked up
+	// in Vault at the end.
+	AccessorsChecked int
 
 	Scanned     Scanned
 	AuditVerify string
@@ -185,8 +188,8 @@ func (r *Report) Markdown() string {
 		}
 		p("\n</details>\n")
 	}
-	p("\nAfter the graceful stop the run waited %s for the last leftover's TTL; then Vault held no agent token (else see violations).\n",
-		r.LeftoverWait.Round(time.Second))
+	p("\nAfter the graceful stop the run waited %s for the last leftover's TTL, then looked up every token in Vault and each of the %d accessors the audit trail names: none was alive unless listed under violations.\n",
+		r.LeftoverWait.Round(time.Second), r.AccessorsChecked)
 
 	p("\n## Logs and audit\n\nSearched %d files (%s) for %d secret values, every API key, the root, broker and audit keys and token-shaped strings.\n",
 		r.Scanned.Files, bytesText(r.Scanned.Bytes), r.Scanned.Values)
