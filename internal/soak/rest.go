@@ -19,6 +19,11 @@ func (r *run) atRest(label string) error {
 	}
 	s.Usage = u
 	s.Epoch = current
+	// The trail is read first and judged as of that moment: a token Vault
+	// then shows alive was alive at its lookup, so its grant (no shorter
+	// than the token) was live when the trail was read, whereas a grant
+	// that expired during the lookups would look over if judged later.
+	now := time.Now()
 	trail, err := r.trail()
 	if err != nil {
 		return err
@@ -27,7 +32,6 @@ func (r *run) atRest(label string) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
 	if s.At.IsZero() {
 		s.At = now
 	}
