@@ -285,7 +285,8 @@ func checkDead(f *findings, check string, alive []Token, why func(Token) string)
 
 // UsageSample is one measurement of a Gatekeeper process at rest.
 type UsageSample struct {
-	Label string
+	Label  string
+	Steady bool // counts in the growth check
 	Usage
 	TrailLive   int // live grants of the running process, per the audit trail
 	TokensAlive int // agent tokens alive in Vault
@@ -302,12 +303,15 @@ const (
 	fdSlack        = 15
 )
 
-// checkUsage compares, per process, the last sample with the first.
+// checkUsage compares, per process, the last steady sample with the first.
 func checkUsage(f *findings, samples []UsageSample) {
 	f.pass(CheckUsage)
 	first := map[int]UsageSample{}
 	last := map[int]UsageSample{}
 	for _, s := range samples {
+		if !s.Steady {
+			continue
+		}
 		if _, ok := first[s.Epoch]; !ok {
 			first[s.Epoch] = s
 		}

@@ -212,7 +212,7 @@ func TestCheckRecovery(t *testing.T) {
 
 func TestCheckUsage(t *testing.T) {
 	sample := func(label string, s float64, epoch, goroutines, fds int) UsageSample {
-		return UsageSample{Label: label, Usage: Usage{At: at(s), Epoch: epoch, Goroutines: goroutines, FDs: fds}}
+		return UsageSample{Label: label, Steady: true, Usage: Usage{At: at(s), Epoch: epoch, Goroutines: goroutines, FDs: fds}}
 	}
 	tests := []struct {
 		name    string
@@ -221,6 +221,8 @@ func TestCheckUsage(t *testing.T) {
 	}{
 		{"ok", []UsageSample{sample("start", 0, 1, 400, 180), sample("end", 9, 1, 420, 185)}, nil},
 		{"ok/per-process", []UsageSample{sample("start", 0, 1, 400, 180), sample("after kill", 5, 2, 900, 400), sample("end", 9, 2, 905, 402)}, nil},
+		{"ok/not-steady", []UsageSample{{Label: "just after kill", Usage: Usage{At: at(5), Epoch: 2, Goroutines: 20, FDs: 12}},
+			sample("after kill", 6, 2, 900, 400), sample("end", 9, 2, 905, 402)}, nil},
 		{"fail/goroutines", []UsageSample{sample("start", 0, 1, 400, 180), sample("end", 9, 1, 500, 180)},
 			[]string{"process 1: goroutines grew from 400 (start) to 500 (end)"}},
 		{"fail/fds", []UsageSample{sample("start", 0, 1, 100, 50), sample("mid", 5, 1, 100, 60), sample("end", 9, 1, 100, 70)},

@@ -155,8 +155,13 @@ func (r *Report) Markdown() string {
 		if s.LiveButDead > 0 {
 			dead = fmt.Sprintf(" (%d no longer honoured by Vault)", s.LiveButDead)
 		}
-		p("| %s | %d | %d | %d | %d / %d%s | %d | %d | %d |\n", s.Label, s.Epoch, s.Goroutines, s.FDs, s.LiveGrants, s.TrailLive, dead, s.TokensAlive, s.Leftovers, s.Lingering)
+		usage := fmt.Sprintf("%d | %d", s.Goroutines, s.FDs)
+		if !s.Steady {
+			usage = fmt.Sprintf("(%d) | (%d)", s.Goroutines, s.FDs)
+		}
+		p("| %s | %d | %s | %d / %d%s | %d | %d | %d |\n", s.Label, s.Epoch, usage, s.LiveGrants, s.TrailLive, dead, s.TokensAlive, s.Leftovers, s.Lingering)
 	}
+	p("\nIn parentheses: counts taken as a new process starts, before the fleet is back; the growth check compares the other ones.\n")
 	p("\nLingering tokens are ones Vault still lists but refuses for every request: their revocation is under way (it was cut short by a seal or a restart) or they expired and Vault's expiration manager has not removed them yet.\n")
 	p("\nLeftovers are tokens alive in Vault that no live grant of the running process holds; each may live only until its TTL:\n\n")
 	if len(r.Leftovers) == 0 {

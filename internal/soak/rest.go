@@ -6,13 +6,15 @@ import (
 
 // atRest measures the running Gatekeeper and checks every token Vault holds
 // against the audit trail, with the fleet paused so that nothing moves but
-// expiry timers. label names the moment in the report.
-func (r *run) atRest(label string) error {
+// expiry timers. label names the moment in the report; steady says the
+// fleet has been at work long enough for the process's goroutines and
+// descriptors to count in the growth check.
+func (r *run) atRest(label string, steady bool) error {
 	r.fleet.Pause()
 	defer r.fleet.Resume()
 	time.Sleep(500 * time.Millisecond) // finished requests' goroutines end, their records are written
 	current := r.gk.Epoch()
-	s := UsageSample{Label: label}
+	s := UsageSample{Label: label, Steady: steady}
 	u, usageErr := r.gk.Usage(r.ctx)
 	if usageErr != nil {
 		r.o.Logf("%s: reading gatekeeper's usage: %v", label, usageErr)

@@ -300,13 +300,13 @@ func (r *run) load() error {
 	if err := r.sleep(p.warmup / 2); err != nil {
 		return err
 	}
-	if err := r.atRest("warm-up"); err != nil {
+	if err := r.atRest("warm-up", true); err != nil {
 		return err
 	}
 	if err := r.sleep(time.Until(start.Add(p.warmup))); err != nil {
 		return err
 	}
-	if err := r.atRest("before the first fault"); err != nil {
+	if err := r.atRest("before the first fault", true); err != nil {
 		return err
 	}
 	for i, kind := range p.faults {
@@ -317,17 +317,24 @@ func (r *run) load() error {
 		}
 		r.report.Faults = append(r.report.Faults, w)
 		o.Logf("%s: down %s to %s, recovered %s", kind, stamp(w.Start), stamp(w.End), stamp(w.Recovered))
+		if kind == FaultGatekeeperKill {
+			// What the killed process left in Vault, before it expires; the
+			// new process has barely started, so its usage does not count.
+			if err := r.atRest("just after "+kind, false); err != nil {
+				return err
+			}
+		}
 		if err := r.sleep(time.Until(slotEnd)); err != nil {
 			return err
 		}
-		if err := r.atRest("after " + kind); err != nil {
+		if err := r.atRest("after "+kind, true); err != nil {
 			return err
 		}
 	}
 	if err := r.sleep(time.Until(start.Add(o.Duration))); err != nil {
 		return err
 	}
-	return r.atRest("end")
+	return r.atRest("end", true)
 }
 
 func (r *run) sleep(d time.Duration) error {
