@@ -220,6 +220,9 @@ func (j *JWT) Authenticate(r *http.Request) (*Identity, error) {
 	if err != nil {
 		return nil, parseRefusal(err)
 	}
+	if err := checkClaimNames(token); err != nil {
+		return nil, err
+	}
 	if err := j.check(&c); err != nil {
 		return nil, err
 	}
@@ -276,6 +279,34 @@ func readHeader(token string) (header, error) {
 		return header{}, refuse("jwt: malformed")
 	}
 	return h, nil
+}
+
+// claimNames are the claims the claims struct reads.
+var claimNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "scopes"}
+
+// checkClaimNames refuses a token whose claims hold a name that differs
+// from one Gatekeeper reads only in case ("Sub", "EXP", "ſub"). Claim
+// names are case-sensitive (RFC 7519 §4), but encoding/json fills a struct
+// field from a case-insensitive match too, the last one winning: in
+// {"sub":"alice","Sub":"bob"} the subject would be bob, so a claim the
+// issuer never meant as the subject (a custom, user-set one) could name the
+// agent. Found by FuzzJWTClaims.
+func checkClaimNames(token string) error {
+	_, rest, _ := strings.Cut(token, ".")
+	seg, _, _ := strings.Cut(rest, ".")
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(seg)
+	var fields map[string]json.RawMessage
+	if err != nil || json.Unmarshal(raw, &fields) != nil {
+		return refuse("jwt: malformed")
+	}
+	for name := range fields {
+		for _, c := range claimNames {
+			if name != c && strings.EqualFold(name, c) {
+				return refuse("jwt: claim names must match exactly (they are case-sensitive)")
+			}
+		}
+	}
+	return nil
 }
 
 // parseRefusal turns a jwt parse error into a refusal without its text,

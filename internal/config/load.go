@@ -200,7 +200,26 @@ func (c *Config) readFile(path string) error {
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine
 		return fmt.Errorf("config file %s: %w", path, err)
 	}
-	return nil
+	// A second document ("---") would be ignored, its settings silently
+	// lost, as with an unknown key. Empty ones (a trailing "---") are fine.
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil || !emptyDocument(&doc) {
+			return fmt.Errorf("config file %s: more than one YAML document", path)
+		}
+	}
+}
+
+func emptyDocument(n *yaml.Node) bool {
+	if len(n.Content) == 0 {
+		return true
+	}
+	v := n.Content[0]
+	return len(n.Content) == 1 && v.Kind == yaml.ScalarNode && v.Tag == "!!null" && (v.Value == "" || v.Value == "~")
 }
 
 // secretFile reads a secret kept in a file, trimmed of surrounding space.

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -118,7 +119,9 @@ func checkScopes(where string, scopes []string) []error {
 }
 
 func (r Rate) check(where string) []error {
-	if r.PerMinute <= 0 || r.Burst < 1 {
+	// Not "PerMinute <= 0": NaN compares false with everything, and YAML's
+	// .nan and .inf would pass, leaving the limiter's behaviour undefined.
+	if !(r.PerMinute > 0) || math.IsInf(r.PerMinute, 0) || r.Burst < 1 {
 		return []error{fmt.Errorf("%s: per_minute must be positive and burst at least 1", where)}
 	}
 	return nil

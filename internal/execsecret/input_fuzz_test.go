@@ -1,0 +1,87 @@
+//go:build unix
+
+package execsecret
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
+)
+
+// FuzzRunInput feeds the runner's checks what an agent controls through
+// run_with_secret: the command it names, and a variable name with the value
+// put in it (the value comes from a secret, which the agent may have
+// written). Whatever it sends:
+//   - only the allowed command's exact path is found: no other spelling of
+//     it ("//", "/./", "..", a trailing slash) and no symlink to it;
+//   - a variable is accepted only with a plain upper-case name that is
+//     neither denied nor under a denied prefix, and a value long enough to
+//     redact and free of NUL; the child's environment then holds exactly
+//     one entry of that name, the secret's, even over a base entry;
+//   - errors wrap ErrNotAllowed or ErrInvalidEnv and never quote the value.
+//
+// The seed corpus is testdata/fuzz/FuzzRunInput; "{bin}" and "{link}" in a
+// command stand for the allowed executable and a symlink to it.
+func FuzzRunInput(f *testing.F) {
+	dir := f.TempDir()
+	bin := filepath.Join(dir, "tool")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		f.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(bin, link); err != nil {
+		f.Fatal(err)
+	}
+	r, err := New(Options{Allowed: []string{bin}, BaseEnv: []string{"PATH=/usr/bin", "TOKEN=from-base"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, command, name, value string) {
+		command = strings.NewReplacer("{bin}", bin, "{link}", link).Replace(command)
+		a, err := r.lookup(command)
+		switch {
+		case err == nil && (command != bin || a.path != bin):
+			t.Fatalf("found %q as the allowed command", command)
+		case err != nil && command == bin:
+			t.Fatalf("refused the allowed command: %v", err)
+		case err != nil && !errors.Is(err, ErrNotAllowed):
+			t.Fatalf("error %v is not ErrNotAllowed", err)
+		}
+
+		env := map[string]sensitive.String{name: sensitive.New(value)}
+		values, err := checkSecrets(env)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidEnv) {
+				t.Fatalf("error %v is not ErrInvalidEnv", err)
+			}
+			if len(value) >= MinValueLen && !strings.Contains(name, value) && strings.Contains(err.Error(), value) {
+				t.Fatalf("error %q quotes the value", err)
+			}
+			return
+		}
+		switch {
+		case !envName.MatchString(name) || slices.Contains(deniedNames, name):
+			t.Fatalf("accepted the name %q", name)
+		case slices.ContainsFunc(deniedPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }):
+			t.Fatalf("accepted %q, under a denied prefix", name)
+		case len(strings.TrimSpace(value)) < MinValueLen || strings.IndexByte(value, 0) >= 0:
+			t.Fatalf("accepted the value %q", value)
+		case len(values) != 1 || values[0] != value:
+			t.Fatalf("values %q", values)
+		}
+		var entries []string
+		for _, kv := range buildEnv(r.baseEnv, env) {
+			if k, v, _ := strings.Cut(kv, "="); k == name {
+				entries = append(entries, v)
+			}
+		}
+		if len(entries) != 1 || entries[0] != value {
+			t.Fatalf("the child's environment has %d entries for %s", len(entries), name)
+		}
+	})
+}
