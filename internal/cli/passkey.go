@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -82,18 +81,8 @@ func newPasskey(cfg config.Config, logger *slog.Logger) (approver.Approver, back
 	}
 	logger.Info("passkey approval page", "url", public, "register", public+"/register")
 	run := func(ctx context.Context) error {
-		errc := make(chan error, 1)
-		go func() { errc <- srv.Serve(ln) }()
-		select {
-		case err := <-errc:
-			return fmt.Errorf("serving the approval page: %w", err)
-		case <-ctx.Done():
-		}
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
+		if err := serveUntil(ctx, srv, ln); err != nil {
+			return fmt.Errorf("the approval page: %w", err)
 		}
 		return nil
 	}
