@@ -35,6 +35,11 @@ type Options struct {
 	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
+// maxIdleConns bounds the connections kept open to Vault between requests:
+// enough for a thousand agents calling at once, and an idle connection
+// closes by itself after 90 seconds.
+const maxIdleConns = 1024
+
 // Client talks to one Vault or OpenBao server.
 type Client struct {
 	base    *api.Client
@@ -61,6 +66,15 @@ func New(opts Options) (*Client, error) {
 	// Fail fast and let the caller decide: a sealed or unreachable Vault
 	// means no access, not a minute of retries.
 	cfg.MaxRetries = 0
+	// Every tool call is one Vault request, so as many requests are in
+	// flight as agents are calling. The API client's pool keeps only
+	// GOMAXPROCS+1 idle connections per host: beyond that each response
+	// closed its connection and the next request dialed a new one, a cost
+	// paid by Gatekeeper and Vault on every call.
+	if tr, ok := cfg.HttpClient.Transport.(*http.Transport); ok {
+		tr.MaxIdleConns = maxIdleConns
+		tr.MaxIdleConnsPerHost = maxIdleConns
+	}
 	if opts.WrapTransport != nil {
 		cfg.HttpClient.Transport = opts.WrapTransport(cfg.HttpClient.Transport)
 	}
