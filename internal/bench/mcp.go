@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -46,7 +47,8 @@ type Target struct {
 	// newest.
 	Protocol string
 
-	transport *http.Transport
+	transportOnce sync.Once
+	transport     *http.Transport
 }
 
 // Validate says whether the target names exactly one server.
@@ -112,21 +114,17 @@ func (t *Target) Connect(ctx context.Context, i int) (*mcp.ClientSession, error)
 }
 
 // CloseIdle closes the HTTP connections no request is using.
-func (t *Target) CloseIdle() {
-	if t.transport != nil {
-		t.transport.CloseIdleConnections()
-	}
-}
+func (t *Target) CloseIdle() { t.httpTransport().CloseIdleConnections() }
 
 // httpTransport is one connection pool for every session, large enough
 // that no concurrency level opens and closes connections per call.
 func (t *Target) httpTransport() *http.Transport {
-	if t.transport == nil {
+	t.transportOnce.Do(func() {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConns = 0
 		tr.MaxIdleConnsPerHost = 1 << 16
 		t.transport = tr
-	}
+	})
 	return t.transport
 }
 

@@ -44,6 +44,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	idle := fs.String("idle", "", "idle session counts (default 1000,10000; quick 100,1000)")
 	fs.BoolVar(&o.IdleSSE, "idle-sse", false, "also measure idle sessions with their SSE stream open (one run, the highest count)")
 	fs.StringVar(&o.Profile, "profile", "", "write CPU and heap profiles of Gatekeeper here (the binary must be built with -tags pprof)")
+	fs.Var(&envList{&o.GatekeeperEnv}, "gatekeeper-env", "K=V added to the Gatekeeper processes' environment (repeatable), e.g. GOGC=200")
 	fs.StringVar(&o.Dir, "dir", "", "keep logs and audit files in this folder (default: a temporary one, removed)")
 	timeout := fs.Duration("timeout", 45*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
@@ -68,6 +69,23 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	rep.Write(stdout)
+	return nil
+}
+
+type envList struct{ v *[]string }
+
+func (e *envList) String() string {
+	if e.v == nil {
+		return ""
+	}
+	return strings.Join(*e.v, " ")
+}
+
+func (e *envList) Set(s string) error {
+	if k, _, ok := strings.Cut(s, "="); !ok || k == "" {
+		return fmt.Errorf("%q is not K=V", s)
+	}
+	*e.v = append(*e.v, s)
 	return nil
 }
 

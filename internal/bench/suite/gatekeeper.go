@@ -47,6 +47,8 @@ type fleet struct {
 	// profiling address.
 	profile string
 	pprof   map[string]string
+	// extraEnv is added to every Gatekeeper process's environment.
+	extraEnv []string
 }
 
 // secretPath is the secret every agent reads, relative to its folder.
@@ -160,7 +162,12 @@ func (f *fleet) env(name string) []string {
 			f.pprof[name] = addr
 			extra = append(extra, "GKBENCH_PPROF="+addr)
 		}
+		if strings.HasPrefix(name, "idle") {
+			// A finer heap profile where memory is what is measured.
+			extra = append(extra, "GODEBUG=memprofilerate=1024")
+		}
 	}
+	extra = append(extra, f.extraEnv...)
 	return append(append(cleanEnv(), extra...),
 		"VAULT_ADDR="+f.vault.addr,
 		"VAULT_TOKEN="+f.broker,

@@ -40,6 +40,9 @@ type Options struct {
 	// Profile, if set, is a folder for CPU and heap profiles of the
 	// Gatekeeper processes; the binary must be built with -tags pprof.
 	Profile string
+	// GatekeeperEnv is added to the Gatekeeper processes' environment
+	// (GOGC=200, GOMAXPROCS=1, …), to compare settings.
+	GatekeeperEnv []string
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -137,6 +140,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.extraEnv = o.GatekeeperEnv
 
 	if err := rep.measureStartup(ctx, &o, f); err != nil {
 		return nil, err
