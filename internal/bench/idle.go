@@ -18,8 +18,12 @@ import (
 type IdleResult struct {
 	Sessions int
 	RSS      int64
-	// PerSession is (RSS - the resident size before any session) / Sessions.
+	// PerSession is (RSS - the resident size before any session) / Sessions:
+	// it includes what the first sessions cost once (buffers, pools).
 	PerSession int64
+	// Marginal is what each session added since the previous count (the
+	// first count: PerSession).
+	Marginal int64
 }
 
 // IdleSessions opens sessions on t until each count in counts (ascending)
@@ -66,7 +70,13 @@ func IdleSessions(ctx context.Context, t *Target, pid int, counts []int, settle 
 		if err != nil {
 			return nil, closeAll, err
 		}
-		out = append(out, IdleResult{Sessions: n, RSS: rss, PerSession: (rss - before) / int64(n)})
+		r := IdleResult{Sessions: n, RSS: rss, PerSession: (rss - before) / int64(n)}
+		r.Marginal = r.PerSession
+		if len(out) > 0 {
+			prev := out[len(out)-1]
+			r.Marginal = (rss - prev.RSS) / int64(n-prev.Sessions)
+		}
+		out = append(out, r)
 	}
 	return out, closeAll, nil
 }
@@ -142,12 +152,12 @@ func IdleCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 // IdleHeader is the header of the table WriteIdleRow writes.
-const IdleHeader = "| what | idle sessions | resident MB | bytes per session |\n|---|---:|---:|---:|\n"
+const IdleHeader = "| what | idle sessions | resident MB | bytes per session | bytes per added session |\n|---|---:|---:|---:|---:|\n"
 
 // WriteIdleRow writes r as one markdown row.
 func WriteIdleRow(w io.Writer, label string, r IdleResult) {
 	if label == "" {
 		label = "idle sessions"
 	}
-	fmt.Fprintf(w, "| %s | %d | %.1f | %d |\n", escapeCell(label), r.Sessions, float64(r.RSS)/(1<<20), r.PerSession)
+	fmt.Fprintf(w, "| %s | %d | %.1f | %d | %d |\n", escapeCell(label), r.Sessions, float64(r.RSS)/(1<<20), r.PerSession, r.Marginal)
 }

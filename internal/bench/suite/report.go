@@ -26,10 +26,12 @@ const (
 
 // Report is everything a suite run measured.
 type Report struct {
-	Options    Options
-	Machine    Machine
-	Started    time.Time
-	Elapsed    time.Duration
+	Options Options
+	Machine Machine
+	Started time.Time
+	Elapsed time.Duration
+	// Setup is how long gatekeeper setup took for all the agents.
+	Setup      time.Duration
 	Startup    []time.Duration
 	Approvals  []time.Duration
 	Latency    latencyResults
@@ -44,6 +46,9 @@ type Report struct {
 
 type latencyResults struct {
 	Direct, Stdio, HTTP bench.Summary
+	// HTTPSessionless is HTTP with the newer sessionless protocol; HTTP
+	// is the session-based one (2025-11-25) most clients speak.
+	HTTPSessionless bench.Summary
 }
 
 type throughputRow struct {
@@ -153,6 +158,10 @@ func (r *Report) Write(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %.0f | **%.2f** | ≤ %.2f %s |\n",
 			x.s.Label, ms(x.s.P50), ms(x.s.P90), ms(x.s.P99), x.s.PerSecond, rt, x.target, verdict(rt <= x.target))
 	}
+	if m := l.HTTPSessionless; m.Runs > 0 {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %.0f | %.2f | |\n",
+			m.Label, ms(m.P50), ms(m.P90), ms(m.P99), m.PerSecond, ratio(float64(m.P50), float64(l.Direct.P50)))
+	}
 	fmt.Fprintln(w)
 
 	fmt.Fprint(w, "**Throughput: N agents calling at once over HTTP (JWT), one session, grant and Vault token each; direct: N clients with their own tokens**\n\n")
@@ -178,12 +187,12 @@ func (r *Report) Write(w io.Writer) {
 	}
 
 	fmt.Fprint(w, "**Memory: idle authenticated MCP sessions (protocol 2025-11-25, JWT), resident size of a fresh process**\n\n")
-	fmt.Fprint(w, "| idle sessions | resident MB | bytes per session | target |\n|---:|---:|---:|---|\n")
+	fmt.Fprint(w, "| idle sessions | resident MB | bytes per session (resident size added / sessions) | bytes per session added since the row above | target |\n|---:|---:|---:|---:|---|\n")
 	for _, x := range r.Idle {
-		fmt.Fprintf(w, "| %d | %.1f | %d | ≤ %d %s |\n", x.Sessions, mb(x.RSS), x.PerSession, targetIdleBytes, verdict(x.PerSession <= targetIdleBytes))
+		fmt.Fprintf(w, "| %d | %.1f | %d | %d | ≤ %d %s |\n", x.Sessions, mb(x.RSS), x.PerSession, x.Marginal, targetIdleBytes, verdict(x.PerSession <= targetIdleBytes))
 	}
 	for _, x := range r.IdleSSE {
-		fmt.Fprintf(w, "| %d, each with its SSE stream open (one connection each) | %.1f | %d | |\n", x.Sessions, mb(x.RSS), x.PerSession)
+		fmt.Fprintf(w, "| %d, each with its SSE stream open (one connection each) | %.1f | %d | | |\n", x.Sessions, mb(x.RSS), x.PerSession)
 	}
 	fmt.Fprintln(w)
 	if len(r.IdleRuntime) > 0 && len(r.Idle) > 0 {
@@ -208,6 +217,8 @@ func (r *Report) Write(w io.Writer) {
 		fmt.Fprintf(w, "| the same without the Duo approver's fixed %s wait before its first status poll: Gatekeeper, Vault and the fake | %s ms | |\n",
 			duoPollEvery, ms(a-duoPollEvery))
 	}
+	fmt.Fprintf(w, "| `gatekeeper setup --brokered` for %d agents (%d runs at once, each for its own agents) | %s | |\n",
+		o.Agents, setupWorkers, r.Setup.Round(time.Second))
 	fmt.Fprintln(w)
 }
 

@@ -141,6 +141,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	f.extraEnv = o.GatekeeperEnv
+	rep.Setup = f.setupTook
 
 	if err := rep.measureStartup(ctx, &o, f); err != nil {
 		return nil, err
@@ -179,7 +180,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, fmt.Errorf("gatekeeper over stdio: %w", err)
 	}
 
-	if err := rep.measureLatency(ctx, &o, f, sessions, stdio[0]); err != nil {
+	// The same agent over the sessionless protocol (2026-07-28), which the
+	// SDK's clients ask for first.
+	sessionless := f.httpTarget(gk)
+	sessionless.Protocol = ""
+	modern, err := bench.Sessions(ctx, sessionless, 1, "", nil)
+	defer closeSessions(modern)
+	if err != nil {
+		return nil, fmt.Errorf("the sessionless protocol: %w", err)
+	}
+	if err := rep.measureLatency(ctx, &o, f, sessions, stdio[0], modern[0]); err != nil {
 		return nil, err
 	}
 	if err := rep.measureThroughput(ctx, &o, f, gk, sessions); err != nil {
@@ -245,24 +255,33 @@ func (r *Report) measureApprovals(ctx context.Context, o *Options, sessions []*m
 // measureLatency: one client calling in a loop, direct and through
 // Gatekeeper over stdio and HTTP, the runs interleaved so that a noisy
 // moment hits all three alike.
-func (r *Report) measureLatency(ctx context.Context, o *Options, f *fleet, sessions []*mcp.ClientSession, stdio *mcp.ClientSession) error {
+func (r *Report) measureLatency(ctx context.Context, o *Options, f *fleet, sessions []*mcp.ClientSession, stdio, sessionless *mcp.ClientSession) error {
 	direct, err := f.directCall(1)
 	if err != nil {
 		return err
 	}
 	load := bench.LoadOptions{Clients: 1, Duration: o.Duration, Warmup: o.Warmup}
-	var d, s, h []bench.Result
+	var d, s, h, m []bench.Result
 	for run := range o.Runs {
 		o.logf("latency, run %d/%d", run+1, o.Runs)
 		for _, m := range []struct {
-			out  *[]bench.Result
-			call bench.Call
+			out     *[]bench.Result
+			call    bench.Call
+			process string // to profile
 		}{
-			{&d, direct},
-			{&s, bench.ToolCall([]*mcp.ClientSession{stdio}, "read_secret", readArgs)},
-			{&h, bench.ToolCall(sessions[:1], "read_secret", readArgs)},
+			{&d, direct, ""},
+			{&s, bench.ToolCall([]*mcp.ClientSession{stdio}, "read_secret", readArgs), "stdio"},
+			{&h, bench.ToolCall(sessions[:1], "read_secret", readArgs), "http"},
+			{&m, bench.ToolCall([]*mcp.ClientSession{sessionless}, "read_secret", readArgs), ""},
 		} {
+			stopProfile := func() error { return nil }
+			if run == 0 && m.process != "" {
+				stopProfile = f.profileDuring(ctx, m.process, o.Duration+o.Warmup, "cpu-latency-"+m.process+".pprof")
+			}
 			res, err := bench.Load(ctx, load, m.call)
+			if perr := stopProfile(); perr != nil {
+				o.logf("profile: %v", perr)
+			}
 			if err != nil {
 				return err
 			}
@@ -270,9 +289,10 @@ func (r *Report) measureLatency(ctx context.Context, o *Options, f *fleet, sessi
 		}
 	}
 	r.Latency = latencyResults{
-		Direct: bench.Summarize("Vault direct", d),
-		Stdio:  bench.Summarize("Gatekeeper, stdio", s),
-		HTTP:   bench.Summarize("Gatekeeper, HTTP + JWT", h),
+		Direct:          bench.Summarize("Vault direct", d),
+		Stdio:           bench.Summarize("Gatekeeper, stdio", s),
+		HTTP:            bench.Summarize("Gatekeeper, HTTP + JWT", h),
+		HTTPSessionless: bench.Summarize("Gatekeeper, HTTP + JWT, sessionless protocol (2026-07-28)", m),
 	}
 	return nil
 }
@@ -433,11 +453,11 @@ func (f *fleet) idleRun(ctx context.Context, name string, counts []int, sse bool
 }
 
 func medianIdle(runs []bench.IdleResult) bench.IdleResult {
-	var rss, per []int64
+	var rss, per, marginal []int64
 	for _, r := range runs {
-		rss, per = append(rss, r.RSS), append(per, r.PerSession)
+		rss, per, marginal = append(rss, r.RSS), append(per, r.PerSession), append(marginal, r.Marginal)
 	}
-	out := bench.IdleResult{RSS: bench.Median(rss), PerSession: bench.Median(per)}
+	out := bench.IdleResult{RSS: bench.Median(rss), PerSession: bench.Median(per), Marginal: bench.Median(marginal)}
 	if len(runs) > 0 {
 		out.Sessions = runs[0].Sessions
 	}
