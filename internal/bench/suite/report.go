@@ -41,7 +41,8 @@ type Report struct {
 	// IdleRuntime is the Go runtime at the highest idle count, per run.
 	IdleRuntime    []goRuntime
 	IdleSSERuntime *goRuntime
-	loads          []string
+	// loads are the load averages when each part began, in order.
+	loads []partLoad
 }
 
 type latencyResults struct {
@@ -144,6 +145,13 @@ func (r *Report) Write(w io.Writer) {
 		mode, r.Started.UTC().Format("2006-01-02"), o.Runs, o.Duration, o.Warmup)
 	fmt.Fprintf(w, "Machine: %s, %d cores, %s RAM, %s; %s; %s. Load average (1, 5, 15 min) at the start %s, at the end %s. Took %s.\n\n",
 		m.CPU, m.Cores, m.RAM, m.Kernel, m.Go, m.Vault, r.load(0), r.load(len(r.loads)-1), r.Elapsed.Round(time.Second))
+	if len(r.loads) > 2 {
+		var parts []string
+		for _, l := range r.loads[1 : len(r.loads)-1] {
+			parts = append(parts, l.part+" "+l.load)
+		}
+		fmt.Fprintf(w, "Load average (1 min) as each part began: %s.\n\n", strings.Join(parts, "; "))
+	}
 
 	l := r.Latency
 	fmt.Fprint(w, "**read_secret latency, one client calling in a loop**\n\n")
@@ -226,11 +234,22 @@ func (r *Report) Write(w io.Writer) {
 // time spent waiting for the human, not working.
 const duoPollEvery = duo.DefaultPollEvery
 
+type partLoad struct{ part, load string }
+
+// mark notes the load average as part begins.
+func (r *Report) mark(part string) {
+	l := loadAvg()
+	if part != "start" && part != "end" {
+		l, _, _ = strings.Cut(l, " ")
+	}
+	r.loads = append(r.loads, partLoad{part, l})
+}
+
 func (r *Report) load(i int) string {
 	if i < 0 || i >= len(r.loads) {
 		return "unknown"
 	}
-	return r.loads[i]
+	return r.loads[i].load
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }

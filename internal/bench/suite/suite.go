@@ -126,7 +126,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		dir = tmp
 	}
 	rep := &Report{Options: o, Started: time.Now(), Machine: describeMachine(o.VaultBin)}
-	rep.loads = append(rep.loads, loadAvg())
+	rep.mark("start")
 
 	o.logf("starting Vault and the Duo fake")
 	v, err := startVault(ctx, o.VaultBin, dir)
@@ -143,6 +143,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	f.extraEnv = o.GatekeeperEnv
 	rep.Setup = f.setupTook
 
+	rep.mark("start-up")
 	if err := rep.measureStartup(ctx, &o, f); err != nil {
 		return nil, err
 	}
@@ -189,6 +190,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the sessionless protocol: %w", err)
 	}
+	rep.mark("latency")
 	if err := rep.measureLatency(ctx, &o, f, sessions, stdio[0], modern[0]); err != nil {
 		return nil, err
 	}
@@ -197,10 +199,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	closeSessions(stdio)
 	stdio = nil
+	rep.mark("memory")
 	if err := rep.measureIdle(ctx, &o, f); err != nil {
 		return nil, err
 	}
-	rep.loads = append(rep.loads, loadAvg())
+	rep.mark("end")
 	rep.Elapsed = time.Since(rep.Started)
 	return rep, nil
 }
@@ -312,6 +315,7 @@ func (f *fleet) directCall(n int) (bench.Call, error) {
 // clients with their own tokens; with the CPU each process used per call.
 func (r *Report) measureThroughput(ctx context.Context, o *Options, f *fleet, gk *process, sessions []*mcp.ClientSession) error {
 	for _, n := range o.Concurrency {
+		r.mark(fmt.Sprintf("%d agents", n))
 		direct, err := f.directCall(n)
 		if err != nil {
 			return err
