@@ -197,6 +197,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := rep.measureThroughput(ctx, &o, f, gk, sessions); err != nil {
 		return nil, err
 	}
+	// Everything the HTTP process allocated so far (alloc_space).
+	if err := f.saveProfile(ctx, "http", "allocs", 0, "allocs-http.pprof"); err != nil {
+		o.logf("profile: %v", err)
+	}
 	closeSessions(stdio)
 	stdio = nil
 	rep.mark("memory")
