@@ -11,10 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // ErrUsage means the arguments were wrong; the problem has been printed.
@@ -227,39 +224,6 @@ func (f *runFlags) mcpTarget(stderr io.Writer) (*Target, error) {
 		return nil, ErrUsage
 	}
 	return t, nil
-}
-
-// Sessions connects n sessions at once (at most 64 connecting at a time)
-// and, if setupTool is set, has each call it once.
-func Sessions(ctx context.Context, t *Target, n int, setupTool string, setupArgs json.RawMessage) ([]*mcp.ClientSession, error) {
-	return sessionsFrom(ctx, t, 0, n, setupTool, setupArgs)
-}
-
-// sessionsFrom connects sessions first to first+n-1.
-func sessionsFrom(ctx context.Context, t *Target, first, n int, setupTool string, setupArgs json.RawMessage) ([]*mcp.ClientSession, error) {
-	sessions := make([]*mcp.ClientSession, n)
-	errs := make([]error, n)
-	sem := make(chan struct{}, 64)
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			cs, err := t.Connect(ctx, first+i)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			sessions[i] = cs
-			if setupTool != "" {
-				if err := CallOnce(ctx, cs, setupTool, setupArgs); err != nil {
-					errs[i] = fmt.Errorf("session %d: %w", first+i, err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return sessions, errors.Join(errs...)
 }
 
 func jsonObjects(in ...string) (json.RawMessage, json.RawMessage, error) {

@@ -150,3 +150,17 @@ func TestWriteRow(t *testing.T) {
 		t.Errorf("row = %q, want %q", b.String(), want)
 	}
 }
+
+func TestFirstErrors(t *testing.T) {
+	errs := make([]error, 20)
+	for i := range 8 {
+		errs[i*2] = errors.New("e")
+	}
+	got := firstErrors(errs, 5).Error()
+	if strings.Count(got, "e\n") != 5 || !strings.HasSuffix(got, "and 3 more errors") {
+		t.Errorf("firstErrors = %q", got)
+	}
+	if firstErrors(make([]error, 3), 5) != nil {
+		t.Error("no errors gave an error")
+	}
+}

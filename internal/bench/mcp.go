@@ -141,6 +141,57 @@ func (h *headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return h.base.RoundTrip(r)
 }
 
+// Sessions connects n sessions at once (at most 64 connecting at a time)
+// and, if setupTool is set, has each call it once.
+func Sessions(ctx context.Context, t *Target, n int, setupTool string, setupArgs json.RawMessage) ([]*mcp.ClientSession, error) {
+	return sessionsFrom(ctx, t, 0, n, setupTool, setupArgs)
+}
+
+// sessionsFrom connects sessions first to first+n-1.
+func sessionsFrom(ctx context.Context, t *Target, first, n int, setupTool string, setupArgs json.RawMessage) ([]*mcp.ClientSession, error) {
+	sessions := make([]*mcp.ClientSession, n)
+	errs := make([]error, n)
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			cs, err := t.Connect(ctx, first+i)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			sessions[i] = cs
+			if setupTool != "" {
+				if err := CallOnce(ctx, cs, setupTool, setupArgs); err != nil {
+					errs[i] = fmt.Errorf("session %d: %w", first+i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return sessions, firstErrors(errs, 5)
+}
+
+// firstErrors joins the first max errors of errs and counts the others.
+func firstErrors(errs []error, max int) error {
+	var kept []error
+	n := 0
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if n++; n <= max {
+			kept = append(kept, err)
+		}
+	}
+	if n > max {
+		kept = append(kept, fmt.Errorf("and %d more errors", n-max))
+	}
+	return errors.Join(kept...)
+}
+
 // ToolCall returns a Call that calls tool with args on sessions[client %
 // len(sessions)]. A result with isError set is a failed call.
 func ToolCall(sessions []*mcp.ClientSession, tool string, args json.RawMessage) Call {
