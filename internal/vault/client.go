@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/openbao/openbao/api/v2"
 
@@ -34,6 +35,11 @@ type Options struct {
 	// WrapTransport, if set, wraps the HTTP transport (to measure latency).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
+
+// maxIdleConns bounds the connections kept open to Vault between requests:
+// enough for a thousand agents calling at once, and an idle connection
+// closes by itself after 90 seconds.
+const maxIdleConns = 1024
 
 // Client talks to one Vault or OpenBao server.
 type Client struct {
@@ -61,6 +67,15 @@ func New(opts Options) (*Client, error) {
 	// Fail fast and let the caller decide: a sealed or unreachable Vault
 	// means no access, not a minute of retries.
 	cfg.MaxRetries = 0
+	// Every tool call is one Vault request, so as many requests are in
+	// flight as agents are calling. The API client's pool keeps only
+	// GOMAXPROCS+1 idle connections per host: beyond that each response
+	// closed its connection and the next request dialed a new one, a cost
+	// paid by Gatekeeper and Vault on every call.
+	if tr, ok := cfg.HttpClient.Transport.(*http.Transport); ok {
+		tr.MaxIdleConns = maxIdleConns
+		tr.MaxIdleConnsPerHost = maxIdleConns
+	}
 	if opts.WrapTransport != nil {
 		cfg.HttpClient.Transport = opts.WrapTransport(cfg.HttpClient.Transport)
 	}
@@ -75,17 +90,11 @@ func New(opts Options) (*Client, error) {
 // Address is the server's address.
 func (c *Client) Address() string { return c.base.Address() }
 
-// with returns a client that sends tok, or no token when tok is empty.
-func (c *Client) with(tok sensitive.String) (*api.Client, error) {
-	cl, err := c.base.Clone()
-	if err != nil {
-		return nil, fmt.Errorf("cloning Vault client: %w", err)
-	}
-	cl.ClearToken()
-	if !tok.IsZero() {
-		cl.SetToken(tok.Reveal())
-	}
-	return cl, nil
+// printable is the check the API client makes of its own token, made here
+// of each request's: a token with a control character is refused before it
+// reaches the wire.
+func printable(tok sensitive.String) bool {
+	return strings.IndexFunc(tok.Reveal(), func(r rune) bool { return !unicode.IsPrint(r) }) < 0
 }
 
 func (c *Client) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -147,14 +156,18 @@ func (c *Client) send(ctx context.Context, tok sensitive.String, op string, r re
 	if err := checkPath(r.path); err != nil {
 		return nil, &Error{Kind: ErrInvalidRequest, Op: op, Path: r.path, Detail: err.Error()}
 	}
-	cl, err := c.with(tok)
-	if err != nil {
-		return nil, err
+	if !printable(tok) {
+		return nil, &Error{Kind: ErrInvalidRequest, Op: op, Path: r.path, Detail: "the token has non-printable characters"}
 	}
 	ctx, cancel := c.bounded(ctx)
 	defer cancel()
 
-	req := cl.NewRequest(r.method, "/v1/"+r.path)
+	// The token travels on this request alone: the shared client holds
+	// none, so no request can borrow another principal's credential. (A
+	// client per call, from Clone, would also build a whole default
+	// configuration, reading the environment, on every call.)
+	req := c.base.NewRequest(r.method, "/v1/"+r.path)
+	req.ClientToken = tok.Reveal()
 	if r.query != nil {
 		req.Params = r.query
 	}
@@ -176,7 +189,7 @@ func (c *Client) send(ctx context.Context, tok sensitive.String, op string, r re
 		req.Headers.Set("Content-Type", "application/merge-patch+json")
 	}
 
-	resp, err := cl.RawRequestWithContext(ctx, req)
+	resp, err := c.base.RawRequestWithContext(ctx, req)
 	if resp != nil {
 		defer resp.Body.Close()
 	}

@@ -76,15 +76,12 @@ func (c *Client) UserpassLogin(ctx context.Context, mount, user string, password
 // waits while the human decides, so ctx carries the approval timeout.
 func (c *Client) ValidateMFA(ctx context.Context, requestID string, payload map[string][]string) (*Auth, error) {
 	const path = "sys/mfa/validate"
-	cl, err := c.with(sensitive.String{})
-	if err != nil {
-		return nil, err
-	}
 	p := make(map[string]any, len(payload))
 	for k, v := range payload {
 		p[k] = v
 	}
-	s, err := cl.Sys().MFAValidateWithContext(ctx, requestID, p)
+	// The shared client holds no token: the MFA request id is the credential.
+	s, err := c.base.Sys().MFAValidateWithContext(ctx, requestID, p)
 	if err != nil {
 		return nil, classify("validating MFA", path, err, nil)
 	}
