@@ -59,8 +59,13 @@ func FuzzRunInput(f *testing.F) {
 			if !errors.Is(err, ErrInvalidEnv) {
 				t.Fatalf("error %v is not ErrInvalidEnv", err)
 			}
-			if len(value) >= MinValueLen && !strings.Contains(name, value) && strings.Contains(err.Error(), value) {
-				t.Fatalf("error %q quotes the value", err)
+			// The message may not depend on what the value says, only on
+			// its shape (length, blanks, NUL): the same value with every
+			// other byte replaced must be refused in the same words. (A
+			// plain "does it contain the value" check trips on values that
+			// are words of the message itself.)
+			if _, err2 := checkSecrets(map[string]sensitive.String{name: sensitive.New(shapeOf(value))}); err2 != nil && err2.Error() != err.Error() {
+				t.Fatalf("error %q depends on the value's content (same shape: %q)", err, err2)
 			}
 			return
 		}
@@ -84,4 +89,16 @@ func FuzzRunInput(f *testing.F) {
 			t.Fatalf("the child's environment has %d entries for %s", len(entries), name)
 		}
 	})
+}
+
+// shapeOf keeps a value's length, blanks and NUL bytes and replaces every
+// other byte.
+func shapeOf(v string) string {
+	b := []byte(v)
+	for i, c := range b {
+		if c != 0 && !strings.ContainsRune(" \t\n\v\f\r", rune(c)) {
+			b[i] = 'v'
+		}
+	}
+	return string(b)
 }
