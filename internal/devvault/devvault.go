@@ -168,6 +168,9 @@ func (s *Server) Stop() {
 	<-s.exited
 }
 
+// PID is the server's process id (to read its CPU time, for example).
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Exited is closed when the server process ends.
 func (s *Server) Exited() <-chan struct{} { return s.exited }
 

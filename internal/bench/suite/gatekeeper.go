@@ -24,6 +24,7 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/duo/duotest"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/bench"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/devvault"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
@@ -34,7 +35,7 @@ import (
 type fleet struct {
 	bin    string // the gatekeeper binary
 	dir    string
-	vault  *vaultServer
+	vault  *devvault.Server
 	duo    *duotest.Server
 	config string // the config file
 	agents []string
@@ -60,7 +61,7 @@ func agentName(i int) string { return fmt.Sprintf("a%04d", i) }
 
 // newFleet writes the configuration, runs `gatekeeper setup` for the
 // agents and prepares their secrets, JWTs and baseline tokens.
-func newFleet(ctx context.Context, bin, dir, profile string, v *vaultServer, d *duotest.Server, n int, logf func(string, ...any)) (*fleet, error) {
+func newFleet(ctx context.Context, bin, dir, profile string, v *devvault.Server, d *duotest.Server, n int, logf func(string, ...any)) (*fleet, error) {
 	f := &fleet{bin: bin, dir: dir, vault: v, duo: d, config: filepath.Join(dir, "gatekeeper.yaml"), profile: profile, pprof: map[string]string{}}
 	for i := range n {
 		f.agents = append(f.agents, agentName(i))
@@ -88,7 +89,7 @@ func newFleet(ctx context.Context, bin, dir, profile string, v *vaultServer, d *
 		if err != nil {
 			return err
 		}
-		c.SetToken(v.root)
+		c.SetToken(v.RootToken)
 		if _, err := c.KVv2("secret").Put(ctx, "agent/"+name+"/"+secretPath, map[string]any{
 			"username": "app-" + name, "password": randomKey()[:24],
 		}); err != nil {
@@ -191,7 +192,7 @@ func (f *fleet) setup(ctx context.Context) error {
 // setupRun runs gatekeeper setup with config and returns the broker token.
 func (f *fleet) setupRun(ctx context.Context, config string) (string, error) {
 	cmd := exec.CommandContext(ctx, f.bin, "setup", "--config", config, "--brokered", "--json")
-	cmd.Env = append(cleanEnv(), "VAULT_ADDR="+f.vault.addr, "VAULT_TOKEN="+f.vault.root, "GATEKEEPER_DUO_SECRET_KEY="+f.duo.SKey)
+	cmd.Env = append(cleanEnv(), "VAULT_ADDR="+f.vault.Addr, "VAULT_TOKEN="+f.vault.RootToken, "GATEKEEPER_DUO_SECRET_KEY="+f.duo.SKey)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -223,7 +224,7 @@ func (f *fleet) env(name string) []string {
 	}
 	extra = append(extra, f.extraEnv...)
 	return append(append(cleanEnv(), extra...),
-		"VAULT_ADDR="+f.vault.addr,
+		"VAULT_ADDR="+f.vault.Addr,
 		"VAULT_TOKEN="+f.broker,
 		"GATEKEEPER_CONFIG="+f.config,
 		"GATEKEEPER_JWT_SECRET="+f.jwtSecret,
@@ -337,17 +338,17 @@ func (p *process) stop() {
 	}
 }
 
-func rootClient(v *vaultServer) (*api.Client, error) {
+func rootClient(v *devvault.Server) (*api.Client, error) {
 	cfg := api.DefaultConfig()
 	if cfg.Error != nil {
 		return nil, cfg.Error
 	}
-	cfg.Address = v.addr
+	cfg.Address = v.Addr
 	c, err := api.NewClient(cfg)
 	if err != nil {
 		return nil, err
 	}
-	c.SetToken(v.root)
+	c.SetToken(v.RootToken)
 	return c, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/bench"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/devvault"
 )
 
 // Options configure a suite run. Gatekeeper and VaultBin are required;
@@ -129,11 +130,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.mark("start")
 
 	o.logf("starting Vault and the Duo fake")
-	v, err := startVault(ctx, o.VaultBin, dir)
+	v, err := devvault.Start(ctx, o.VaultBin)
 	if err != nil {
 		return nil, err
 	}
-	defer v.stop()
+	defer v.Stop()
 	d, stopDuo := startDuo()
 	defer stopDuo()
 	f, err := newFleet(ctx, o.Gatekeeper, dir, o.Profile, v, d, o.Agents, o.logf)
@@ -311,7 +312,7 @@ func (f *fleet) directCall(n int) (bench.Call, error) {
 	for _, a := range f.agents[:n] {
 		paths = append(paths, "agent/"+a+"/"+secretPath)
 	}
-	return bench.DirectVault{Addr: f.vault.addr, Tokens: f.direct[:n], Mount: "secret", Paths: paths}.Call(n)
+	return bench.DirectVault{Addr: f.vault.Addr, Tokens: f.direct[:n], Mount: "secret", Paths: paths}.Call(n)
 }
 
 // measureThroughput: n agents calling at once over HTTP, each on its own
@@ -334,7 +335,7 @@ func (r *Report) measureThroughput(ctx context.Context, o *Options, f *fleet, gk
 			if run == 0 {
 				stopProfile = f.profileDuring(ctx, "http", o.Duration, fmt.Sprintf("cpu-http-%d.pprof", n))
 			}
-			res, cpu, err := measureCPU(ctx, load, bench.ToolCall(sessions[:n], "read_secret", readArgs), gk.pid(), f.vault.pid())
+			res, cpu, err := measureCPU(ctx, load, bench.ToolCall(sessions[:n], "read_secret", readArgs), gk.pid(), f.vault.PID())
 			if perr := stopProfile(); perr != nil {
 				o.logf("profile: %v", perr)
 			}
@@ -343,7 +344,7 @@ func (r *Report) measureThroughput(ctx context.Context, o *Options, f *fleet, gk
 			}
 			g = append(g, res)
 			gkCPU, vaultViaGK, clientGK = append(gkCPU, cpu[0]), append(vaultViaGK, cpu[1]), append(clientGK, cpu[2])
-			res, cpu, err = measureCPU(ctx, load, direct, gk.pid(), f.vault.pid())
+			res, cpu, err = measureCPU(ctx, load, direct, gk.pid(), f.vault.PID())
 			if err != nil {
 				return err
 			}
