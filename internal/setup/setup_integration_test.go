@@ -194,7 +194,10 @@ func TestPoliciesAllowAndDeny(t *testing.T) {
 			"soft-delete agent/app/db", "encrypt _stdio.default"},
 		"destroy": {"destroy agent/app/db"},
 	}
-	for who, tok := range tokens {
+	// In tier order: the write token's soft delete must come after the
+	// read token's read of the same secret (a map's order is random).
+	for _, who := range []string{"bootstrap", "read", "write", "destroy"} {
+		tok := tokens[who]
 		for _, o := range ops {
 			err := o.run(tok)
 			want := slices.Contains(allowed[who], o.name)
