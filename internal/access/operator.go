@@ -87,10 +87,23 @@ func (m *Manager) Snapshot() Snapshot {
 	if m.opts.Shared != nil {
 		return m.snapshotShared()
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	now := m.opts.Clock.Now()
 	s := Snapshot{At: now}
+	m.addLocal(&s, now)
+	slices.SortFunc(s.Grants, func(a, b GrantView) int {
+		return cmp.Or(cmp.Compare(a.Principal, b.Principal), cmp.Compare(a.Tier, b.Tier))
+	})
+	slices.SortFunc(s.Pending, func(a, b PendingView) int {
+		return cmp.Or(cmp.Compare(a.Principal, b.Principal), cmp.Compare(a.Tier, b.Tier))
+	})
+	return s
+}
+
+// addLocal adds what this process holds to s: its live grants and the
+// approvals it is waiting for.
+func (m *Manager) addLocal(s *Snapshot, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for p, st := range m.principals {
 		for t := Read; t <= Write; t++ {
 			if g := st.grants[t]; g.liveAt(now) {
@@ -103,13 +116,6 @@ func (m *Manager) Snapshot() Snapshot {
 			}
 		}
 	}
-	slices.SortFunc(s.Grants, func(a, b GrantView) int {
-		return cmp.Or(cmp.Compare(a.Principal, b.Principal), cmp.Compare(a.Tier, b.Tier))
-	})
-	slices.SortFunc(s.Pending, func(a, b PendingView) int {
-		return cmp.Or(cmp.Compare(a.Principal, b.Principal), cmp.Compare(a.Tier, b.Tier))
-	})
-	return s
 }
 
 func viewOf(g *Grant, now time.Time) GrantView {

@@ -27,20 +27,7 @@ func (m *Manager) snapshotShared() Snapshot {
 	s := Snapshot{At: now}
 	if err != nil {
 		m.opts.Logger.Warn("the shared store did not answer; the status shows this replica's own view", "err", err)
-		m.mu.Lock()
-		for p, st := range m.principals {
-			for t := Read; t <= Write; t++ {
-				if g := st.grants[t]; g.liveAt(now) {
-					s.Grants = append(s.Grants, viewOf(g, now))
-				}
-			}
-			for t := Read; t <= Destroy; t++ {
-				if f := st.pending[t]; f != nil {
-					s.Pending = append(s.Pending, pendingOf(p, t, f))
-				}
-			}
-		}
-		m.mu.Unlock()
+		m.addLocal(&s, now)
 	}
 	for _, sl := range slots {
 		if sl.Tier <= Write && sl.grantLive(now) {
