@@ -90,13 +90,18 @@ func (m *Manager) Snapshot() Snapshot {
 	now := m.opts.Clock.Now()
 	s := Snapshot{At: now}
 	m.addLocal(&s, now)
+	s.sort()
+	return s
+}
+
+// sort orders grants and pending approvals by principal, then tier.
+func (s *Snapshot) sort() {
 	slices.SortFunc(s.Grants, func(a, b GrantView) int {
 		return cmp.Or(cmp.Compare(a.Principal, b.Principal), cmp.Compare(a.Tier, b.Tier))
 	})
 	slices.SortFunc(s.Pending, func(a, b PendingView) int {
 		return cmp.Or(cmp.Compare(a.Principal, b.Principal), cmp.Compare(a.Tier, b.Tier))
 	})
-	return s
 }
 
 // addLocal adds what this process holds to s: its live grants and the

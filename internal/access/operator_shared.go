@@ -1,7 +1,6 @@
 package access
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,12 +38,7 @@ func (m *Manager) snapshotShared() Snapshot {
 			s.Pending = append(s.Pending, claimView(sl.Principal, sl.Tier, c))
 		}
 	}
-	slices.SortFunc(s.Grants, func(a, b GrantView) int {
-		return cmp.Or(cmp.Compare(a.Principal, b.Principal), cmp.Compare(a.Tier, b.Tier))
-	})
-	slices.SortFunc(s.Pending, func(a, b PendingView) int {
-		return cmp.Or(cmp.Compare(a.Principal, b.Principal), cmp.Compare(a.Tier, b.Tier))
-	})
+	s.sort()
 	return s
 }
 
