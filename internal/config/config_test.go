@@ -130,6 +130,21 @@ func writeFile(t *testing.T, body string) string {
 	return p
 }
 
+// loadChecked loads env and, unless empty, a config file holding file, then
+// validates: the first error of the two.
+func loadChecked(t *testing.T, env []string, file string) (Config, error) {
+	t.Helper()
+	path := ""
+	if file != "" {
+		path = writeFile(t, file)
+	}
+	c, err := Load(env, path)
+	if err == nil {
+		err = c.Validate()
+	}
+	return c, err
+}
+
 func TestFile(t *testing.T) {
 	p := writeFile(t, goodFile)
 	c, err := Load([]string{"VAULT_TOKEN=s.x", "GATEKEEPER_READ_TTL=3h"}, p)

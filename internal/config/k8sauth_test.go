@@ -1,8 +1,6 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -32,10 +30,7 @@ func TestVaultAuthKubernetes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := ""
 			if tc.yaml != "" {
-				path = filepath.Join(t.TempDir(), "gatekeeper.yaml")
-				if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
-					t.Fatal(err)
-				}
+				path = writeFile(t, tc.yaml)
 			}
 			c, err := Load(tc.env, path)
 			if err != nil {
@@ -61,10 +56,7 @@ func TestVaultAuthKubernetes(t *testing.T) {
 }
 
 func TestVaultAuthDefaults(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "gatekeeper.yaml")
-	if err := os.WriteFile(path, []byte("vault_auth:\n  method: kubernetes\n  kubernetes: {role: gatekeeper}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := writeFile(t, "vault_auth:\n  method: kubernetes\n  kubernetes: {role: gatekeeper}\n")
 	c, err := Load([]string{"VAULT_ADDR=https://vault.example:8200"}, path)
 	if err != nil {
 		t.Fatal(err)

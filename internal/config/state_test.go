@@ -1,8 +1,6 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,17 +28,7 @@ func TestState(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := ""
-			if tc.file != "" {
-				path = filepath.Join(t.TempDir(), "gatekeeper.yaml")
-				if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			c, err := Load(tc.env, path)
-			if err == nil {
-				err = c.Validate()
-			}
+			c, err := loadChecked(t, tc.env, tc.file)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("configuration refused: %v", err)

@@ -52,17 +52,7 @@ func TestStatusPage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := ""
-			if tc.file != "" {
-				path = filepath.Join(t.TempDir(), "gatekeeper.yaml")
-				if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			c, err := Load(tc.env, path)
-			if err == nil {
-				err = c.Validate()
-			}
+			c, err := loadChecked(t, tc.env, tc.file)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("configuration refused: %v", err)
