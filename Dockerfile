@@ -26,6 +26,8 @@ ARG REVISION=
 WORKDIR /src
 ENV GOCACHE=/cache/go-build
 COPY go.mod go.sum ./
+# The MCP SDK with one patch (third_party/README.md); go.mod replaces it.
+COPY third_party/go-sdk ./third_party/go-sdk
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY cmd ./cmd
 COPY internal ./internal

@@ -79,3 +79,41 @@ func TestDockerfileAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestDockerBuildHasLocalReplaces: a module that go.mod replaces with a
+// directory of this repository (the patched MCP SDK) must reach the build
+// stage, past .dockerignore, before `go mod download` reads go.mod.
+func TestDockerBuildHasLocalReplaces(t *testing.T) {
+	root := filepath.Join("..", "..")
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, line := range strings.Split(string(gomod), "\n") {
+		if _, target, ok := strings.Cut(line, "=> ./"); ok && strings.HasPrefix(strings.TrimSpace(line), "replace ") {
+			dirs = append(dirs, strings.TrimSpace(target))
+		}
+	}
+	if len(dirs) == 0 {
+		t.Skip("go.mod replaces no module with a local directory")
+	}
+	df, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignore, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	download := strings.Index(string(df), "go mod download")
+	for _, dir := range dirs {
+		copyAt := strings.Index(string(df), "COPY "+dir+" ./"+dir)
+		if copyAt < 0 || copyAt > download {
+			t.Errorf("the Dockerfile does not COPY %s ./%s before go mod download", dir, dir)
+		}
+		if !slices.Contains(strings.Split(string(ignore), "\n"), "!"+dir+"/") {
+			t.Errorf(".dockerignore does not let %s/ through", dir)
+		}
+	}
+}
