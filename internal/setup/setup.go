@@ -88,6 +88,10 @@ type run struct {
 	admin sensitive.String
 	opts  Options
 	res   *Result
+	// authMounts is Vault's list of auth mounts, read once per run: with
+	// three accounts per agent, listing it per account made setting up
+	// many agents quadratic.
+	authMounts map[string]any
 }
 
 // Apply makes the server ready, idempotently, using an admin token.
@@ -246,9 +250,15 @@ func (r *run) account(ctx context.Context, l Layout, a Agent, t access.Tier) (st
 }
 
 func (r *run) authMount(ctx context.Context, mount string) (string, error) {
-	acc, err := r.authAccessor(ctx, mount)
-	if err != nil || acc != "" {
-		return acc, err
+	if r.authMounts == nil {
+		s, err := r.v.Read(ctx, r.admin, "sys/auth")
+		if err != nil {
+			return "", fmt.Errorf("listing auth mounts: %w", err)
+		}
+		r.authMounts = s.Data
+	}
+	if m, ok := r.authMounts[mount+"/"].(map[string]any); ok {
+		return userpassAccessor(mount, m)
 	}
 	if _, err := r.v.Write(ctx, r.admin, "sys/auth/"+mount, map[string]any{
 		"type": "userpass", "description": "Gatekeeper tier account",
@@ -256,27 +266,24 @@ func (r *run) authMount(ctx context.Context, mount string) (string, error) {
 		return "", fmt.Errorf("enabling userpass at %s: %w", mount, err)
 	}
 	r.changed("auth mount " + mount)
-	acc, err = r.authAccessor(ctx, mount)
-	if err == nil && acc == "" {
-		err = fmt.Errorf("auth mount %s has no accessor after enabling it", mount)
+	s, err := r.v.Read(ctx, r.admin, "sys/auth/"+mount)
+	if err != nil {
+		return "", fmt.Errorf("reading auth mount %s after enabling it: %w", mount, err)
 	}
-	return acc, err
+	r.authMounts[mount+"/"] = s.Data
+	return userpassAccessor(mount, s.Data)
 }
 
-// authAccessor returns the accessor of a userpass mount, "" if there is none.
-func (r *run) authAccessor(ctx context.Context, mount string) (string, error) {
-	s, err := r.v.Read(ctx, r.admin, "sys/auth")
-	if err != nil {
-		return "", fmt.Errorf("listing auth mounts: %w", err)
-	}
-	m, ok := s.Data[mount+"/"].(map[string]any)
-	if !ok {
-		return "", nil
-	}
+// userpassAccessor returns the accessor of an auth mount's description
+// (an entry of sys/auth), refusing a mount of another type.
+func userpassAccessor(mount string, m map[string]any) (string, error) {
 	if typ, _ := m["type"].(string); typ != "userpass" {
 		return "", fmt.Errorf("auth mount %s exists with type %q, want userpass", mount, typ)
 	}
 	acc, _ := m["accessor"].(string)
+	if acc == "" {
+		return "", fmt.Errorf("auth mount %s has no accessor", mount)
+	}
 	return acc, nil
 }
 

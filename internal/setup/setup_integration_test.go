@@ -264,6 +264,20 @@ func TestSetupRefusesAMountOfAnotherType(t *testing.T) {
 	}
 }
 
+func TestSetupRefusesAnAuthMountOfAnotherType(t *testing.T) {
+	t.Parallel()
+	srv := vaulttest.Start(t)
+	vc := vaulttest.Client(t, srv)
+	if _, err := vc.Write(t.Context(), vaulttest.Root(srv), "sys/auth/gatekeeper-ops-write", map[string]any{"type": "approle"}); err != nil {
+		t.Fatal(err)
+	}
+	opts := setup.Options{Layout: vaulttest.DefaultLayout, Agents: []setup.AgentSetup{{Name: "ops"}}}
+	_, err := setup.Apply(t.Context(), vc, vaulttest.Root(srv), opts)
+	if err == nil || !strings.Contains(err.Error(), `auth mount gatekeeper-ops-write exists with type "approle", want userpass`) {
+		t.Fatalf("setup over an approle mount = %v, want a clear refusal", err)
+	}
+}
+
 func TestLoginWithoutPasscodeGetsNoToken(t *testing.T) {
 	t.Parallel()
 	srv := vaulttest.Start(t)
