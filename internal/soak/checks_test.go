@@ -214,6 +214,11 @@ func TestCheckUsage(t *testing.T) {
 	sample := func(label string, s float64, epoch, goroutines, fds int) UsageSample {
 		return UsageSample{Label: label, Steady: true, Usage: Usage{At: at(s), Epoch: epoch, Goroutines: goroutines, FDs: fds}}
 	}
+	pooled := func(label string, s float64, epoch, goroutines, fds, conns int) UsageSample {
+		u := sample(label, s, epoch, goroutines, fds)
+		u.VaultConns = conns
+		return u
+	}
 	tests := []struct {
 		name    string
 		samples []UsageSample
@@ -224,14 +229,25 @@ func TestCheckUsage(t *testing.T) {
 		{"ok/not-steady", []UsageSample{{Label: "just after kill", Usage: Usage{At: at(5), Epoch: 2, Goroutines: 20, FDs: 12}},
 			sample("after kill", 6, 2, 900, 400), sample("end", 9, 2, 905, 402)}, nil},
 		{"fail/goroutines", []UsageSample{sample("start", 0, 1, 400, 180), sample("end", 9, 1, 500, 180)},
-			[]string{"process 1: goroutines grew from 400 (start) to 500 (end)"}},
+			[]string{"process 1: goroutines grew from 400 (start) to 500 (end), not counting the connections to Vault"}},
 		{"fail/fds", []UsageSample{sample("start", 0, 1, 100, 50), sample("mid", 5, 1, 100, 60), sample("end", 9, 1, 100, 70)},
-			[]string{"process 1: file descriptors grew from 50 (start) to 70 (end)"}},
+			[]string{"process 1: file descriptors grew from 50 (start) to 70 (end), not counting the connections to Vault"}},
+		// The soak's own numbers: the pool of idle connections to Vault warmed
+		// up after the first sample.
+		{"ok/pool-warms-up", []UsageSample{pooled("warm-up", 0, 1, 409, 202, 4), pooled("end", 9, 1, 533, 267, 62)}, nil},
+		{"ok/pool-emptied-by-restart", []UsageSample{pooled("start", 0, 1, 525, 263, 60), pooled("after vault-restart", 9, 1, 417, 208, 5)}, nil},
+		{"fail/growth-beside-the-pool", []UsageSample{pooled("start", 0, 1, 409, 202, 4), pooled("end", 9, 1, 600, 300, 62)},
+			[]string{
+				"process 1: goroutines grew from 401 (start) to 476 (end), not counting the connections to Vault",
+				"process 1: file descriptors grew from 198 (start) to 238 (end), not counting the connections to Vault",
+			}},
+		{"fail/pool-beyond-agents", []UsageSample{pooled("start", 0, 1, 400, 180, 10), pooled("end", 9, 1, 700, 330, 160)},
+			[]string{"process 1: 160 connections to Vault (end), more than the 100 agents calling at once"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFindings()
-			checkUsage(f, tc.samples)
+			checkUsage(f, tc.samples, 100)
 			if diff := cmp.Diff(tc.want, details(f, CheckUsage)); diff != "" {
 				t.Errorf("violations mismatch (-want +got):\n%s", diff)
 			}

@@ -74,7 +74,7 @@ func (r *run) finish() error {
 	for _, c := range r.gk.Crashes() {
 		r.f.fail(CheckNoCrash, "%s", c)
 	}
-	checkUsage(r.f, r.report.Usage)
+	checkUsage(r.f, r.report.Usage, r.o.Agents)
 	calls := r.rec.Calls()
 	checkCalls(r.f, calls, values, r.report.Faults)
 	r.report.Recoveries = checkRecovery(r.f, calls, r.report.Faults, loadEnd)

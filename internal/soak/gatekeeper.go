@@ -202,6 +202,10 @@ type Usage struct {
 	Goroutines int
 	FDs        int
 	LiveGrants int // gatekeeper_live_grants, summed over tiers
+	// VaultConns are the process's TCP connections to Vault: the client's
+	// pool of idle connections, kept for reuse, grows to the highest number
+	// of requests in flight and shrinks after 90 s idle or a Vault restart.
+	VaultConns int
 }
 
 // Usage reads the process's goroutines and live grants from /metrics and

@@ -149,19 +149,19 @@ func (r *Report) Markdown() string {
 		counts(r.Approvals), counts(r.Issued), counts(r.GrantEnds), r.GrantCalls)
 
 	p("\n## Gatekeeper and Vault at rest (fleet paused)\n\n")
-	p("| when | process | goroutines | fds | live grants (metric / audit trail) | agent tokens in Vault | leftovers | lingering |\n|---|---|---|---|---|---|---|---|\n")
+	p("| when | process | goroutines | fds | connections to Vault | live grants (metric / audit trail) | agent tokens in Vault | leftovers | lingering |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Usage {
 		dead := ""
 		if s.LiveButDead > 0 {
 			dead = fmt.Sprintf(" (%d no longer honoured by Vault)", s.LiveButDead)
 		}
-		usage := fmt.Sprintf("%d | %d", s.Goroutines, s.FDs)
+		usage := fmt.Sprintf("%d | %d | %d", s.Goroutines, s.FDs, s.VaultConns)
 		if !s.Steady {
-			usage = fmt.Sprintf("(%d) | (%d)", s.Goroutines, s.FDs)
+			usage = fmt.Sprintf("(%d) | (%d) | (%d)", s.Goroutines, s.FDs, s.VaultConns)
 		}
 		p("| %s | %d | %s | %d / %d%s | %d | %d | %d |\n", s.Label, s.Epoch, usage, s.LiveGrants, s.TrailLive, dead, s.TokensAlive, s.Leftovers, s.Lingering)
 	}
-	p("\nIn parentheses: counts taken as a new process starts, before the fleet is back; the growth check compares the other ones.\n")
+	p("\nIn parentheses: counts taken as a new process starts, before the fleet is back; the growth check compares the other ones, less the connections to Vault (one descriptor and two goroutines each): Gatekeeper keeps idle connections for reuse, as many as requests were once in flight, and loses them when Vault restarts.\n")
 	p("\nLingering tokens are ones Vault still lists but refuses for every request: their revocation is under way (it was cut short by a seal or a restart) or they expired and Vault's expiration manager has not removed them yet.\n")
 	p("\nLeftovers are tokens alive in Vault that no live grant of the running process holds; each may live only until its TTL:\n\n")
 	if len(r.Leftovers) == 0 {

@@ -1,6 +1,9 @@
 package soak
 
 import (
+	"fmt"
+	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -21,6 +24,11 @@ func (r *run) atRest(label string, steady bool) error {
 	}
 	s.Usage = u
 	s.Epoch = current
+	if n, err := r.vaultConns(); err == nil {
+		s.VaultConns = n
+	} else {
+		r.o.Logf("%s: counting gatekeeper's connections to Vault: %v", label, err)
+	}
 	// The trail is read first and judged as of that moment: a token Vault
 	// then shows alive was alive at its lookup, so its grant (no shorter
 	// than the token) was live when the trail was read, whereas a grant
@@ -100,4 +108,17 @@ func (r *run) checkGauge(current int, u Usage) {
 
 func (r *run) ttl() map[string]time.Duration {
 	return map[string]time.Duration{"read": r.o.ReadTTL, "write": r.o.WriteTTL, "destroy": r.o.WriteTTL}
+}
+
+// vaultConns counts the running Gatekeeper's connections to Vault.
+func (r *run) vaultConns() (int, error) {
+	u, err := url.Parse(r.vault.Addr())
+	if err != nil {
+		return 0, err
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return 0, fmt.Errorf("vault address %s: %w", r.vault.Addr(), err)
+	}
+	return connsTo(r.gk.PID(), port)
 }
