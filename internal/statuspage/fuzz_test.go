@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,7 +27,8 @@ var fuzzMethods = []string{http.MethodGet, http.MethodPost, http.MethodHead, htt
 //     token in its form body;
 //   - a session starts only with the operator token posted from the page's
 //     own origin;
-//   - no response shows the operator token or the session cookie's value.
+//   - no response shows the operator token or the session cookie's value
+//     (other than a redirect repeating the requested path).
 //
 // To let the fuzzer build valid requests, "{session}", "{csrf}", "{token}",
 // "{origin}" and "{host}" in any field stand for the live session's cookie,
@@ -90,7 +92,19 @@ func fuzzRequest(t *testing.T, method uint8, path, host, origin, ctype, cookie, 
 			t.Fatalf("%s %q from %q started a session", m, path, origin)
 		}
 	}
-	if strings.Contains(string(out), testToken) || strings.Contains(string(out), session) {
+	shown := string(out)
+	if loc := resp.Header.Get("Location"); loc != "" {
+		for _, secret := range []string{testToken, session} {
+			if strings.Contains(loc, secret) && !strings.Contains(path, secret) {
+				t.Fatalf("%s %q: the redirect shows the operator token or the session", m, path)
+			}
+		}
+		// A redirect may repeat the requested path, in Location and in its
+		// one-line body (ServeMux redirects a path it cleans, such as one
+		// without a leading slash): that is the requester's own input.
+		shown = strings.ReplaceAll(shown, html.EscapeString(loc), "")
+	}
+	if strings.Contains(shown, testToken) || strings.Contains(shown, session) {
 		t.Fatalf("%s %q: the response shows the operator token or the session", m, path)
 	}
 	return fa.called()
