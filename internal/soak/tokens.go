@@ -2,7 +2,6 @@ package soak
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -78,7 +77,7 @@ func lookupToken(ctx context.Context, v admin, root sensitive.String, accessor s
 	if meta, ok := s.Data["meta"].(map[string]any); ok {
 		t.ApprovalID, _ = meta["approval_id"].(string)
 	}
-	if secs := number(s.Data["creation_time"]); secs > 0 {
+	if secs := vault.Int64(s.Data["creation_time"]); secs > 0 {
 		t.Created = time.Unix(secs, 0)
 	}
 	if e, ok := s.Data["expire_time"].(string); ok && e != "" {
@@ -86,7 +85,7 @@ func lookupToken(ctx context.Context, v admin, root sensitive.String, accessor s
 			t.ExpireTime = ts
 		}
 	}
-	pending := number(s.Data["num_uses"]) < 0
+	pending := vault.Int64(s.Data["num_uses"]) < 0
 	expired := !t.ExpireTime.IsZero() && !t.ExpireTime.After(now())
 	if pending || expired {
 		t.Alive, t.Lingering = false, true
@@ -114,16 +113,4 @@ func Tokens(ctx context.Context, v admin, root sensitive.String) ([]Token, error
 		}
 	}
 	return out, nil
-}
-
-// number reads a JSON number as Vault's client decodes it.
-func number(v any) int64 {
-	switch n := v.(type) {
-	case json.Number:
-		i, _ := n.Int64()
-		return i
-	case float64:
-		return int64(n)
-	}
-	return 0
 }

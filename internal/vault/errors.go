@@ -128,7 +128,7 @@ func versionMetadata(body *Secret) map[string]any {
 // gone refines e from a KV version's metadata: destroyed, deleted, or (with
 // neither) not found. Vault sends metadata for a version it still knows.
 func gone(e *Error, meta map[string]any) {
-	e.Version = intOf(meta["version"])
+	e.Version = Int64(meta["version"])
 	e.DeletedAt = timeOf(meta["deletion_time"])
 	switch {
 	case meta["destroyed"] == true:

@@ -56,11 +56,12 @@ func (c *Client) KVList(ctx context.Context, tok sensitive.String, mount, path s
 
 func versionOf(meta any) int64 {
 	m, _ := meta.(map[string]any)
-	return intOf(m["version"])
+	return Int64(m["version"])
 }
 
-// intOf reads a JSON number, which the API client decodes as json.Number.
-func intOf(v any) int64 {
+// Int64 reads a number from a Vault response, which the API client
+// decodes as json.Number (float64 when decoded elsewhere); 0 otherwise.
+func Int64(v any) int64 {
 	switch n := v.(type) {
 	case json.Number:
 		i, _ := n.Int64()

@@ -69,7 +69,7 @@ func (c *Client) KVReadVersion(ctx context.Context, tok sensitive.String, mount,
 	}
 	return &KVSecret{
 		Data:           data,
-		Version:        intOf(meta["version"]),
+		Version:        Int64(meta["version"]),
 		Created:        timeOf(meta["created_time"]),
 		CustomMetadata: stringMap(meta["custom_metadata"]),
 	}, nil
@@ -109,7 +109,7 @@ func (c *Client) kvWrite(ctx context.Context, tok sensitive.String, op, mount, p
 	if err != nil || s == nil {
 		return 0, err
 	}
-	return intOf(s.Data["version"]), nil
+	return Int64(s.Data["version"]), nil
 }
 
 // KVMetadata reads what KV v2 knows about mount/path and its versions. A
@@ -122,9 +122,9 @@ func (c *Client) KVMetadata(ctx context.Context, tok sensitive.String, mount, pa
 	}
 	d := s.Data
 	md := &KVMetadata{
-		CurrentVersion: intOf(d["current_version"]),
-		OldestVersion:  intOf(d["oldest_version"]),
-		MaxVersions:    int(intOf(d["max_versions"])),
+		CurrentVersion: Int64(d["current_version"]),
+		OldestVersion:  Int64(d["oldest_version"]),
+		MaxVersions:    int(Int64(d["max_versions"])),
 		Created:        timeOf(d["created_time"]),
 		Updated:        timeOf(d["updated_time"]),
 		CustomMetadata: stringMap(d["custom_metadata"]),

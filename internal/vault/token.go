@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -65,13 +64,4 @@ func (c *Client) RevokeSelf(ctx context.Context, tok sensitive.String) error {
 	return err
 }
 
-func seconds(v any) time.Duration {
-	switch n := v.(type) {
-	case json.Number:
-		i, _ := n.Int64()
-		return time.Duration(i) * time.Second
-	case float64:
-		return time.Duration(n) * time.Second
-	}
-	return 0
-}
+func seconds(v any) time.Duration { return time.Duration(Int64(v)) * time.Second }
