@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/child"
 )
 
 // Version is the Vault release the project's tools module builds (see
@@ -96,7 +97,7 @@ func Start(ctx context.Context, bin string) (*Server, error) {
 }
 
 func start(ctx context.Context, bin string) (*Server, error) {
-	port, err := freePort()
+	port, err := child.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -111,8 +112,10 @@ func start(ctx context.Context, bin string) (*Server, error) {
 		"-dev-listen-address="+listen,
 		"-dev-no-store-token",
 	)
-	// A scratch HOME keeps the dev server away from the user's own files.
-	cmd.Env = append(filteredEnv(), "HOME="+home)
+	// Without the caller's Vault settings the dev server cannot pick up a
+	// real server's address or token; a scratch HOME keeps it away from
+	// the user's own files.
+	cmd.Env = append(child.Env("VAULT_", "BAO_", "HOME="), "HOME="+home)
 	cmd.Dir = home
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -185,28 +188,6 @@ func (s *Server) UnsealKey() string {
 		}
 	}
 	return ""
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// filteredEnv drops the caller's Vault settings so the dev server cannot
-// pick up a real server's address or token.
-func filteredEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "VAULT_") || strings.HasPrefix(kv, "BAO_") || strings.HasPrefix(kv, "HOME=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }
 
 func randomHex() string {

@@ -1,10 +1,10 @@
 package nodetest
 
 import (
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/child"
 )
 
 // MCPRemote returns how to start mcp-remote, the npm package that lets a
@@ -34,13 +34,5 @@ func MCPRemoteEnv(t testing.TB) map[string]string {
 // cleanEnv is this process's environment without the variables that would
 // point a child at the developer's own configuration or accounts.
 func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "HOME" || k == "XDG_CONFIG_HOME" || strings.HasPrefix(k, "MCP_") || strings.HasPrefix(k, "CLAUDE_") || strings.HasPrefix(k, "ANTHROPIC_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
+	return child.Env("HOME=", "XDG_CONFIG_HOME=", "MCP_", "CLAUDE_", "ANTHROPIC_")
 }

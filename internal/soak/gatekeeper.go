@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/child"
 )
 
 // Gatekeeper runs `gatekeeper serve --http` on a fixed loopback port, so a
@@ -40,7 +42,7 @@ type Gatekeeper struct {
 // NewGatekeeper prepares a Gatekeeper that serves with the config file and
 // environment given; Start runs it.
 func NewGatekeeper(bin, dir, config string, env []string) (*Gatekeeper, error) {
-	port, err := freePort()
+	port, err := child.FreePort()
 	if err != nil {
 		return nil, err
 	}

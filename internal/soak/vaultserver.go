@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/gatekeeper-mcp/gatekeeper/internal/child"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
@@ -43,7 +42,7 @@ func StartVault(ctx context.Context, bin, dir string) (*VaultServer, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
 		return nil, fmt.Errorf("creating the Vault folder: %w", err)
 	}
-	port, err := freePort()
+	port, err := child.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +112,7 @@ func (v *VaultServer) start(ctx context.Context) error {
 	cmd.Dir = v.dir
 	// A scratch HOME and no VAULT_ settings keep the server away from the
 	// user's own files and servers.
-	cmd.Env = append(cleanEnv("VAULT_", "BAO_", "HOME="), "HOME="+v.dir)
+	cmd.Env = append(child.Env("VAULT_", "BAO_", "HOME="), "HOME="+v.dir)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
@@ -224,29 +223,4 @@ func (v *VaultServer) Stop() {
 		_ = cmd.Process.Kill()
 		<-exited
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// cleanEnv is the environment without variables that start with any of
-// drop.
-func cleanEnv(drop ...string) []string {
-	var env []string
-next:
-	for _, kv := range os.Environ() {
-		for _, d := range drop {
-			if strings.HasPrefix(kv, d) {
-				continue next
-			}
-		}
-		env = append(env, kv)
-	}
-	return env
 }

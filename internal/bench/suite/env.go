@@ -1,19 +1,7 @@
 package suite
 
-import (
-	"os"
-	"strings"
-)
+import "github.com/gatekeeper-mcp/gatekeeper/internal/child"
 
-// cleanEnv is this process's environment without Vault settings, so that
-// no child picks up a real server's address or token.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "VAULT_") || strings.HasPrefix(kv, "BAO_") || strings.HasPrefix(kv, "GATEKEEPER_") || strings.HasPrefix(kv, "HOME=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
+// cleanEnv is this process's environment without Vault and Gatekeeper
+// settings, so that no child picks up a real server's address or token.
+func cleanEnv() []string { return child.Env("VAULT_", "BAO_", "GATEKEEPER_", "HOME=") }
