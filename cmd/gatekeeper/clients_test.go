@@ -47,6 +47,10 @@ func TestTypeScriptClient(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	secret := strings.Repeat("s3cr3t-", 6)
+	// A code is good for about a minute: take it only after the slow
+	// first install of the Node packages, never before.
+	nodetest.Install(t)
+	nodetest.Node22(t)
 	code := e.auth.Code(t)
 	stdio := nodetest.ClientScript(t, nodetest.ClientSpec{
 		Command: binary, Args: []string{"serve"},

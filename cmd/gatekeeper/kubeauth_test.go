@@ -57,6 +57,8 @@ agents:
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/readyz = %d with the Kubernetes-auth token", resp.StatusCode)
 	}
+	nodetest.Install(t) // slow the first time: before the code is taken
+	nodetest.Node22(t)
 	res := nodetest.ClientScript(t, nodetest.ClientSpec{
 		URL:     h.url + "/mcp",
 		Headers: map[string]string{"X-API-Key": recipeKey},
