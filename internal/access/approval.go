@@ -29,6 +29,9 @@ type flight struct {
 	// cancelled is set, under Manager.mu, once it was called.
 	cancel    context.CancelCauseFunc
 	cancelled bool
+	// orphaned is set, under Manager.mu, when the one caller of a one-shot
+	// approval stopped waiting (waitFor).
+	orphaned bool
 }
 
 func (f *flight) wait(ctx context.Context) (*Grant, error) {
@@ -141,7 +144,42 @@ func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trig
 		defer stop()
 		m.run(actx, f, req, held)
 	}()
-	return f.wait(ctx)
+	return m.waitFor(ctx, f, t)
+}
+
+// waitFor waits for the flight this caller started. A one-shot (destroy)
+// grant belongs to its one caller: if that caller stops waiting, the token
+// the approval may still bring is revoked unused, by whichever of the two
+// sees the other's mark (flight.orphaned) first.
+func (m *Manager) waitFor(ctx context.Context, f *flight, t Tier) (*Grant, error) {
+	g, err := f.wait(ctx)
+	if t != Destroy || err == nil || ctx.Err() == nil {
+		return g, err
+	}
+	m.mu.Lock()
+	f.orphaned = true
+	late := f.grant // it came just as the caller left
+	m.mu.Unlock()
+	m.revokeUnclaimed(late)
+	return nil, err
+}
+
+// unclaimed is a one-shot grant whose caller left. m.mu must be held.
+func (f *flight) unclaimed(t Tier) *Grant {
+	if t == Destroy && f.orphaned {
+		return f.grant
+	}
+	return nil
+}
+
+// revokeUnclaimed revokes a one-shot grant nobody will use; nil does nothing.
+func (m *Manager) revokeUnclaimed(g *Grant) {
+	if g == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.opts.RevokeTimeout)
+	defer cancel()
+	_ = m.revoke(ctx, g, audit.GrantRevoked, "one-shot "+Destroy.String()+" not used: its caller left")
 }
 
 // run carries one approval to its end and publishes the result. Like
@@ -237,8 +275,10 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 		st.coolUntil[req.Tier] = m.opts.Clock.Now().Add(m.opts.DenialCooldown)
 	}
 	f.grant, f.err = g, err
+	unclaimed := f.unclaimed(req.Tier)
 	m.mu.Unlock()
 	close(f.done)
+	m.revokeUnclaimed(unclaimed)
 
 	for _, old := range []struct {
 		g   *Grant

@@ -60,7 +60,7 @@ func (m *Manager) approveShared(ctx context.Context, p Principal, t Tier, reason
 		defer stop()
 		m.fly(cctx, f, q)
 	}()
-	return f.wait(ctx)
+	return m.waitFor(ctx, f, t)
 }
 
 // fly carries a flight to its end: a grant found in the store, the result
@@ -259,8 +259,10 @@ func (m *Manager) land(f *flight, q ask, g *Grant, err error) {
 		st.coolUntil[q.t] = m.opts.Clock.Now().Add(m.opts.DenialCooldown)
 	}
 	f.grant, f.err = g, err
+	unclaimed := f.unclaimed(q.t)
 	m.mu.Unlock()
 	close(f.done)
+	m.revokeUnclaimed(unclaimed)
 }
 
 // flightErr says why a flight's context ended: an operator's revocation,

@@ -57,6 +57,12 @@ type Options struct {
 	// refusing returns how long until one may. Joining an approval already
 	// running is never limited. Nil: no limit.
 	ApprovalLimit func(Principal) (retryAfter time.Duration, ok bool)
+	// AcceptPasscode lets a caller pass the human's code on (the agent's
+	// passcode argument): the operator's opt-in fallback. Off, a passcode
+	// is refused with ErrPasscodeRefused before anything is asked: the
+	// human answers on Gatekeeper's approval page instead, so the code
+	// never passes through the agent.
+	AcceptPasscode bool
 	// Shared, if set, is where this replica shares grants and pending
 	// approvals with the others (shared.go). Nil: this process alone,
 	// everything in memory.
@@ -204,6 +210,9 @@ func (m *Manager) state(p Principal) *principalState {
 // Authenticate gives p read access: the live grant if there is one, else a
 // new approval. Calling it again while access is live asks nobody.
 func (m *Manager) Authenticate(ctx context.Context, p Principal, passcode sensitive.String) (Status, error) {
+	if err := m.passcodeAllowed(passcode); err != nil {
+		return m.Status(p), err
+	}
 	if err := m.refresh(ctx, p, Read, false); err != nil {
 		return m.Status(p), err
 	}
@@ -224,6 +233,9 @@ func (m *Manager) Escalate(ctx context.Context, p Principal, reason string, path
 	if reason == "" {
 		return m.Status(p), ErrReasonRequired
 	}
+	if err := m.passcodeAllowed(passcode); err != nil {
+		return m.Status(p), err
+	}
 	// Both tiers: write is earned from a live read grant.
 	if err := m.refresh(ctx, p, Read, true); err != nil {
 		return m.Status(p), err
@@ -237,6 +249,15 @@ func (m *Manager) Escalate(ctx context.Context, p Principal, reason string, path
 		err = ErrPathNotGranted
 	}
 	return m.Status(p), err
+}
+
+// passcodeAllowed refuses a passcode the caller passed on, unless the
+// operator accepts them (Options.AcceptPasscode).
+func (m *Manager) passcodeAllowed(passcode sensitive.String) error {
+	if !passcode.IsZero() && !m.opts.AcceptPasscode {
+		return ErrPasscodeRefused
+	}
+	return nil
 }
 
 // coversAll reports whether a grant narrowed to granted covers a request

@@ -135,6 +135,9 @@ var (
 	ErrWrongPasscode    = errors.New("wrong or reused passcode")
 	ErrApprovalTimeout  = errors.New("approval timed out")
 	ErrPasscodeRequired = errors.New("approval needs a passcode")
+	// ErrPasscodeRefused: a caller passed the human's code on, and the
+	// operator takes codes only on the approval page.
+	ErrPasscodeRefused = errors.New("passcodes are taken on the approval page, not from the agent")
 )
 
 // Errors the Manager returns. Each tells the caller what to do next.

@@ -10,6 +10,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/page"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/mcptools"
@@ -23,11 +24,11 @@ import (
 )
 
 const instructions = `Gatekeeper gives you secrets from Vault only with a human's approval.
-You start with no access. Call authenticate for read access (the human approves on their own device;
-if they use an authenticator app, ask them for the current code and pass it as passcode). To write,
-call escalate with a reason first; write access is short and never renews by itself. Call release
-when your writes are done and logout when you no longer need secrets. Never repeat a secret's
-value to the user unless they ask for it.`
+You start with no access. Call authenticate for read access: the human answers on Gatekeeper's
+approval page (or their phone), never in this chat, so never ask them for a code; if the result gives
+you a link, pass it on and call again to wait for their answer. To write, call escalate with a reason
+first; write access is short and never renews by itself. Call release when your writes are done and
+logout when you no longer need secrets. Never repeat a secret's value to the user unless they ask for it.`
 
 // shutdownTimeout bounds the revocation of live grants at exit.
 const shutdownTimeout = 15 * time.Second
@@ -49,6 +50,8 @@ type core struct {
 	tracing       *tracing.Tracing
 	// exec runs run_with_secret's commands; nil leaves the tool out.
 	exec mcptools.Runner
+	// pages is the approval page, where every approval is answered.
+	pages *page.Server
 	// state is the replicas' shared store; nil for one process.
 	state *vaultstate.Store
 	// close revokes every grant and closes the audit log; once.
@@ -56,6 +59,7 @@ type core struct {
 }
 
 type coreOptions struct {
+	stdio     bool // one agent over stdin/stdout
 	agentOf   func(access.Principal) setup.Agent
 	recorders []access.Recorder // besides the audit log (metrics)
 	transport func(http.RoundTripper) http.RoundTripper
@@ -93,21 +97,26 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 	go keepAlive(kctx, vc, cfg.VaultToken, logger)
 
 	layout := cfg.Layout()
-	iss, err := newIssuer(cfg, vc, sys, o.agentOf, logger)
+	pages, err := newApprovalPage(cfg, o.stdio, sys.Stderr, logger)
 	if err != nil {
+		stopKeepAlive()
+		closeAudit()
+		return nil, err
+	}
+	iss, err := newIssuer(cfg, vc, pages.Server, sys, o.agentOf, logger)
+	if err != nil {
+		pages.abandon()
 		stopKeepAlive()
 		closeAudit()
 		return nil, err
 	}
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	var bgDone sync.WaitGroup
-	for _, run := range iss.background {
-		bgDone.Go(func() {
-			if err := run(bgCtx); err != nil {
-				logger.Error("a background part stopped", "err", err)
-			}
-		})
-	}
+	bgDone.Go(func() {
+		if err := pages.run(bgCtx); err != nil {
+			logger.Error("a background part stopped", "err", err)
+		}
+	})
 	rateOf := func(pick func(config.Agent) *config.Rate, def config.Rate) func(string) ratelimit.Rate {
 		return func(agent string) ratelimit.Rate {
 			r := def
@@ -143,9 +152,10 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 				WriteTTL: cfg.TTL(string(a), access.Write),
 			}
 		},
-		ApprovalLimit: func(p access.Principal) (time.Duration, bool) { return approvals.Allow(string(p)) },
-		Shared:        shared,
-		SharedOptions: sharedOpts,
+		ApprovalLimit:  func(p access.Principal) (time.Duration, bool) { return approvals.Allow(string(p)) },
+		AcceptPasscode: cfg.Approval.PasscodeFallback,
+		Shared:         shared,
+		SharedOptions:  sharedOpts,
 	})
 	if err := mgr.Join(ctx); err != nil {
 		stopBackground()
@@ -165,6 +175,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		cfg:    cfg, logger: logger, audit: rec, vault: vc, access: mgr, agentOf: o.agentOf, approverReady: iss.ready,
 		tracing: tr,
 		state:   store,
+		pages:   pages.Server,
 		limits:  ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Rate }, cfg.Limits.Rate), nil),
 	}
 	c.close = sync.OnceFunc(func() {
@@ -217,6 +228,9 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		Audit:        c.audit,
 		Logger:       c.logger,
 		Tracer:       c.tracing.Tracer(),
+		Links:        c.pages.Link,
+
+		PasscodeFallback: c.cfg.Approval.PasscodeFallback,
 	})
 	return server
 }

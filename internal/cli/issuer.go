@@ -11,13 +11,14 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/brokered"
 	devapprover "github.com/gatekeeper-mcp/gatekeeper/internal/approver/dev"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/duo"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/page"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/vaultmfa"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
 
-// background is a part that runs beside the MCP server (the passkey page).
+// background is a part that runs beside the MCP server (the approval page).
 type background func(ctx context.Context) error
 
 // check tells whether a part can do its work now (for /readyz).
@@ -25,18 +26,20 @@ type check func(ctx context.Context) error
 
 // issuing is what obtains grant tokens, with what it needs around it.
 type issuing struct {
-	issuer     access.Issuer
-	background []background
-	ready      check // can an approval be run now?
+	issuer access.Issuer
+	ready  check // can an approval be run now?
 }
 
 // newIssuer builds what obtains grant tokens, as the configuration says:
 // Vault's login MFA, or an approver of Gatekeeper's own and a token role.
-func newIssuer(cfg config.Config, vc *vault.Client, sys IO, agentOf func(access.Principal) setup.Agent, logger *slog.Logger) (issuing, error) {
+// Every approval is answered on its page (pages); the page also watches
+// a Duo push or the dev prompt, and offers Deny.
+func newIssuer(cfg config.Config, vc *vault.Client, pages *page.Server, sys IO, agentOf func(access.Principal) setup.Agent, logger *slog.Logger) (issuing, error) {
 	if cfg.Approval.Strategy != config.StrategyBrokered {
 		iss, err := vaultmfa.New(vaultmfa.Options{
 			Vault:     vc,
 			Bootstrap: cfg.VaultToken,
+			Pages:     pages,
 			KVMount:   cfg.KVMount,
 			Account:   func(p access.Principal, t access.Tier) string { return agentOf(p).AccountPath(t) },
 			Logger:    logger,
@@ -61,7 +64,6 @@ func newIssuer(cfg config.Config, vc *vault.Client, sys IO, agentOf func(access.
 	for _, name := range usedApprovers(cfg) {
 		var (
 			ap    approver.Approver
-			run   background
 			ready check
 			err   error
 		)
@@ -69,19 +71,17 @@ func newIssuer(cfg config.Config, vc *vault.Client, sys IO, agentOf func(access.
 		case config.ApproverDuo:
 			var d *duo.Approver
 			d, err = newDuo(cfg, agentOf, logger)
-			ap, ready = d, func(ctx context.Context) error { return d.Check(ctx) }
+			ap = page.Watched{Pages: pages, Approver: d, Where: "A Duo push showing this request is on its way to your phone: approve or deny it there."}
+			ready = func(ctx context.Context) error { return d.Check(ctx) }
 		case config.ApproverPasskey:
-			ap, run, ready, err = newPasskey(cfg, logger)
+			ap, ready, err = newPasskey(cfg, pages, logger)
 		case config.ApproverDev:
-			ap = devapprover.New(sys.Stdin, sys.Stderr)
+			ap = page.Watched{Pages: pages, Approver: devapprover.New(sys.Stdin, sys.Stderr), Where: "Answer at the terminal where gatekeeper dev runs (y or n)."}
 		}
 		if err != nil {
 			return issuing{}, fmt.Errorf("the %s approver: %w", name, err)
 		}
 		approvers[name] = ap
-		if run != nil {
-			out.background = append(out.background, run)
-		}
 		if ready != nil {
 			checks = append(checks, ready)
 		}

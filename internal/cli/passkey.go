@@ -2,59 +2,30 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
-	"time"
 
-	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/page"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/passkey"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
 )
 
-// newPasskey builds the passkey approver and the server of its page, on its
-// own listener (loopback unless TLS is configured), opened now so that a
-// bad address fails at start.
-func newPasskey(cfg config.Config, logger *slog.Logger) (approver.Approver, background, check, error) {
-	p := cfg.Approval.Passkey
-	ln, err := net.Listen("tcp", p.Listen)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("listening on %s: %w", p.Listen, err)
-	}
-	scheme := "http"
-	if p.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(p.TLSCertFile, p.TLSKeyFile)
-		if err != nil {
-			ln.Close()
-			return nil, nil, nil, fmt.Errorf("loading the approval page's TLS certificate: %w", err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		scheme = "https"
-	}
-	public := p.PublicURL
-	if public == "" {
-		// WebAuthn needs a secure context: localhost is one, 127.0.0.1 is not.
-		public = fmt.Sprintf("%s://localhost:%d", scheme, ln.Addr().(*net.TCPAddr).Port)
-	}
-	u, _ := url.Parse(public) // validated with the configuration
-	rpID := p.RPID
+// newPasskey builds the passkey approver on the approval page, which then
+// also serves registration.
+func newPasskey(cfg config.Config, pages *page.Server, logger *slog.Logger) (approver.Approver, check, error) {
+	public := pages.BaseURL()
+	u, _ := url.Parse(public) // validated by page.New
+	rpID := cfg.Approval.Passkey.RPID
 	if rpID == "" {
 		rpID = u.Hostname()
 	}
-	store, err := passkey.NewFileStore(p.CredentialsFile)
+	store, err := passkey.NewFileStore(cfg.Approval.Passkey.CredentialsFile)
 	if err != nil {
-		ln.Close()
-		return nil, nil, nil, err
-	}
-	var notify func(context.Context, string, access.Request)
-	if n := cfg.Approval.Notify; n.WebhookURL != "" {
-		notify = (&passkey.Webhook{URL: n.WebhookURL, Kind: n.Kind, Logger: logger}).Notify
+		return nil, nil, err
 	}
 	ap, err := passkey.New(passkey.Options{
 		RPID:        rpID,
@@ -62,30 +33,14 @@ func newPasskey(cfg config.Config, logger *slog.Logger) (approver.Approver, back
 		RPName:      "Gatekeeper",
 		Store:       store,
 		EnrollToken: cfg.PasskeyEnrollToken,
-		Notify:      notify,
-		BaseURL:     public,
+		Pages:       pages,
 		Logger:      logger,
 	})
 	if err != nil {
-		ln.Close()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	srv := &http.Server{
-		Handler:           ap.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	logger.Info("passkey approval page", "url", public, "register", public+"/register")
-	run := func(ctx context.Context) error {
-		if err := serveUntil(ctx, srv, ln); err != nil {
-			return fmt.Errorf("the approval page: %w", err)
-		}
-		return nil
-	}
+	pages.UsePasskey(ap, ap.Handler())
+	logger.Info("passkey registration", "url", public+"/register")
 	// Ready once the operator has registered a passkey to answer with.
 	ready := func(ctx context.Context) error {
 		creds, err := store.Credentials(ctx)
@@ -94,7 +49,7 @@ func newPasskey(cfg config.Config, logger *slog.Logger) (approver.Approver, back
 		}
 		return err
 	}
-	return ap, run, ready, nil
+	return ap, ready, nil
 }
 
 // certPool reads a PEM bundle; "" means nil (the default roots).

@@ -53,6 +53,7 @@ func serveStdio(ctx context.Context, cfg config.Config, sys IO) error {
 		principal = access.Principal(cfg.Agent)
 	}
 	c, err := newCore(ctx, cfg, sys, coreOptions{
+		stdio:   true,
 		agentOf: func(access.Principal) setup.Agent { return setup.Agent(cfg.Agent) },
 	})
 	if err != nil {

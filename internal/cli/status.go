@@ -63,6 +63,7 @@ func startStatusPage(ctx context.Context, cfg config.Config, c *core, recent *st
 		Origins:       origins,
 		Secure:        scheme == "https",
 		Recent:        recent,
+		ApprovalLink:  c.pages.Link,
 		Audit:         c.audit,
 		SessionTTL:    st.SessionTTL,
 		Logger:        c.logger.With("component", "status"),

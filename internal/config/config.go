@@ -87,9 +87,27 @@ type Approval struct {
 	// (only in gatekeeper dev). Agents may override it.
 	Approver string        `yaml:"approver"`
 	Cooldown time.Duration `yaml:"cooldown"` // after a denial; default 1m
-	Duo      Duo           `yaml:"duo"`
-	Passkey  Passkey       `yaml:"passkey"`
-	Notify   Notify        `yaml:"notify"`
+	// Page is the approval page every pending approval gets.
+	Page Page `yaml:"page"`
+	// PasscodeFallback lets the agent pass the human's code (the
+	// passcode argument): an opt-in fallback for clients where the page
+	// cannot be reached. Off, such a code is refused and never sent to
+	// Vault.
+	PasscodeFallback bool    `yaml:"passcode_fallback"`
+	Duo              Duo     `yaml:"duo"`
+	Passkey          Passkey `yaml:"passkey"`
+	Notify           Notify  `yaml:"notify"`
+}
+
+// Page is the approval listener: the page where the human answers each
+// approval (a code, a passkey, a Deny), and passkey registration.
+type Page struct {
+	// Listen is host:port; default 127.0.0.1 with a free port (127.0.0.1:8444
+	// with the passkey approver, whose keys are bound to the page's origin).
+	Listen      string `yaml:"listen"`
+	PublicURL   string `yaml:"public_url"`    // how the human reaches it; default http://localhost:PORT
+	TLSCertFile string `yaml:"tls_cert_file"` // required off loopback
+	TLSKeyFile  string `yaml:"tls_key_file"`
 }
 
 // Duo is Duo's Auth API, for push approvals that show the request.
@@ -104,18 +122,21 @@ type Duo struct {
 	CAFile string `yaml:"ca_file"`
 }
 
-// Passkey is the approval page where the operator answers with a passkey.
+// Passkey is the passkey approver: answers on the approval page signed
+// with a registered passkey or security key.
 type Passkey struct {
-	Listen          string `yaml:"listen"`     // default 127.0.0.1:8444
-	PublicURL       string `yaml:"public_url"` // default http://localhost:PORT
-	RPID            string `yaml:"rp_id"`      // default: public_url's host
+	RPID            string `yaml:"rp_id"` // default: the page's host
 	CredentialsFile string `yaml:"credentials_file"`
 	EnrollTokenFile string `yaml:"enroll_token_file"` // or GATEKEEPER_PASSKEY_ENROLL_TOKEN
-	TLSCertFile     string `yaml:"tls_cert_file"`     // required off loopback
-	TLSKeyFile      string `yaml:"tls_key_file"`
+	// The older names of approval.page's settings, from when only the
+	// passkey approver had a page; approval.page wins.
+	Listen      string `yaml:"listen"`
+	PublicURL   string `yaml:"public_url"`
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 }
 
-// Notify sends approval links (passkey) to a webhook.
+// Notify sends approval links (every strategy's page) to a webhook.
 type Notify struct {
 	WebhookURL string `yaml:"webhook_url"`
 	Kind       string `yaml:"kind"` // generic (JSON), ntfy or slack
@@ -247,7 +268,6 @@ func Default() Config {
 		Approval: Approval{
 			Strategy: StrategyVaultMFA,
 			Cooldown: access.DefaultDenialCooldown,
-			Passkey:  Passkey{Listen: "127.0.0.1:8444"},
 			Notify:   Notify{Kind: "generic"},
 		},
 		Auth:    Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
@@ -320,6 +340,52 @@ func (c Config) TTL(agent string, t access.Tier) time.Duration {
 		return a.ReadTTL
 	}
 	return c.ReadTTL
+}
+
+// Default listen addresses of the approval page.
+const (
+	DefaultPageListen        = "127.0.0.1:0"
+	DefaultPasskeyPageListen = "127.0.0.1:8444"
+)
+
+// ApprovalPage is the approval page's effective settings: approval.page,
+// else the older approval.passkey names, else the defaults.
+func (c Config) ApprovalPage() Page {
+	p, old := c.Approval.Page, c.Approval.Passkey
+	for _, f := range []struct {
+		dst *string
+		old string
+	}{
+		{&p.Listen, old.Listen}, {&p.PublicURL, old.PublicURL}, {&p.TLSCertFile, old.TLSCertFile}, {&p.TLSKeyFile, old.TLSKeyFile},
+	} {
+		if *f.dst == "" {
+			*f.dst = f.old
+		}
+	}
+	if p.Listen == "" {
+		p.Listen = DefaultPageListen
+		if c.UsesApprover(ApproverPasskey) {
+			p.Listen = DefaultPasskeyPageListen
+		}
+	}
+	return p
+}
+
+// UsesApprover reports whether the brokered strategy uses the named
+// approver for the deployment or for an agent.
+func (c Config) UsesApprover(name string) bool {
+	if c.Approval.Strategy != StrategyBrokered {
+		return false
+	}
+	if c.Approval.Approver == name {
+		return true
+	}
+	for _, a := range c.Agents {
+		if a.Approver == name {
+			return true
+		}
+	}
+	return false
 }
 
 // ApproverFor is the approver of an agent (brokered strategy).

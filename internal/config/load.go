@@ -101,6 +101,16 @@ var Vars = []Var{
 	{"GATEKEEPER_JWT_AUDIENCE", DefaultAudience, "required `aud` of agent JWTs", str(func(c *Config) *string { return &c.Auth.JWT.Audience })},
 	{"GATEKEEPER_APPROVAL_STRATEGY", StrategyVaultMFA, "vault-mfa (Vault's login MFA approves) or brokered (Gatekeeper's approver, then a token role mints)", str(func(c *Config) *string { return &c.Approval.Strategy })},
 	{"GATEKEEPER_APPROVER", "", "brokered: duo or passkey (dev only in gatekeeper dev)", str(func(c *Config) *string { return &c.Approval.Approver })},
+	{"GATEKEEPER_APPROVAL_PAGE_ADDR", "", "where the approval page listens (default 127.0.0.1 and a free port; 127.0.0.1:8444 with the passkey approver); loopback unless approval.page TLS is configured", str(func(c *Config) *string { return &c.Approval.Page.Listen })},
+	{"GATEKEEPER_APPROVAL_PAGE_URL", "", "how the human reaches the approval page (default http://localhost:PORT)", str(func(c *Config) *string { return &c.Approval.Page.PublicURL })},
+	{"GATEKEEPER_PASSCODE_FALLBACK", "false", "also take the human's code from the agent (the passcode argument); off, codes are taken only on the approval page", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		c.Approval.PasscodeFallback = b
+		return nil
+	}},
 	{"GATEKEEPER_DUO_SECRET_KEY", "", "the Duo integration's secret key (setup's Vault MFA method, or the duo approver)", func(c *Config, v string) error {
 		c.DuoSecretKey = sensitive.New(v)
 		return nil

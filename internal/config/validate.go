@@ -265,6 +265,8 @@ func (c Config) validateApproval() []error {
 		}
 	}
 
+	errs = append(errs, c.validatePage()...)
+
 	switch a.Strategy {
 	case StrategyVaultMFA:
 		if a.Approver != "" {
@@ -305,24 +307,39 @@ func (c Config) validateApproval() []error {
 			add("approval.duo.username is required for the stdio agent (named agents default to their name)")
 		}
 	}
-	if used[ApproverPasskey] {
-		p := a.Passkey
-		if p.CredentialsFile == "" {
-			add("approval.passkey.credentials_file is required (registered passkeys are kept there)")
+	if used[ApproverPasskey] && a.Passkey.CredentialsFile == "" {
+		add("approval.passkey.credentials_file is required (registered passkeys are kept there)")
+	}
+	return errs
+}
+
+// validatePage checks the approval page's listener, under its own names
+// and the older approval.passkey ones.
+func (c Config) validatePage() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	pg, old := c.Approval.Page, c.Approval.Passkey
+	for _, f := range []struct{ name, now, old string }{
+		{"listen", pg.Listen, old.Listen}, {"public_url", pg.PublicURL, old.PublicURL},
+		{"tls_cert_file", pg.TLSCertFile, old.TLSCertFile}, {"tls_key_file", pg.TLSKeyFile, old.TLSKeyFile},
+	} {
+		if f.now != "" && f.old != "" && f.now != f.old {
+			add("approval.passkey.%s is the older name of approval.page.%s: set one of them", f.name, f.name)
 		}
-		ap, err := netip.ParseAddrPort(p.Listen)
-		if err != nil {
-			add("approval.passkey.listen %q is not host:port like 127.0.0.1:8444", p.Listen)
-		} else if !ap.Addr().IsLoopback() && p.TLSCertFile == "" {
-			add("approval.passkey off loopback needs tls_cert_file and tls_key_file")
-		}
-		if (p.TLSCertFile == "") != (p.TLSKeyFile == "") {
-			add("approval.passkey TLS needs both a certificate and a key file")
-		}
-		if p.PublicURL != "" {
-			if u, err := url.Parse(p.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-				add("approval.passkey.public_url %q is not an http(s) URL", p.PublicURL)
-			}
+	}
+	p := c.ApprovalPage()
+	ap, err := netip.ParseAddrPort(p.Listen)
+	if err != nil {
+		add("approval.page.listen %q is not host:port like 127.0.0.1:8444", p.Listen)
+	} else if !ap.Addr().IsLoopback() && p.TLSCertFile == "" {
+		add("approval.page off loopback needs tls_cert_file and tls_key_file")
+	}
+	if (p.TLSCertFile == "") != (p.TLSKeyFile == "") {
+		add("approval.page TLS needs both a certificate and a key file")
+	}
+	if p.PublicURL != "" {
+		if u, err := url.Parse(p.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			add("approval.page.public_url %q is not an http(s) URL", p.PublicURL)
 		}
 	}
 	return errs

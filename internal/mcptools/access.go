@@ -21,20 +21,20 @@ var (
 		Name:  "authenticate",
 		Title: "Get read access",
 		Description: "Ask the human for read access to secrets. You start with no access; this sends an approval " +
-			"request that the human confirms on their own device, and on approval you can read and list secrets " +
-			"for a few hours. If the human's approval method uses a code (an authenticator app), ask them for " +
-			"the current code and pass it as passcode; a push method needs no passcode. Calling it while read " +
-			"access is live asks nobody and just reports your access.",
+			"request that the human answers out of band, on Gatekeeper's approval page or their phone, never in " +
+			"this chat: do not ask them for a code. Your client may open the page for them; otherwise the result " +
+			"gives you a link to pass on, and calling authenticate again waits for their answer. On approval you " +
+			"can read and list secrets for a few hours. Calling it while read access is live asks nobody and " +
+			"just reports your access.",
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)},
 	}
 	escalateTool = &mcp.Tool{
 		Name:  "escalate",
 		Title: "Get write access for a task",
 		Description: "Ask the human for write access, needed before write_secret. Requires live read access " +
-			"(call authenticate first) and a reason: say exactly what you will write and why; the human sees it. " +
-			"Write access lasts a few minutes, is never renewed, and drops back to read when it ends. Pass the " +
-			"current authenticator code as passcode if the human's method uses one. Ask for it only when you are " +
-			"about to write.",
+			"(call authenticate first) and a reason: say exactly what you will write and why; the human sees it " +
+			"and answers on Gatekeeper's approval page, not in this chat. Write access lasts a few minutes, is " +
+			"never renewed, and drops back to read when it ends. Ask for it only when you are about to write.",
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)},
 	}
 	statusTool = &mcp.Tool{
@@ -62,7 +62,7 @@ var (
 
 // AuthenticateIn is authenticate's input.
 type AuthenticateIn struct {
-	Passcode string `json:"passcode,omitempty" jsonschema:"the current code from the human's authenticator app, if their approval method uses one; omit for push approval"`
+	Passcode string `json:"passcode,omitempty" jsonschema:"leave this out: the human answers on Gatekeeper's approval page. Only a deployment that allows codes in chat takes one here, and only a code the human chose to give you"`
 }
 
 // EscalateIn is escalate's input.
@@ -70,7 +70,7 @@ type EscalateIn struct {
 	Reason string `json:"reason" jsonschema:"what you will write and why; shown to the human who approves"`
 	// Paths narrow the grant; the human sees them.
 	Paths    []string `json:"paths,omitempty" jsonschema:"optional: only these secrets (or folders ending in /) will be writable; the human sees them. Omit for your whole folder."`
-	Passcode string   `json:"passcode,omitempty" jsonschema:"the current code from the human's authenticator app, if their approval method uses one"`
+	Passcode string   `json:"passcode,omitempty" jsonschema:"leave this out: the human answers on Gatekeeper's approval page. Only a deployment that allows codes in chat takes one here, and only a code the human chose to give you"`
 }
 
 // GrantOut is one live grant.

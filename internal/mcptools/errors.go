@@ -19,7 +19,10 @@ import (
 func agentMessage(err error) (string, audit.Outcome) {
 	var bad *badInput
 	var limited *access.RateLimitedError
+	var link *approvalLink
 	switch {
+	case errors.As(err, &link):
+		return link.message(), audit.Refused
 	case errors.As(err, &bad):
 		return "Invalid input: " + bad.msg + ".", audit.Refused
 	case errors.Is(err, paths.ErrInvalid):
@@ -33,18 +36,18 @@ func agentMessage(err error) (string, audit.Outcome) {
 	case errors.Is(err, access.ErrReasonRequired):
 		return "escalate needs a reason: say what you will write and why. The human sees it.", audit.Refused
 
+	case errors.Is(err, access.ErrPasscodeRefused):
+		return "Gatekeeper does not take approval codes from you: the human answers on Gatekeeper's approval page, never in this chat. Nothing was sent to Vault. Call the tool again without passcode.", audit.Refused
 	case errors.Is(err, access.ErrPasscodeRequired):
-		var te *tierError
-		if errors.As(err, &te) && te.tier == access.Write {
-			return "Write access needs the human's approval code. Ask the human for the current code from their authenticator app, then call escalate again with your reason and passcode.", audit.Refused
-		}
-		return "Read access needs the human's approval code. Ask the human for the current code from their authenticator app, then call authenticate with it as passcode.", audit.Refused
+		return "This approval needs the human's code, which Gatekeeper takes only on its approval page; none could be opened. Tell the operator.", audit.Failed
+	case errors.Is(err, access.ErrWrongPasscode):
+		return "The human's code was not accepted (wrong, or already used), so no access was granted. Ask the human whether to try again.", audit.Denied
 	case errors.Is(err, access.ErrDenied):
-		return "The approval was denied, or the code was wrong or already used. No access was granted. Ask the human before trying again; a code works only once, so wait for the next one.", audit.Denied
+		return "The human denied the approval. No access was granted. Ask the human what they want before trying again.", audit.Denied
 	case errors.Is(err, access.ErrApprovalTimeout):
 		return "Nobody approved in time. No access was granted. Ask the human to be ready, then try again.", audit.TimedOut
 	case errors.Is(err, access.ErrNotAuthenticated):
-		return "You have no read access. Call authenticate to ask the human for it (with their current authenticator code as passcode if they use one).", audit.Refused
+		return "You have no read access. Call authenticate to ask the human for it; they answer on Gatekeeper's approval page.", audit.Refused
 	case errors.Is(err, access.ErrOncePending):
 		return "Another destroy is waiting for the human's approval. Wait for it to finish, then try again.", audit.Refused
 	case errors.Is(err, access.ErrPathNotGranted):
@@ -88,4 +91,25 @@ func agentMessage(err error) (string, audit.Outcome) {
 		return "Vault did not answer in time. Try again in a minute.", audit.Failed
 	}
 	return "Gatekeeper could not complete the call.", audit.Failed
+}
+
+// auditDetail is what the audit trail says of an error: the agent's
+// message, but never an approval page's link (a capability to answer).
+func auditDetail(err error, msg string) string {
+	var link *approvalLink
+	if errors.As(err, &link) {
+		return "approval pending on its page; the link was given to the agent"
+	}
+	return msg
+}
+
+// message tells the agent to pass the link on and what to call next.
+func (l *approvalLink) message() string {
+	next := "Once they have answered, call authenticate (it waits for their answer) or retry your call."
+	if l.tier == access.Write {
+		next = "Then call escalate again with the same reason and paths: it waits for their answer."
+	}
+	return fmt.Sprintf("The human must approve %s access on Gatekeeper's approval page. Give them this link and ask them "+
+		"to open it and answer there (never ask them for a code in this chat): %s (open until %s). %s",
+		l.tier, l.url, l.expires.UTC().Format("15:04:05 UTC"), next)
 }

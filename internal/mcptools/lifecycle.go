@@ -40,7 +40,7 @@ var (
 		Title: "Destroy versions permanently",
 		Description: "Permanently destroy the listed versions of the secret at path: they can never be read or " +
 			"brought back. Needs write access AND a fresh approval by the human for exactly this path and these " +
-			"versions, every time; give a reason they will see (and a passcode if their method uses one). Prefer " +
+			"versions, every time, on Gatekeeper's approval page; give a reason they will see. Prefer " +
 			"delete_secret unless the values must be gone for good.",
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(true), IdempotentHint: true, OpenWorldHint: ptr(false)},
 	}
@@ -57,7 +57,7 @@ type DestroyIn struct {
 	Path     string  `json:"path" jsonschema:"relative to your secrets folder, e.g. db/postgres"`
 	Versions []int64 `json:"versions" jsonschema:"the versions to destroy for good"`
 	Reason   string  `json:"reason" jsonschema:"why these versions must be gone for good; shown to the human who approves"`
-	Passcode string  `json:"passcode,omitempty" jsonschema:"the current code from the human's authenticator app, if their approval method uses one"`
+	Passcode string  `json:"passcode,omitempty" jsonschema:"leave this out: the human answers on Gatekeeper's approval page. Only a deployment that allows codes in chat takes one here, and only a code the human chose to give you"`
 }
 
 // VersionOut is one version's history.

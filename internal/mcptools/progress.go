@@ -3,6 +3,7 @@ package mcptools
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -38,6 +39,9 @@ func (t *tools) waiting(ctx context.Context, c *call, what string) func() {
 				msg := "waiting for the human to approve " + what
 				for _, p := range t.opts.Access.Status(c.principal).Pending {
 					msg += fmt.Sprintf("; %s request %s open for %ds more", p.Tier, p.ApprovalID, max(0, int(time.Until(p.Expires).Seconds())))
+					if link, ok := t.opts.Links(p.ApprovalID); ok {
+						msg += " at " + link
+					}
 				}
 				_ = c.req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{
 					ProgressToken: token,
@@ -53,29 +57,90 @@ func (t *tools) waiting(ctx context.Context, c *call, what string) func() {
 	}
 }
 
-// offerLinks makes approvals started by this call offer their link (the
-// passkey page) to the client as a URL elicitation, when the client says
-// it supports those. The client opens the page; the answer comes from the
-// page, not from the elicitation.
-func offerLinks(ctx context.Context, c *call) context.Context {
-	if c.req == nil || c.req.Session == nil {
-		return ctx
+// offerLinks makes the approval this call starts reach the human: its link
+// (the approval page) goes to the client as a URL elicitation when the
+// client supports those, and the call waits for the answer given on the
+// page. A client that cannot show it (no URL elicitation, or it declined
+// or failed to) gets the link back instead: the call stops waiting and
+// relayed returns the error that carries the link for the agent to pass
+// on, while the approval goes on. A one-shot (destroy) approval is never
+// relayed: its token is for this call alone, so the call waits.
+func offerLinks(ctx context.Context, c *call) (_ context.Context, relayed func() *approvalLink) {
+	var session *mcp.ServerSession
+	if c.req != nil {
+		session = c.req.Session
 	}
-	params := c.req.Session.InitializeParams()
-	if params == nil || params.Capabilities == nil || params.Capabilities.Elicitation == nil || params.Capabilities.Elicitation.URL == nil {
-		return ctx
+	ctx, stopWaiting := context.WithCancelCause(ctx)
+	var (
+		mu   sync.Mutex
+		link *approvalLink
+	)
+	relay := func(l *approvalLink) {
+		if l.tier == access.Destroy {
+			return
+		}
+		mu.Lock()
+		if link == nil {
+			link = l
+		}
+		mu.Unlock()
+		stopWaiting(l)
 	}
-	session := c.req.Session
-	return approver.WithLinkHandler(ctx, func(ctx context.Context, link string, req access.Request) {
+	ctx = approver.WithLinkHandler(ctx, func(lctx context.Context, url string, req access.Request) {
+		l := &approvalLink{url: url, tier: req.Tier, expires: req.Expires}
+		if !elicitsURLs(session) {
+			relay(l)
+			return
+		}
 		go func() {
-			ectx, cancel := context.WithDeadline(context.WithoutCancel(ctx), req.Expires)
+			ectx, cancel := context.WithDeadline(context.WithoutCancel(lctx), req.Expires)
 			defer cancel()
-			_, _ = session.Elicit(ectx, &mcp.ElicitParams{
+			res, err := session.Elicit(ectx, &mcp.ElicitParams{
 				Mode:          "url",
-				URL:           link,
+				URL:           url,
 				ElicitationID: req.ID,
-				Message:       fmt.Sprintf("Gatekeeper: approve %s access for %s (%s)", req.Tier, req.Principal, req.Reason),
+				Message: fmt.Sprintf("Gatekeeper: %s asks for %s access (%s). Open the page to see the request and answer it there.",
+					req.Principal, req.Tier, req.Reason),
 			})
+			if err != nil || res == nil || res.Action != "accept" {
+				relay(l)
+				return
+			}
+			// The client opened the page; tell it when the request is over.
+			select {
+			case <-lctx.Done():
+			case <-ectx.Done():
+			}
+			nctx, ncancel := context.WithTimeout(context.WithoutCancel(lctx), 5*time.Second)
+			defer ncancel()
+			_ = session.NotifyElicitationComplete(nctx, &mcp.ElicitationCompleteParams{ElicitationID: req.ID})
 		}()
 	})
+	return ctx, func() *approvalLink {
+		mu.Lock()
+		defer mu.Unlock()
+		stopWaiting(nil)
+		return link
+	}
 }
+
+// elicitsURLs reports whether the client said it supports URL-mode
+// elicitation.
+func elicitsURLs(session *mcp.ServerSession) bool {
+	if session == nil {
+		return false
+	}
+	params := session.InitializeParams()
+	return params != nil && params.Capabilities != nil && params.Capabilities.Elicitation != nil && params.Capabilities.Elicitation.URL != nil
+}
+
+// approvalLink is the result of a call whose approval the agent must
+// relay: the human answers at url. Its Error never holds the link, which
+// stays out of the debug log and the audit trail.
+type approvalLink struct {
+	url     string
+	tier    access.Tier
+	expires time.Time
+}
+
+func (l *approvalLink) Error() string { return l.tier.String() + " approval waits on its page" }

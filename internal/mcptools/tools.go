@@ -100,6 +100,12 @@ type Options struct {
 	// ProgressEvery is how often a call waiting for an approval reports
 	// progress to a client that asked for it. Default 5s.
 	ProgressEvery time.Duration
+	// PasscodeFallback says the deployment takes a code passed by the
+	// agent (access.Options.AcceptPasscode); the tool descriptions say so.
+	PasscodeFallback bool
+	// Links gives the approval page of a pending approval, for progress
+	// reports and token_status; nil: none.
+	Links func(approvalID string) (string, bool)
 }
 
 // Caller is the principal behind a call and its credential's scopes.
@@ -134,9 +140,12 @@ func Register(s *mcp.Server, opts Options) {
 	if opts.Include == nil {
 		opts.Include = func(string) bool { return true }
 	}
+	if opts.Links == nil {
+		opts.Links = func(string) (string, bool) { return "", false }
+	}
 	t := &tools{opts: opts}
-	add(s, t, authenticateTool, t.authenticate)
-	add(s, t, escalateTool, t.escalate)
+	add(s, t, withCodes(authenticateTool, opts.PasscodeFallback), t.authenticate)
+	add(s, t, withCodes(escalateTool, opts.PasscodeFallback), t.escalate)
 	add(s, t, statusTool, t.status)
 	add(s, t, releaseTool, t.release)
 	add(s, t, logoutTool, t.logout)
@@ -147,7 +156,7 @@ func Register(s *mcp.Server, opts Options) {
 	add(s, t, patchTool, t.patch)
 	add(s, t, deleteTool, t.delete)
 	add(s, t, undeleteTool, t.undelete)
-	add(s, t, destroyTool, t.destroy)
+	add(s, t, withCodes(destroyTool, opts.PasscodeFallback), t.destroy)
 	add(s, t, encryptTool, t.encrypt)
 	add(s, t, decryptTool, t.decrypt)
 	add(s, t, rewrapTool, t.rewrap)
@@ -187,15 +196,19 @@ func add[In, Out any](s *mcp.Server, t *tools, tool *mcp.Tool, h handler[In, Out
 		ctx, span := t.opts.Tracer.Start(ctx, "tool "+tool.Name, trace.WithAttributes(
 			attribute.String("gatekeeper.tool", tool.Name), attribute.String("gatekeeper.correlation_id", id)))
 		c := &call{req: req, tool: tool.Name}
-		ctx = offerLinks(ctx, c)
+		ctx, relayed := offerLinks(ctx, c)
 		start := time.Now()
 		out, err := run(ctx, t, c, func() (Out, error) { return h(ctx, c, in) })
+		if link := relayed(); link != nil && errors.Is(err, context.Canceled) {
+			// The approval goes on; the agent passes its link on.
+			err = link
+		}
 		ev := audit.Event{Event: audit.ToolCall, Outcome: audit.OK, CorrelationID: id, Principal: string(c.principal),
 			Tool: tool.Name, Path: c.path, Tier: c.tier, Accessor: c.accessor, Reveal: c.reveal,
 			DurationMS: time.Since(start).Milliseconds()}
 		if err != nil {
 			msg, outcome := agentMessage(err)
-			ev.Outcome, ev.Detail = outcome, msg
+			ev.Outcome, ev.Detail = outcome, auditDetail(err, msg)
 		}
 		if aerr := t.opts.Audit.Record(ctx, ev); aerr != nil && err == nil {
 			err = aerr
@@ -212,6 +225,18 @@ func add[In, Out any](s *mcp.Server, t *tools, tool *mcp.Tool, h handler[In, Out
 		}
 		return nil, out, nil
 	})
+}
+
+// withCodes is tool as a deployment shows it: one that takes the agent's
+// passcode says so, without inviting the model to ask for codes.
+func withCodes(tool *mcp.Tool, fallback bool) *mcp.Tool {
+	if !fallback {
+		return tool
+	}
+	t := *tool
+	t.Description += " Only if the human chooses to give you their current code, you may pass it as passcode; " +
+		"never ask them for one."
+	return &t
 }
 
 // intent records, before a call changes anything in Vault (a write, a

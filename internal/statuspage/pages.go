@@ -29,8 +29,15 @@ type statusData struct {
 	Notice   string
 	NoticeOK bool
 	Agents   []agentRow
-	Pending  []access.PendingView
+	Pending  []pendingRow
 	Events   []audit.Event
+}
+
+// pendingRow is a pending approval and, if this replica runs it, the
+// page where the human answers it.
+type pendingRow struct {
+	access.PendingView
+	Link string
 }
 
 // statusPage shows who holds what; without a session, the sign-in form.
@@ -41,7 +48,14 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	snap := s.opts.Access.Snapshot()
-	d := statusData{At: snap.At, CSRF: sess.csrf, Session: sess.ref, Expires: sess.expires, Pending: snap.Pending}
+	d := statusData{At: snap.At, CSRF: sess.csrf, Session: sess.ref, Expires: sess.expires}
+	for _, p := range snap.Pending {
+		row := pendingRow{PendingView: p}
+		if s.opts.ApprovalLink != nil {
+			row.Link, _ = s.opts.ApprovalLink(p.ApprovalID)
+		}
+		d.Pending = append(d.Pending, row)
+	}
 	if f := s.takeFlash(sess); f != nil {
 		d.Notice, d.NoticeOK = f.msg, f.ok
 	}

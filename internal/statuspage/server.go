@@ -51,6 +51,9 @@ type Options struct {
 	Secure bool
 	// Recent holds the audit events shown; nil shows none.
 	Recent *Recent
+	// ApprovalLink gives the approval page of a pending approval, shown
+	// next to it; nil shows none.
+	ApprovalLink func(approvalID string) (string, bool)
 	// Audit records sign-ins; nil records nothing.
 	Audit Recorder
 	// SessionTTL bounds a sign-in; default 1h.

@@ -9,8 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/page"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
@@ -39,15 +38,11 @@ type Options struct {
 	// EnrollToken lets an operator register one key; empty disables
 	// registration. It is spent by the first key it registers (see doc.go).
 	EnrollToken sensitive.String
-	// Notify tells the human that a request waits at link. It runs in its
-	// own goroutine and its ctx ends when the request does. May be nil.
-	// Approve also hands the link to approver.ShowLink.
-	Notify func(ctx context.Context, link string, req access.Request)
-	// BaseURL is where links point, e.g. "https://gatekeeper.example.com/passkey"
-	// when Handler is mounted under /passkey; RPOrigins[0] if empty.
-	BaseURL string
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Pages shows each request on its approval page, which takes the
+	// answers this Approver verifies. Required.
+	Pages  *page.Server
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 const (
@@ -61,33 +56,26 @@ const (
 	maxChallenges = 8
 	// maxRegistrations outstanding at once; each needed the enroll token.
 	maxRegistrations = 16
-	// Answered requests are remembered so that their page can say what
-	// happened, for keepAnswered and up to maxAnswered of them.
-	keepAnswered = 24 * time.Hour
-	maxAnswered  = 1024
 	// minEnrollToken is the shortest enroll token accepted: it is compared
 	// in constant time but guessed online, so it must be long.
 	minEnrollToken = 16
 )
 
-// validID is what a request id may be: one path segment, safe in a link.
-var validID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-
-// Approver asks a human to approve or deny a request on a web page, with a
-// passkey or security key registered beforehand. It implements
-// approver.Approver; Handler serves the pages.
+// Approver asks a human to approve or deny a request on its approval
+// page, with a passkey or security key registered beforehand. It
+// implements approver.Approver and the page's passkey ceremony; Handler
+// serves the registration page.
 type Approver struct {
 	opts   Options
 	wa     *webauthn.WebAuthn
 	log    *slog.Logger
 	now    func() time.Time
 	enroll string // hex SHA-256 of the enroll token, "" when registration is off
-	base   string
 
-	mu       sync.Mutex
-	pending  map[string]*pendingRequest
-	answered map[string]answer
-	regs     map[string]*registration
+	mu sync.Mutex
+	// challenges issued, by request id and then by their base64url form.
+	challenges map[string]map[string]*challenge
+	regs       map[string]*registration
 
 	// credMu serializes everything that reads a credential and writes it
 	// back (sign counter, spending the enroll token), so two answers signed
@@ -96,46 +84,6 @@ type Approver struct {
 }
 
 var _ approver.Approver = (*Approver)(nil)
-
-// outcome is how a request ended.
-type outcome int
-
-const (
-	approved outcome = iota + 1
-	denied
-	expired
-	withdrawn // the caller stopped waiting
-)
-
-func (o outcome) String() string {
-	switch o {
-	case approved:
-		return "approved"
-	case denied:
-		return "denied"
-	case expired:
-		return "expired"
-	case withdrawn:
-		return "withdrawn"
-	}
-	return "unknown"
-}
-
-// pendingRequest is a request waiting for its human.
-type pendingRequest struct {
-	req    access.Request
-	result chan outcome // buffered; receives exactly once
-	// challenges issued for this request, by their base64url form.
-	challenges map[string]*challenge
-}
-
-// answer is what became of a request that is no longer pending.
-type answer struct {
-	req     access.Request
-	outcome outcome
-	at      time.Time
-	key     string // the registered key's name, for approved and denied
-}
 
 // New returns an Approver.
 func New(opts Options) (*Approver, error) {
@@ -156,14 +104,11 @@ func New(opts Options) (*Approver, error) {
 	if opts.Store == nil {
 		errs = append(errs, errors.New("a credential Store is required"))
 	}
+	if opts.Pages == nil {
+		errs = append(errs, errors.New("the approval Pages are required"))
+	}
 	if !opts.EnrollToken.IsZero() && len(opts.EnrollToken.Reveal()) < minEnrollToken {
 		errs = append(errs, fmt.Errorf("the enroll token must be at least %d characters", minEnrollToken))
-	}
-	if opts.BaseURL == "" && len(opts.RPOrigins) > 0 {
-		opts.BaseURL = opts.RPOrigins[0]
-	}
-	if u, err := url.Parse(opts.BaseURL); opts.BaseURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
-		errs = append(errs, fmt.Errorf("BaseURL %q is not an absolute http(s) URL", opts.BaseURL))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("passkey: %w", err)
@@ -193,14 +138,12 @@ func New(opts Options) (*Approver, error) {
 		return nil, fmt.Errorf("passkey: %w", err)
 	}
 	a := &Approver{
-		opts:     opts,
-		wa:       wa,
-		log:      opts.Logger,
-		now:      opts.Now,
-		base:     strings.TrimRight(opts.BaseURL, "/"),
-		pending:  map[string]*pendingRequest{},
-		answered: map[string]answer{},
-		regs:     map[string]*registration{},
+		opts:       opts,
+		wa:         wa,
+		log:        opts.Logger,
+		now:        opts.Now,
+		challenges: map[string]map[string]*challenge{},
+		regs:       map[string]*registration{},
 	}
 	if !opts.EnrollToken.IsZero() {
 		a.enroll = tokenHash(opts.EnrollToken)
@@ -229,132 +172,27 @@ func tokenHash(s sensitive.String) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Link is the approval page of a request.
-func (a *Approver) Link(reqID string) string {
-	return a.base + "/approve/" + url.PathEscape(reqID)
-}
-
-// Approve shows req on its page, notifies the human, and waits until they
-// answer with a registered key, req.Expires passes or ctx ends.
+// Approve shows req on its approval page and waits until the human answers
+// it there with a registered key, req.Expires passes or ctx ends.
 func (a *Approver) Approve(ctx context.Context, req access.Request) error {
-	if !validID.MatchString(req.ID) {
-		return fmt.Errorf("passkey approval: request id %q is not 1-128 letters, digits, '-' or '_'", req.ID)
+	p, err := a.opts.Pages.Open(ctx, req, page.Ask{Kind: page.Passkey})
+	if err != nil {
+		return fmt.Errorf("passkey approval %s: %w", req.ID, err)
 	}
-	if req.Digest == "" || req.Expires.IsZero() {
-		return fmt.Errorf("passkey approval %s: the request has no digest or no expiry", req.ID)
-	}
-	now := a.now()
-	p := &pendingRequest{req: req, result: make(chan outcome, 1), challenges: map[string]*challenge{}}
-
-	a.mu.Lock()
-	_, isPending := a.pending[req.ID]
-	_, isAnswered := a.answered[req.ID]
-	if isPending || isAnswered {
-		a.mu.Unlock()
-		return fmt.Errorf("passkey approval %s: this request was already asked", req.ID)
-	}
-	if !now.Before(req.Expires) {
-		a.remember(req.ID, answer{req: req, outcome: expired, at: now})
-		a.mu.Unlock()
-		return a.result(ctx, req, expired)
-	}
-	a.pending[req.ID] = p
-	a.mu.Unlock()
-
-	a.log.Info("passkey approval waiting", "request", req.ID, "principal", req.Principal, "tier", req.Tier, "expires", req.Expires)
-	nctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	link := a.Link(req.ID)
-	if a.opts.Notify != nil {
-		go a.opts.Notify(nctx, link, req)
-	}
-	// The waiting caller may show the link too (an MCP URL elicitation).
-	go approver.ShowLink(nctx, link, req)
-
-	timer := time.NewTimer(req.Expires.Sub(now))
-	defer timer.Stop()
-	var o outcome
-	select {
-	case o = <-p.result:
-	case <-timer.C:
-		o, _ = a.finish(req.ID, expired, "")
-	case <-ctx.Done():
-		o, _ = a.finish(req.ID, withdrawn, "")
-	}
-	return a.result(ctx, req, o)
-}
-
-func (a *Approver) result(ctx context.Context, req access.Request, o outcome) error {
-	switch o {
-	case approved:
-		return nil
-	case denied:
-		return fmt.Errorf("passkey approval %s: %w", req.ID, access.ErrDenied)
-	case withdrawn:
+	defer a.forget(req.ID)
+	err = p.Finish(p.Wait(ctx))
+	if ctx.Err() != nil && !errors.Is(err, access.ErrApprovalTimeout) && !errors.Is(err, access.ErrDenied) {
+		// The caller stopped waiting: no answer came in time for it.
 		return fmt.Errorf("passkey approval %s: %w: %w", req.ID, access.ErrApprovalTimeout, context.Cause(ctx))
-	default:
-		return fmt.Errorf("passkey approval %s: no answer before %s: %w",
-			req.ID, req.Expires.UTC().Format(time.RFC3339), access.ErrApprovalTimeout)
 	}
+	return err
 }
 
-// finish ends a pending request with o, unless it ended already (or its
-// time is up, which makes o "expired"). It returns how the request ended
-// and whether o is what ended it.
-func (a *Approver) finish(id string, o outcome, key string) (outcome, bool) {
+// forget drops the challenges of a request that ended.
+func (a *Approver) forget(reqID string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	p := a.pending[id]
-	if p == nil {
-		return a.answered[id].outcome, false
-	}
-	if (o == approved || o == denied) && !a.now().Before(p.req.Expires) {
-		a.endLocked(p, expired, "")
-		return expired, false
-	}
-	a.endLocked(p, o, key)
-	return o, true
-}
-
-func (a *Approver) endLocked(p *pendingRequest, o outcome, key string) {
-	delete(a.pending, p.req.ID)
-	a.remember(p.req.ID, answer{req: p.req, outcome: o, at: a.now(), key: key})
-	p.result <- o
-	a.log.Info("passkey approval ended", "request", p.req.ID, "outcome", o, "key", key)
-}
-
-// remember records an ended request and forgets the oldest ones. Called
-// with mu held.
-func (a *Approver) remember(id string, ans answer) {
-	a.answered[id] = ans
-	var oldest string
-	for k, v := range a.answered {
-		if ans.at.Sub(v.at) > keepAnswered {
-			delete(a.answered, k)
-			continue
-		}
-		if oldest == "" || v.at.Before(a.answered[oldest].at) {
-			oldest = k
-		}
-	}
-	if len(a.answered) > maxAnswered {
-		delete(a.answered, oldest)
-	}
-}
-
-// lookup returns the pending request id (expiring it first if its time is
-// up) or, if it is not pending, what became of it.
-func (a *Approver) lookup(id string) (req access.Request, pending bool, ans answer, found bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if p := a.pending[id]; p != nil {
-		if a.now().Before(p.req.Expires) {
-			return p.req, true, answer{}, true
-		}
-		a.endLocked(p, expired, "")
-	}
-	ans, found = a.answered[id]
-	return ans.req, false, ans, found
+	delete(a.challenges, reqID)
 }
 
 // operator is the one WebAuthn user: every registered key belongs to

@@ -16,6 +16,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/page"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
@@ -72,11 +73,11 @@ type registrationOptions struct {
 // creation options.
 func (a *Approver) registerBegin(r *http.Request, in beginRegistration) (any, error) {
 	if a.enroll == "" {
-		return nil, refuse(http.StatusForbidden, "registration is closed: no enroll token is configured")
+		return nil, page.Refuse(http.StatusForbidden, "registration is closed: no enroll token is configured")
 	}
 	if !a.tokenMatches(in.Token) {
 		a.log.Warn("passkey registration refused: wrong enroll token", "remote", r.RemoteAddr)
-		return nil, refuse(http.StatusForbidden, "wrong enroll token")
+		return nil, page.Refuse(http.StatusForbidden, "wrong enroll token")
 	}
 	name, err := keyName(in.Name)
 	if err != nil {
@@ -87,7 +88,7 @@ func (a *Approver) registerBegin(r *http.Request, in beginRegistration) (any, er
 		return nil, fmt.Errorf("reading the registered keys: %w", err)
 	}
 	if a.tokenSpent(creds) {
-		return nil, refuse(http.StatusForbidden, "this enroll token was already used; configure a new one to register another key")
+		return nil, page.Refuse(http.StatusForbidden, "this enroll token was already used; configure a new one to register another key")
 	}
 	user := operatorOf(creds)
 	exclude := make([]protocol.CredentialDescriptor, len(user.creds))
@@ -111,7 +112,7 @@ func (a *Approver) registerBegin(r *http.Request, in beginRegistration) (any, er
 		}
 	}
 	if len(a.regs) >= maxRegistrations {
-		return nil, refuse(http.StatusTooManyRequests, "too many registrations in progress: try again in a few minutes")
+		return nil, page.Refuse(http.StatusTooManyRequests, "too many registrations in progress: try again in a few minutes")
 	}
 	a.regs[sid] = &registration{session: *session, name: name, expires: now.Add(challengeTTL)}
 	return registrationOptions{Session: sid, CredentialCreation: creation}, nil
@@ -135,14 +136,14 @@ func (a *Approver) registerFinish(r *http.Request, in finishRegistration) (any, 
 	delete(a.regs, in.Session)
 	a.mu.Unlock()
 	if reg == nil {
-		return nil, refuse(http.StatusForbidden, "unknown or used registration: start again")
+		return nil, page.Refuse(http.StatusForbidden, "unknown or used registration: start again")
 	}
 	if !a.now().Before(reg.expires) {
-		return nil, refuse(http.StatusForbidden, "the registration took too long: start again")
+		return nil, page.Refuse(http.StatusForbidden, "the registration took too long: start again")
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(in.Credential)
 	if err != nil {
-		return nil, refuse(http.StatusBadRequest, "the key's response could not be parsed")
+		return nil, page.Refuse(http.StatusBadRequest, "the key's response could not be parsed")
 	}
 
 	a.credMu.Lock()
@@ -153,12 +154,12 @@ func (a *Approver) registerFinish(r *http.Request, in finishRegistration) (any, 
 	}
 	// Checked again: two registrations begun with the same token race here.
 	if a.tokenSpent(creds) {
-		return nil, refuse(http.StatusForbidden, "this enroll token was already used; configure a new one to register another key")
+		return nil, page.Refuse(http.StatusForbidden, "this enroll token was already used; configure a new one to register another key")
 	}
 	cred, err := a.wa.CreateCredential(operatorOf(creds), reg.session, parsed)
 	if err != nil {
 		a.log.Warn("passkey registration refused", "err", describeErr(err))
-		return nil, refuse(http.StatusForbidden, "the key's response was refused: nothing was registered")
+		return nil, page.Refuse(http.StatusForbidden, "the key's response was refused: nothing was registered")
 	}
 	transports := make([]string, len(cred.Transport))
 	for i, t := range cred.Transport {
@@ -209,7 +210,7 @@ func (a *Approver) tokenSpent(creds []Credential) bool {
 func keyName(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || utf8.RuneCountInString(s) > 64 || !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		return "", refuse(http.StatusBadRequest, "name the key: 1 to 64 printable characters")
+		return "", page.Refuse(http.StatusBadRequest, "name the key: 1 to 64 printable characters")
 	}
 	return s, nil
 }

@@ -15,10 +15,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/page"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
@@ -33,11 +35,21 @@ type Vault interface {
 	LookupSelf(ctx context.Context, tok sensitive.String) (*vault.TokenInfo, error)
 }
 
+// Pages gives each approval its page, where the human types the code or
+// watches Vault's push (package page).
+type Pages interface {
+	Open(ctx context.Context, req access.Request, ask page.Ask) (*page.Pending, error)
+	Elsewhere(ctx context.Context, req access.Request, where string, run func(ctx context.Context) error) error
+}
+
 // Options configure an Approver.
 type Options struct {
 	Vault     Vault
 	Bootstrap sensitive.String // Gatekeeper's own token: may read the read-tier account only
-	KVMount   string
+	// Pages is where the human answers. Required; a request that carries a
+	// passcode (the operator's fallback, the agent passed it) needs none.
+	Pages   Pages
+	KVMount string
 	// Account gives the KV path (in KVMount) of a principal's login
 	// material for a tier; "" means the principal has none.
 	Account func(p access.Principal, t access.Tier) string
@@ -52,8 +64,8 @@ type Approver struct {
 
 // New returns an Approver.
 func New(opts Options) (*Approver, error) {
-	if opts.Vault == nil || opts.KVMount == "" || opts.Account == nil {
-		return nil, errors.New("vaultmfa: Vault, KVMount and Account are required")
+	if opts.Vault == nil || opts.Pages == nil || opts.KVMount == "" || opts.Account == nil {
+		return nil, errors.New("vaultmfa: Vault, Pages, KVMount and Account are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -67,7 +79,10 @@ type account struct {
 	password        sensitive.String
 }
 
-// Issue logs in to req.Tier's account and lets Vault demand the second factor.
+// Issue logs in to req.Tier's account and lets Vault demand the second
+// factor, which the human gives on the request's page: the code typed
+// there, or Vault's push approved on their phone. A passcode in req (the
+// operator's fallback: the agent passed it on) is used as it is.
 func (a *Approver) Issue(ctx context.Context, req access.Request, held sensitive.String) (access.Issued, error) {
 	via := held
 	if req.Tier == access.Read {
@@ -77,30 +92,96 @@ func (a *Approver) Issue(ctx context.Context, req access.Request, held sensitive
 	if err != nil {
 		return access.Issued{}, err
 	}
+	mfa, err := a.login(ctx, acct, req.Tier)
+	if err != nil {
+		return access.Issued{}, err
+	}
+	if !req.Passcode.IsZero() {
+		return a.validate(ctx, mfa, req.Passcode, req.TTL)
+	}
+	if _, err := payloadFor(mfa, sensitive.String{}); errors.Is(err, access.ErrPasscodeRequired) {
+		return a.withCode(ctx, req, acct, mfa)
+	}
+	// Every constraint has a push method: Vault pushes and waits for the
+	// human's answer on their phone; the page shows it and offers Deny.
+	var issued access.Issued
+	err = a.opts.Pages.Elsewhere(ctx, req, "Vault has sent a push to your phone: approve or deny it there.", func(ctx context.Context) error {
+		var err error
+		issued, err = a.validate(ctx, mfa, sensitive.String{}, req.TTL)
+		return err
+	})
+	if err != nil {
+		a.giveBack(ctx, issued.Token)
+		return access.Issued{}, err
+	}
+	return issued, nil
+}
+
+// withCode takes the code from the request's page. A wrong or reused code
+// lets the human try again on the same page, a few times, each with a
+// fresh login.
+func (a *Approver) withCode(ctx context.Context, req access.Request, acct account, mfa *vault.MFARequirement) (access.Issued, error) {
+	ask := page.Ask{Kind: page.Code}
+	if pushesToo(mfa) {
+		ask.Where = "After the code, Vault also sends a push to your phone: approve that too."
+	}
+	p, err := a.opts.Pages.Open(ctx, req, ask)
+	if err != nil {
+		return access.Issued{}, err
+	}
+	for {
+		code, err := p.Code(ctx)
+		if err != nil {
+			return access.Issued{}, p.Finish(err)
+		}
+		issued, err := a.validate(ctx, mfa, code, req.TTL)
+		if errors.Is(err, access.ErrWrongPasscode) && p.Retry("Vault did not accept that code (wrong, or already used: wait for the next one).") {
+			if mfa, err = a.login(ctx, acct, req.Tier); err != nil {
+				return access.Issued{}, p.Finish(err)
+			}
+			continue
+		}
+		if err := p.Finish(err); err != nil {
+			a.giveBack(ctx, issued.Token)
+			return access.Issued{}, err
+		}
+		return issued, nil
+	}
+}
+
+// login starts a login to the tier account; Vault answers with the MFA it
+// requires.
+func (a *Approver) login(ctx context.Context, acct account, t access.Tier) (*vault.MFARequirement, error) {
 	login, err := a.opts.Vault.UserpassLogin(ctx, acct.mount, acct.username, acct.password)
 	if err != nil {
-		return access.Issued{}, fmt.Errorf("logging in to the %s account: %w", req.Tier, err)
+		return nil, fmt.Errorf("logging in to the %s account: %w", t, err)
 	}
 	if login.Auth != nil {
 		a.giveBack(ctx, login.Auth.Token)
 		// Vault issued a token without asking for a second factor: the
 		// account is misconfigured, and the token is given back.
-		return access.Issued{}, fmt.Errorf("%w: the %s-tier account has no login MFA enforced; run gatekeeper setup", access.ErrMisconfigured, req.Tier)
+		return nil, fmt.Errorf("%w: the %s-tier account has no login MFA enforced; run gatekeeper setup", access.ErrMisconfigured, t)
 	}
-	payload, err := payloadFor(login.MFA, req.Passcode)
+	return login.MFA, nil
+}
+
+// validate completes the login with the human's factor (passcode, or a
+// push when it is empty) and cuts the token to the grant.
+func (a *Approver) validate(ctx context.Context, mfa *vault.MFARequirement, passcode sensitive.String, ttl time.Duration) (access.Issued, error) {
+	payload, err := payloadFor(mfa, passcode)
 	if err != nil {
 		return access.Issued{}, err
 	}
-	auth, err := a.opts.Vault.ValidateMFA(ctx, login.MFA.RequestID, payload)
+	auth, err := a.opts.Vault.ValidateMFA(ctx, mfa.RequestID, payload)
 	if err != nil {
-		return access.Issued{}, mfaError(ctx, err, !req.Passcode.IsZero())
+		return access.Issued{}, mfaError(ctx, err, !passcode.IsZero())
 	}
-	ttl, err := a.fitTTL(ctx, auth, req.TTL)
+	fitted, err := a.fitTTL(ctx, auth, ttl)
 	if err != nil {
 		a.giveBack(ctx, auth.Token)
 		return access.Issued{}, err
 	}
-	return access.Issued{Token: auth.Token, Accessor: auth.Accessor, TTL: ttl}, nil
+	return access.Issued{Token: auth.Token, Accessor: auth.Accessor, TTL: fitted}, nil
 }
 
 func (a *Approver) account(ctx context.Context, p access.Principal, t access.Tier, via sensitive.String) (account, error) {
@@ -154,6 +235,17 @@ func payloadFor(req *vault.MFARequirement, passcode sensitive.String) (map[strin
 	return payload, nil
 }
 
+// pushesToo reports whether some constraint, even with a code, is met by
+// a push (it offers no code method).
+func pushesToo(req *vault.MFARequirement) bool {
+	for _, methods := range req.Constraints {
+		if !slices.ContainsFunc(methods, func(m vault.MFAMethod) bool { return m.UsesPasscode }) {
+			return true
+		}
+	}
+	return false
+}
+
 // mfaError classifies a failed sys/mfa/validate. Vault refuses a wrong or
 // reused passcode and a denied push alike; both are a denial, but only a
 // push denied by the human starts a cool-down.
@@ -188,6 +280,9 @@ func (a *Approver) fitTTL(ctx context.Context, auth *vault.Auth, want time.Durat
 
 // giveBack revokes a token that will not become a grant.
 func (a *Approver) giveBack(ctx context.Context, tok sensitive.String) {
+	if tok.IsZero() {
+		return
+	}
 	if err := a.opts.Vault.RevokeSelf(context.WithoutCancel(ctx), tok); err != nil {
 		a.opts.Logger.WarnContext(ctx, "revoking an unused tier token failed", "err", err)
 	}
