@@ -78,6 +78,8 @@ func (s *Server) lookup(token string) (*Pending, pageData, bool) {
 	case p.ended():
 		d.State, d.Message = p.outcome.String(), endedMessage(p)
 	case !s.now().Before(p.req.Expires):
+		// Its approver may still wait on a timer: end the wait now.
+		p.expireLocked()
 		d.State, d.Message = Expired.String(), "This request has expired: it was not answered in time. Nothing was granted."
 	case p.decision == deny:
 		d.State, d.Message, d.Refresh = "denied", "You denied this request. Nothing will be granted.", 2
@@ -100,9 +102,9 @@ func endedMessage(p *Pending) string {
 	}
 	switch p.outcome {
 	case Approved:
-		return fmt.Sprintf("Approved%s at %s. The agent has the access shown above.", by, at)
+		return fmt.Sprintf("This request was already answered: approved%s at %s.", by, at)
 	case Denied:
-		return fmt.Sprintf("Denied%s at %s. Nothing was granted.", by, at)
+		return fmt.Sprintf("This request was already answered: denied%s at %s. Nothing was granted.", by, at)
 	case Withdrawn:
 		return "This request was withdrawn: the agent stopped waiting. Nothing was granted."
 	case Expired:
@@ -226,9 +228,13 @@ func seeOther(w http.ResponseWriter, token string) {
 	w.WriteHeader(http.StatusSeeOther)
 }
 
-type passkeyAnswer struct {
+type passkeyBeginIn struct {
+	Decision string `json:"decision"`
+}
+
+type passkeyFinishIn struct {
 	Decision   string          `json:"decision"`
-	Credential json.RawMessage `json:"credential,omitempty"`
+	Credential json.RawMessage `json:"credential"`
 }
 
 type answerResult struct {
@@ -256,7 +262,7 @@ func (s *Server) passkeyPage(r *http.Request, decision string) (*Pending, Ceremo
 	return p, c, nil
 }
 
-func (s *Server) passkeyBegin(r *http.Request, in passkeyAnswer) (any, error) {
+func (s *Server) passkeyBegin(r *http.Request, in passkeyBeginIn) (any, error) {
 	p, c, err := s.passkeyPage(r, in.Decision)
 	if err != nil {
 		return nil, err
@@ -266,7 +272,7 @@ func (s *Server) passkeyBegin(r *http.Request, in passkeyAnswer) (any, error) {
 
 // passkeyFinish verifies a signed answer and, if it holds, decides the
 // request with it.
-func (s *Server) passkeyFinish(r *http.Request, in passkeyAnswer) (any, error) {
+func (s *Server) passkeyFinish(r *http.Request, in passkeyFinishIn) (any, error) {
 	p, c, err := s.passkeyPage(r, in.Decision)
 	if err != nil {
 		return nil, err

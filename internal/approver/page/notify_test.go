@@ -176,18 +176,18 @@ func TestWebhookFailures(t *testing.T) {
 	}
 }
 
-// TestWebhookAsNotify: Notify fits Options.Notify and is what Approve calls.
+// TestWebhookAsNotify: Notify fits Options.Notify and is what Open calls,
+// with the page's link.
 func TestWebhookAsNotify(t *testing.T) {
 	srv, got := receiver(t, http.StatusOK)
 	w := &Webhook{URL: srv.URL, Kind: WebhookNtfy}
 	h := newHarness(t, func(o *Options) { o.Notify = w.Notify })
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = h.a.Approve(ctx, testRequest("apr_1", h.clock.Now())) }()
+	p := h.open(t, testRequest("apr_1", h.clock.Now()), Ask{Kind: Elsewhere, Where: "on your phone"})
+	defer p.Finish(nil)
 	select {
 	case r := <-got:
-		if r.header.Get("Click") != h.origin+"/approve/apr_1" {
-			t.Errorf("Click = %q", r.header.Get("Click"))
+		if r.header.Get("Click") != p.Link() {
+			t.Errorf("Click = %q, want %q", r.header.Get("Click"), p.Link())
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no notification")

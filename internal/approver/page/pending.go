@@ -87,6 +87,7 @@ type Pending struct {
 
 	codes   chan sensitive.String // holds at most the one code being checked
 	decided chan struct{}         // closed when the human decided on the page
+	over    chan struct{}         // closed when the page saw the request expire
 	stop    context.CancelFunc    // ends the link's delivery
 
 	// Under s.mu.
@@ -126,12 +127,15 @@ func (s *Server) Open(ctx context.Context, req access.Request, ask Ask) (*Pendin
 	_, _ = rand.Read(b) // never fails (crypto/rand since Go 1.24)
 	p := &Pending{
 		s: s, token: base64.RawURLEncoding.EncodeToString(b), req: req, ask: ask,
-		codes: make(chan sensitive.String, 1), decided: make(chan struct{}), changed: make(chan struct{}),
+		codes: make(chan sensitive.String, 1), decided: make(chan struct{}), over: make(chan struct{}), changed: make(chan struct{}),
+	}
+	if !s.now().Before(req.Expires) {
+		return nil, fmt.Errorf("approval %s: expired before it was asked: %w", req.ID, access.ErrApprovalTimeout)
 	}
 	s.mu.Lock()
-	if tok, ok := s.byID[req.ID]; ok && !s.byToken[tok].ended() {
+	if _, ok := s.byID[req.ID]; ok {
 		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: %s already has a page", ErrBadRequest, req.ID)
+		return nil, fmt.Errorf("%w: %s was asked already", ErrBadRequest, req.ID)
 	}
 	s.prune()
 	s.byToken[p.token] = p
@@ -167,6 +171,8 @@ func (p *Pending) Code(ctx context.Context) (sensitive.String, error) {
 	case <-p.decided:
 		return sensitive.String{}, p.deniedErr()
 	case <-timer.C:
+		return sensitive.String{}, p.expiredErr()
+	case <-p.over:
 		return sensitive.String{}, p.expiredErr()
 	case <-ctx.Done():
 		return sensitive.String{}, ctx.Err()
@@ -206,6 +212,8 @@ func (p *Pending) Wait(ctx context.Context) error {
 		}
 		return p.deniedErr()
 	case <-timer.C:
+		return p.expiredErr()
+	case <-p.over:
 		return p.expiredErr()
 	case <-ctx.Done():
 		return ctx.Err()
@@ -253,6 +261,16 @@ func (p *Pending) deniedErrLocked() error {
 
 func (p *Pending) expiredErr() error {
 	return fmt.Errorf("approval %s: no answer before %s: %w", p.req.ID, p.req.Expires.UTC().Format(time.RFC3339), access.ErrApprovalTimeout)
+}
+
+// expireLocked ends the waits of a request whose expiry the page saw
+// first (the approver's timer runs on its own clock). s.mu must be held.
+func (p *Pending) expireLocked() {
+	select {
+	case <-p.over:
+	default:
+		close(p.over)
+	}
 }
 
 // ended reports whether Finish ran. Called with s.mu held (or on a nil

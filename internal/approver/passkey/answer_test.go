@@ -43,7 +43,7 @@ func TestAnswer(t *testing.T) {
 			k := registerSoftKey(t, h, "soft")
 			p := h.start(t, testRequest("apr_1", h.clock.Now()))
 			status, out := h.finish(t, "apr_1", tc.d, k.assertion(h.begin(t, "apr_1", tc.d), h.origin).json(t))
-			if status != http.StatusOK || out["state"] != outcomeOf(tc.d).String() {
+			if status != http.StatusOK || out["state"] != map[decision]string{approve: "approved", deny: "denied"}[tc.d] {
 				t.Fatalf("finish: %d %v", status, out)
 			}
 			if err := p.result(t); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
@@ -54,11 +54,11 @@ func TestAnswer(t *testing.T) {
 				t.Errorf("stored sign count = %d, want %d", creds[0].SignCount, k.count)
 			}
 			// The page now says what happened, and answers no more.
-			code, _, body := h.get(t, "/approve/apr_1")
+			code, _, body := h.get(t, h.path("apr_1"))
 			if code != http.StatusOK || !strings.Contains(body, "already answered") || strings.Contains(body, "data-decision") {
 				t.Errorf("page after the answer: %d, buttons or no 'already answered':\n%s", code, body)
 			}
-			if status, _ := h.post(t, "/approve/apr_1/begin", h.origin, map[string]string{"decision": "approve"}); status != http.StatusConflict {
+			if status, _ := h.post(t, h.path("apr_1")+"/begin", h.origin, map[string]string{"decision": "approve"}); status != http.StatusConflict {
 				t.Errorf("begin after the answer: %d, want %d", status, http.StatusConflict)
 			}
 		})
@@ -224,7 +224,7 @@ func TestAnswerMalformedBodies(t *testing.T) {
 			continue
 		}
 		n++
-		for _, path := range []string{"/approve/apr_1/begin", "/approve/apr_1/finish", "/register/begin", "/register/finish"} {
+		for _, path := range []string{h.path("apr_1") + "/begin", h.path("apr_1") + "/finish", "/register/begin", "/register/finish"} {
 			if status, out := h.post(t, path, h.origin, []byte(line)); status < 400 || status > 499 {
 				t.Errorf("POST %s %s: %d %v, want 4xx", path, line, status, out)
 			}
@@ -251,23 +251,23 @@ func TestAnswerRequestChecks(t *testing.T) {
 		{"fail/other-port", "http://localhost:1", http.StatusForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if status, _ := h.post(t, "/approve/apr_1/begin", tc.origin, body); status != tc.want {
+			if status, _ := h.post(t, h.path("apr_1")+"/begin", tc.origin, body); status != tc.want {
 				t.Errorf("begin: %d, want %d", status, tc.want)
 			}
 			cred := k.assertion(make([]byte, 32), h.origin).json(t)
-			if status, _ := h.post(t, "/approve/apr_1/finish", tc.origin, map[string]any{"decision": "approve", "credential": cred}); status != tc.want {
+			if status, _ := h.post(t, h.path("apr_1")+"/finish", tc.origin, map[string]any{"decision": "approve", "credential": cred}); status != tc.want {
 				t.Errorf("finish: %d, want %d", status, tc.want)
 			}
 		})
 	}
 	t.Run("fail/too-large", func(t *testing.T) {
-		big := `{"decision":"approve","credential":"` + strings.Repeat("A", maxBody) + `"}`
-		if status, _ := h.post(t, "/approve/apr_1/finish", h.origin, []byte(big)); status != http.StatusRequestEntityTooLarge {
+		big := `{"decision":"approve","credential":"` + strings.Repeat("A", 64<<10) /* the page's bound on a JSON body */ + `"}`
+		if status, _ := h.post(t, h.path("apr_1")+"/finish", h.origin, []byte(big)); status != http.StatusRequestEntityTooLarge {
 			t.Errorf("finish: %d, want 413", status)
 		}
 	})
 	t.Run("fail/form-post", func(t *testing.T) {
-		req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/approve/apr_1/begin", strings.NewReader("decision=approve"))
+		req, _ := http.NewRequest(http.MethodPost, h.srv.URL+h.path("apr_1")+"/begin", strings.NewReader("decision=approve"))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Origin", h.origin)
 		resp, err := h.srv.Client().Do(req)
@@ -299,7 +299,7 @@ func TestApprovePage(t *testing.T) {
 	req.Reason = `<script>alert("pwned")</script> & <img src=x onerror=alert(1)>`
 	req.Paths = []string{`a"b/<c>`, "d'e"}
 	h.start(t, req)
-	code, hdr, body := h.get(t, "/approve/apr_1")
+	code, hdr, body := h.get(t, h.path("apr_1"))
 	if code != http.StatusOK {
 		t.Fatalf("GET: %d", code)
 	}
@@ -321,7 +321,7 @@ func TestApprovePage(t *testing.T) {
 		"Content-Security-Policy": "script-src 'self'",
 		"X-Frame-Options":         "DENY",
 		"Cache-Control":           "no-store",
-		"Referrer-Policy":         "no-referrer",
+		"Referrer-Policy":         "same-origin",
 		"X-Content-Type-Options":  "nosniff",
 	}
 	for k, v := range wantHeaders {
@@ -332,7 +332,7 @@ func TestApprovePage(t *testing.T) {
 	if csp := hdr.Get("Content-Security-Policy"); strings.Contains(csp, "unsafe") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Errorf("CSP = %q", csp)
 	}
-	for _, name := range []string{"passkey.js", "passkey.css"} {
+	for _, name := range []string{"passkey.js", "page.css"} {
 		if code, _, _ := h.get(t, "/static/"+name); code != http.StatusOK {
 			t.Errorf("GET /static/%s: %d", name, code)
 		}
@@ -351,7 +351,7 @@ func templateEscape(s string) string {
 func TestAnswerWithoutKeys(t *testing.T) {
 	h := newHarness(t, nil)
 	p := h.start(t, testRequest("apr_1", h.clock.Now()))
-	status, out := h.post(t, "/approve/apr_1/begin", h.origin, map[string]string{"decision": "approve"})
+	status, out := h.post(t, h.path("apr_1")+"/begin", h.origin, map[string]string{"decision": "approve"})
 	if status != http.StatusConflict || !strings.Contains(out["error"].(string), "register") {
 		t.Errorf("begin with no registered key: %d %v", status, out)
 	}

@@ -201,7 +201,7 @@ func (b *browser) capture(t *testing.T, id string, d decision, allow []string) j
 	if allow != nil {
 		allowJS = mustJSON(t, allow)
 	}
-	expr := fmt.Sprintf("(%s)(%q, %q, %s)", js, "/approve/"+id+"/begin", d, allowJS)
+	expr := fmt.Sprintf("(%s)(%q, %q, %s)", js, b.path(id)+"/begin", d, allowJS)
 	return json.RawMessage(run(t, b, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise)))
 }
 

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/page"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
@@ -47,11 +48,15 @@ func (c *testClock) Advance(d time.Duration) {
 // one http origin browsers allow WebAuthn on).
 type harness struct {
 	a      *Approver
+	pages  *page.Server
 	store  *FileStore
 	clock  *testClock
 	srv    *httptest.Server
 	origin string
 	links  chan string
+
+	mu    sync.Mutex
+	paths map[string]string // request id → its page's path
 }
 
 func newHarness(t *testing.T, mod func(*Options)) *harness {
@@ -65,13 +70,23 @@ func newHarness(t *testing.T, mod func(*Options)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{store: store, clock: &testClock{}, origin: origin, links: make(chan string, 16)}
+	h := &harness{store: store, clock: &testClock{}, origin: origin, links: make(chan string, 16), paths: map[string]string{}}
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.pages, err = page.New(page.Options{
+		BaseURL: origin,
+		Notify:  func(_ context.Context, link string, _ access.Request) { h.links <- link },
+		Now:     h.clock.Now,
+		Logger:  logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := Options{
 		RPID: "localhost", RPOrigins: []string{origin}, Store: store,
 		EnrollToken: sensitive.New(testToken),
-		Notify:      func(_ context.Context, link string, _ access.Request) { h.links <- link },
+		Pages:       h.pages,
 		Now:         h.clock.Now,
-		Logger:      slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:      logger,
 	}
 	if mod != nil {
 		mod(&opts)
@@ -80,7 +95,8 @@ func newHarness(t *testing.T, mod func(*Options)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv = httptest.NewUnstartedServer(h.a.Handler())
+	h.pages.UsePasskey(h.a, h.a.Handler())
+	h.srv = httptest.NewUnstartedServer(h.pages.Handler())
 	h.srv.Listener.Close()
 	h.srv.Listener = l
 	h.srv.Start()
@@ -135,10 +151,25 @@ func (h *harness) start(t *testing.T, req access.Request) *pendingApproval {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("Approve(%s) did not notify", req.ID)
 	}
-	if want := h.origin + "/approve/" + req.ID; p.link != want {
-		t.Fatalf("link = %q, want %q", p.link, want)
+	path, ok := strings.CutPrefix(p.link, h.origin)
+	if !ok || !strings.HasPrefix(path, "/approve/") || strings.Contains(path, req.ID) {
+		t.Fatalf("link = %q, want %s/approve/ and a token that is not the request id", p.link, h.origin)
 	}
+	h.mu.Lock()
+	h.paths[req.ID] = path
+	h.mu.Unlock()
 	return p
+}
+
+// path is the page of the request with id, or "/approve/ID" (no page)
+// for a request never started.
+func (h *harness) path(id string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p, ok := h.paths[id]; ok {
+		return p
+	}
+	return "/approve/" + id
 }
 
 // result waits for Approve to return.
@@ -161,8 +192,8 @@ func (h *harness) assertPending(t *testing.T, p *pendingApproval) {
 		t.Fatalf("Approve(%s) returned %v, want it still pending", p.req.ID, err)
 	default:
 	}
-	if _, pending, _, _ := h.a.lookup(p.req.ID); !pending {
-		t.Fatalf("request %s is not pending", p.req.ID)
+	if _, _, body := h.get(t, h.path(p.req.ID)); !strings.Contains(body, `data-state="pending"`) {
+		t.Fatalf("request %s is not pending:\n%s", p.req.ID, body)
 	}
 }
 
@@ -198,9 +229,9 @@ func (h *harness) post(t *testing.T, path, origin string, body any) (int, map[st
 // begin asks for a challenge to answer d to request id.
 func (h *harness) begin(t *testing.T, id string, d decision) []byte {
 	t.Helper()
-	status, out := h.post(t, "/approve/"+id+"/begin", h.origin, map[string]string{"decision": string(d)})
+	status, out := h.post(t, h.path(id)+"/begin", h.origin, map[string]string{"decision": string(d)})
 	if status != http.StatusOK {
-		t.Fatalf("begin %s %s: %d %v", id, d, status, out)
+		t.Fatalf("begin %s %s (%s): %d %v", id, d, h.path(id), status, out)
 	}
 	pk, _ := out["publicKey"].(map[string]any)
 	ch, _ := pk["challenge"].(string)
@@ -217,7 +248,7 @@ func (h *harness) begin(t *testing.T, id string, d decision) []byte {
 // finish posts a signed answer for request id.
 func (h *harness) finish(t *testing.T, id string, d decision, cred json.RawMessage) (int, map[string]any) {
 	t.Helper()
-	return h.post(t, "/approve/"+id+"/finish", h.origin, map[string]any{"decision": string(d), "credential": cred})
+	return h.post(t, h.path(id)+"/finish", h.origin, map[string]any{"decision": string(d), "credential": cred})
 }
 
 func (h *harness) get(t *testing.T, path string) (int, http.Header, string) {

@@ -46,8 +46,6 @@ type Options struct {
 }
 
 const (
-	// maxBody bounds every POST body; an assertion or attestation is a few KiB.
-	maxBody = 64 << 10
 	// challengeTTL bounds a challenge (never beyond its request's Expires)
 	// and a registration session.
 	challengeTTL = 5 * time.Minute

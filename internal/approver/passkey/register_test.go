@@ -56,7 +56,7 @@ func TestRegister(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.a = restarted
-	h.srv.Config.Handler = restarted.Handler()
+	h.pages.UsePasskey(restarted, restarted.Handler())
 	if status, _, _, _ := h.beginRegister(t, testToken, "third"); status != http.StatusForbidden {
 		t.Errorf("registration after a restart with the spent token: %d", status)
 	}
