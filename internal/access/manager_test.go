@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -171,7 +172,8 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{clock: clock.NewFake(t0), issuer: newFakeIssuer(), audit: &events{}}
-	f.m = New(Options{Issuer: f.issuer, Audit: f.audit, Clock: f.clock, Scope: "secret/agent/"})
+	// The model's tests pass codes on, as the operator's fallback allows.
+	f.m = New(Options{Issuer: f.issuer, Audit: f.audit, Clock: f.clock, Scope: "secret/agent/", AcceptPasscode: true})
 	t.Cleanup(func() { _ = f.m.Close(context.Background()) })
 	return f
 }
@@ -405,7 +407,7 @@ func TestApprovalTimeout(t *testing.T) {
 			<-ctx.Done() // a human who never answers
 			return ctx.Err()
 		}
-		m := New(Options{Issuer: iss, ApprovalTimeout: time.Minute})
+		m := New(Options{Issuer: iss, ApprovalTimeout: time.Minute, AcceptPasscode: true})
 		defer func() { _ = m.Close(context.Background()) }()
 		start := time.Now()
 		_, err := m.Authenticate(t.Context(), agent, passcode)
@@ -666,7 +668,7 @@ func (m *Manager) isClosed() bool {
 
 func TestPolicyPerPrincipal(t *testing.T) {
 	iss := newFakeIssuer()
-	m := New(Options{Issuer: iss, Clock: clock.NewFake(t0), Scope: "secret/agent/", PolicyFor: func(p Principal) Policy {
+	m := New(Options{Issuer: iss, Clock: clock.NewFake(t0), Scope: "secret/agent/", AcceptPasscode: true, PolicyFor: func(p Principal) Policy {
 		if p == "alice" {
 			return Policy{Scope: "secret/agent/alice/", WriteTTL: 5 * time.Minute}
 		}
@@ -916,4 +918,103 @@ func (f *fixture) issuerLive(tok string) bool {
 	f.issuer.mu.Lock()
 	defer f.issuer.mu.Unlock()
 	return f.issuer.live[tok]
+}
+
+// TestPasscodeRefusedUnlessAccepted: without the operator's fallback, a
+// passcode passed on is refused before anything is asked, for every step
+// that takes one; without a passcode the same steps work.
+func TestPasscodeRefusedUnlessAccepted(t *testing.T) {
+	f := newFixture(t)
+	f.m.opts.AcceptPasscode = false
+	if _, err := f.m.Authenticate(t.Context(), agent, passcode); !errors.Is(err, ErrPasscodeRefused) {
+		t.Fatalf("Authenticate with a passcode = %v, want ErrPasscodeRefused", err)
+	}
+	if n := f.issuer.issueCount(); n != 0 {
+		t.Fatalf("the issuer was asked %d times for a refused passcode", n)
+	}
+	if _, err := f.m.Authenticate(t.Context(), agent, sensitive.String{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.m.Escalate(t.Context(), agent, "rotate", nil, passcode); !errors.Is(err, ErrPasscodeRefused) {
+		t.Fatalf("Escalate with a passcode = %v", err)
+	}
+	if _, err := f.m.Escalate(t.Context(), agent, "rotate", nil, sensitive.String{}); err != nil {
+		t.Fatal(err)
+	}
+	err := f.m.Once(t.Context(), agent, "x", "destroy_secret a", []string{"a"}, passcode, func(sensitive.String) error {
+		t.Error("fn ran with a refused passcode")
+		return nil
+	})
+	if !errors.Is(err, ErrPasscodeRefused) {
+		t.Fatalf("Once with a passcode = %v", err)
+	}
+	for _, r := range f.issuer.requests {
+		if !r.Passcode.IsZero() {
+			t.Errorf("request %s carried a passcode to the issuer", r.ID)
+		}
+	}
+	if n := f.issuer.issueCount(); n != 2 {
+		t.Errorf("issuer asked %d times, want 2 (read, write)", n)
+	}
+}
+
+// TestOnceCallerLeaves: when the one caller of a destroy approval stops
+// waiting, the token the approval brings afterwards is revoked unused.
+func TestOnceCallerLeaves(t *testing.T) {
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	if _, err := f.m.Escalate(t.Context(), agent, "x", nil, passcode); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	f.issuer.decide = func(_ context.Context, r Request) error {
+		if r.Tier == Destroy {
+			<-release
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() {
+		done <- f.m.Once(ctx, agent, "x", "destroy_secret a", []string{"a"}, sensitive.String{}, func(sensitive.String) error {
+			t.Error("fn ran for a caller that left")
+			return nil
+		})
+	}()
+	for len(f.m.Status(agent).Pending) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Once = %v, want the caller's cancellation", err)
+	}
+	close(release)
+	waitUntil(t, func() bool {
+		for _, tok := range f.issuer.liveTokens() {
+			if strings.HasPrefix(tok, "tok-destroy") {
+				return false
+			}
+		}
+		return len(f.issuer.revokedTokens()) > 0
+	})
+	var why []string
+	for _, e := range f.audit.named(audit.GrantRevoked) {
+		why = append(why, e.Detail)
+	}
+	if !slices.Contains(why, "one-shot destroy not used: its caller left") {
+		t.Errorf("grant.revoked details %q, want the unused one-shot's", why)
+	}
+}
+
+// waitUntil polls cond on real time: the revocation of an unused one-shot
+// runs on its own goroutine.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

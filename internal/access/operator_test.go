@@ -73,6 +73,8 @@ func TestSnapshotShowsEveryPrincipalWithoutSecrets(t *testing.T) {
 		done <- err
 	}()
 	waitPending(t, f.m, "third")
+	// Pending as soon as it is claimed; asked once its request is on record.
+	waitUntil(t, func() bool { return len(f.issuer.ids()) == 4 })
 	f.clock.Advance(time.Minute)
 
 	s := f.m.Snapshot()

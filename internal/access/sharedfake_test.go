@@ -174,7 +174,8 @@ func newReplicas(t *testing.T, n int, tune func(*Options)) *replicas {
 	r := &replicas{t: t, store: newMemShared(), issuer: newFakeIssuer(), audit: &events{}}
 	for i := range n {
 		o := Options{
-			Issuer: r.issuer, Audit: r.audit, Scope: "secret/agent/", ApprovalTimeout: time.Minute,
+			AcceptPasscode: true,
+			Issuer:         r.issuer, Audit: r.audit, Scope: "secret/agent/", ApprovalTimeout: time.Minute,
 			Shared: r.store,
 			SharedOptions: SharedOptions{
 				Replica: fmt.Sprintf("rep-%c", 'a'+i), Revalidate: revalidate,
