@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -270,20 +271,59 @@ func TestApprovalValidation(t *testing.T) {
 		{"fail/passkey-public-without-tls", "approval: {strategy: brokered, approver: passkey, passkey: {listen: 0.0.0.0:8444, credentials_file: f}}", nil, false, "needs tls_cert_file"},
 		{"fail/strategy", "approval: {strategy: magic}", nil, false, "not vault-mfa or brokered"},
 		{"fail/webhook-http", "approval: {notify: {webhook_url: http://hooks.example/x}}", nil, false, "must be https"},
+		{"ok/page", "approval: {page: {listen: 127.0.0.1:9000, public_url: https://gk.example/approvals}}", nil, false, ""},
+		{"ok/page-fallback", "approval: {passcode_fallback: true}", nil, false, ""},
+		{"ok/page-env", "", []string{"GATEKEEPER_APPROVAL_PAGE_ADDR=127.0.0.1:9000", "GATEKEEPER_APPROVAL_PAGE_URL=http://localhost:9000"}, false, ""},
+		{"ok/page-old-names-agree", "approval: {page: {listen: 127.0.0.1:9000}, passkey: {listen: 127.0.0.1:9000}}", nil, false, ""},
+		{"fail/page-old-names-disagree", "approval: {page: {listen: 127.0.0.1:9000}, passkey: {listen: 127.0.0.1:9001}}", nil, false, "older name of approval.page.listen"},
+		{"fail/page-public-without-tls", "approval: {page: {listen: 0.0.0.0:8444}}", nil, false, "approval.page off loopback needs tls_cert_file"},
+		{"fail/page-listen", "", []string{"GATEKEEPER_APPROVAL_PAGE_ADDR=:8444x"}, false, "approval.page.listen"},
+		{"fail/page-url", "approval: {page: {public_url: ftp://x}}", nil, false, "approval.page.public_url"},
+		{"fail/page-tls-half", "approval: {page: {tls_cert_file: c.pem}}", nil, false, "both a certificate and a key"},
+		{"fail/fallback-not-bool", "", []string{"GATEKEEPER_PASSCODE_FALLBACK=sometimes"}, false, "GATEKEEPER_PASSCODE_FALLBACK"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Load(append(append([]string{}, base...), tc.env...), writeFile(t, tc.file))
-			if err != nil {
+			if err != nil && (tc.want == "" || !strings.Contains(err.Error(), tc.want)) {
 				t.Fatal(err)
 			}
 			c.DevMode = tc.dev
-			err = c.Validate()
+			err = errors.Join(err, c.Validate())
 			if tc.want == "" && err != nil {
 				t.Fatalf("Validate() = %v", err)
 			}
 			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 				t.Fatalf("Validate() = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestApprovalPageDefaults: a free loopback port, except with the passkey
+// approver (whose keys are bound to the page's origin), and the older
+// passkey names still apply.
+func TestApprovalPageDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, want string
+	}{
+		{"ok/vault-mfa", "", DefaultPageListen},
+		{"ok/duo", "approval: {strategy: brokered, approver: duo}", DefaultPageListen},
+		{"ok/passkey", "approval: {strategy: brokered, approver: passkey}", DefaultPasskeyPageListen},
+		{"ok/agent-passkey", "approval: {strategy: brokered, approver: duo}\nagents: [{name: a, approver: passkey}]", DefaultPasskeyPageListen},
+		{"ok/old-name", "approval: {passkey: {listen: 127.0.0.1:7000}}", "127.0.0.1:7000"},
+		{"ok/new-name", "approval: {page: {listen: 127.0.0.1:7001}, strategy: brokered, approver: passkey}", "127.0.0.1:7001"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(base, writeFile(t, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.ApprovalPage().Listen; got != tc.want {
+				t.Errorf("listen = %q, want %q", got, tc.want)
+			}
+			if c.Approval.PasscodeFallback {
+				t.Error("the passcode fallback is on by default")
 			}
 		})
 	}

@@ -3,6 +3,8 @@ package mcptools
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -152,7 +154,9 @@ func TestErrorsBecomeActionableMessages(t *testing.T) {
 		want    string
 		outcome audit.Outcome
 	}{
-		{"passcode", access.ErrPasscodeRequired, "call authenticate with it as passcode", audit.Refused},
+		{"passcode-refused", access.ErrPasscodeRefused, "does not take approval codes from you", audit.Refused},
+		{"passcode-required", access.ErrPasscodeRequired, "only on its approval page", audit.Failed},
+		{"wrong-code", fmt.Errorf("%w: %w", access.ErrDenied, access.ErrWrongPasscode), "code was not accepted", audit.Denied},
 		{"denied", access.ErrDenied, "denied", audit.Denied},
 		{"timeout", access.ErrApprovalTimeout, "Nobody approved in time", audit.TimedOut},
 		{"spent", access.ErrNotAuthenticated, "Call authenticate", audit.Refused},
@@ -326,6 +330,113 @@ func TestApprovalLinkOfferedAsURLElicitation(t *testing.T) {
 	default:
 		t.Fatal("no elicitation reached the client")
 	}
+}
+
+// TestApprovalLinkCompletes: once the approval is over, a client that
+// opened the page hears that the elicitation is complete.
+func TestApprovalLinkCompletes(t *testing.T) {
+	completed := make(chan string, 1)
+	acc := &stubAccess{authenticate: func(ctx context.Context) (access.Status, error) {
+		lctx, end := context.WithCancel(ctx)
+		approver.ShowLink(lctx, "http://localhost:8444/approve/tok", access.Request{
+			ID: "apr_2", Principal: "p", Tier: access.Read, Expires: time.Now().Add(time.Minute),
+		})
+		end() // the human answered; the page is closed
+		return access.Status{Tier: access.Read}, nil
+	}}
+	cs := connectVersion(t, acc, &stubKV{}, &recorder{}, &mcp.ClientOptions{
+		Capabilities: &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{URL: &mcp.URLElicitationCapabilities{}}},
+		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			return &mcp.ElicitResult{Action: "accept"}, nil
+		},
+		ElicitationCompleteHandler: func(_ context.Context, req *mcp.ElicitationCompleteNotificationRequest) {
+			completed <- req.Params.ElicitationID
+		},
+	}, "2025-11-25")
+	if _, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "authenticate", Arguments: map[string]any{}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-completed:
+		if id != "apr_2" {
+			t.Errorf("completed elicitation %q, want apr_2", id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no elicitation/complete reached the client")
+	}
+}
+
+// TestApprovalLinkRelayed: a client that cannot show the link (no URL
+// elicitation, or it declines) gets it in the tool result for the agent
+// to pass on, at once; the approval goes on without the call. The link
+// stays out of the audit trail and the debug log.
+func TestApprovalLinkRelayed(t *testing.T) {
+	const link = "http://localhost:8444/approve/Zm9vYmFyLWxpbmstdG9rZW4tZm9yLXRlc3RzLW9ubHk"
+	for _, tc := range []struct {
+		name  string
+		copts *mcp.ClientOptions
+		tier  access.Tier
+		want  string
+	}{
+		{"ok/no-elicitation", nil, access.Read, "call authenticate"},
+		{"ok/declined", &mcp.ClientOptions{
+			Capabilities: &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{URL: &mcp.URLElicitationCapabilities{}}},
+			ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+				return &mcp.ElicitResult{Action: "decline"}, nil
+			},
+		}, access.Read, "call authenticate"},
+		{"ok/write", nil, access.Write, "call escalate again with the same reason"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			approvalGoesOn := make(chan struct{})
+			acc := &stubAccess{authenticate: func(ctx context.Context) (access.Status, error) {
+				lctx := context.WithoutCancel(ctx) // the approval outlives the call
+				approver.ShowLink(lctx, link, access.Request{ID: "apr_3", Principal: "p", Tier: tc.tier, Expires: time.Now().Add(time.Minute)})
+				<-ctx.Done() // the call stops waiting
+				close(approvalGoesOn)
+				return access.Status{}, ctx.Err()
+			}}
+			rec := &recorder{}
+			logs := &lockedWriter{}
+			cs := connectWith(t, Options{Access: acc, Vault: &stubKV{}, Audit: rec, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}, tc.copts, "2025-11-25")
+			res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "authenticate", Arguments: map[string]any{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := res.Content[0].(*mcp.TextContent).Text
+			if !res.IsError || !strings.Contains(text, link) || !strings.Contains(text, tc.want) || !strings.Contains(text, "never ask them for a code") {
+				t.Fatalf("result %v %q, want the link and what to call next", res.IsError, text)
+			}
+			<-approvalGoesOn
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			for _, e := range rec.all {
+				if strings.Contains(e.Detail, "Zm9vYmFy") {
+					t.Errorf("the audit trail holds the link: %+v", e)
+				}
+			}
+			if log := logs.String(); strings.Contains(log, "Zm9vYmFy") {
+				t.Errorf("the debug log holds the link:\n%s", log)
+			}
+		})
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func (s *stubAccess) ForWrite(access.Principal, string) (*access.Grant, error) {
