@@ -41,7 +41,7 @@ func TestAuditSinkDownGrantsNothing(t *testing.T) {
 	down.Store(true)
 	const refused = "cannot write its audit log"
 	a.fails("read_secret", map[string]any{"path": "app/db"}, refused)
-	a.fails("escalate", map[string]any{"reason": "rotate the API key", "passcode": a.code()}, refused)
+	a.fails("escalate", map[string]any{"reason": "rotate the API key"}, refused)
 	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "never"}}, "") // refused either way
 	down.Store(false)
 

@@ -50,8 +50,8 @@ agents:
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 	// Failure paths before any access.
-	a.fails("read_secret", map[string]any{"path": "db"}, "approval code")
-	a.fails("authenticate", map[string]any{"passcode": canaryPasscode}, "denied")
+	a.fails("read_secret", map[string]any{"path": "db"}, "approval page")
+	a.fails("authenticate", map[string]any{"passcode": canaryPasscode}, "does not take approval codes")
 	a.fails("write_secret", map[string]any{"path": "db", "data": map[string]any{"password": canaryWritten}}, "escalate")
 	a.fails("encrypt", map[string]any{"plaintext": b64(canarySecret)}, "authenticate")
 
@@ -59,7 +59,7 @@ agents:
 	if out := a.ok("read_secret", map[string]any{"path": "db"}); out["data"].(map[string]any)["password"] != canarySecret {
 		t.Fatalf("read_secret = %v", out)
 	}
-	a.fails("escalate", map[string]any{"reason": "rotate", "passcode": canaryPasscode}, "denied")
+	a.fails("escalate", map[string]any{"reason": "rotate", "passcode": canaryPasscode}, "does not take approval codes")
 	a.fails("write_secret", map[string]any{"path": "db", "data": map[string]any{"password": canaryWritten}}, "escalate")
 	a.escalate()
 
@@ -73,7 +73,7 @@ agents:
 	a.ok("delete_secret", map[string]any{"path": "db", "versions": []int{1}})
 	a.fails("read_secret", map[string]any{"path": "db", "version": 1}, "deleted")
 	a.ok("undelete_secret", map[string]any{"path": "db", "versions": []int{1}})
-	a.fails("destroy_secret", map[string]any{"path": "db", "versions": []int{1}, "reason": "cleanup", "passcode": canaryPasscode}, "denied")
+	a.fails("destroy_secret", map[string]any{"path": "db", "versions": []int{1}, "reason": "cleanup", "passcode": canaryPasscode}, "does not take approval codes")
 	ct := a.ok("encrypt", map[string]any{"plaintext": b64(canarySecret)})["ciphertext"].(string)
 	if out := a.ok("decrypt", map[string]any{"ciphertext": ct}); out["plaintext"] != b64(canarySecret) {
 		t.Fatalf("decrypt = %v", out)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/page/pagetest"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/devvault"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
@@ -207,15 +209,68 @@ func (a *agent) tier() string {
 
 func (a *agent) authenticate() {
 	a.t.Helper()
-	if out := a.ok("authenticate", map[string]any{"passcode": a.code()}); out["tier"] != "read" {
+	if out := a.approved("authenticate", nil); out["tier"] != "read" {
 		a.t.Fatalf("after authenticate: %v", out)
 	}
 }
 
 func (a *agent) escalate() {
 	a.t.Helper()
-	if out := a.ok("escalate", map[string]any{"reason": "rotate the API key", "passcode": a.code()}); out["tier"] != "write" {
+	if out := a.approved("escalate", map[string]any{"reason": "rotate the API key"}); out["tier"] != "write" {
 		a.t.Fatalf("after escalate: %v", out)
+	}
+}
+
+// approved makes a call that needs an approval, as the default flow goes
+// for a client without URL elicitation (this one): the call returns the
+// approval page's link for the agent to relay, the human types the current
+// code on the page, and the same call again then succeeds.
+func (a *agent) approved(name string, args map[string]any) map[string]any {
+	a.t.Helper()
+	r := a.call(name, args)
+	link := linkIn(r.text)
+	if !r.isError || link == "" {
+		a.t.Fatalf("%s(%v) = %v %q, want the approval page's link to relay", name, args, r.isError, r.text)
+	}
+	if state := human.Code(a.t, link, a.code()); state != "approved" {
+		a.t.Fatalf("the approval page after the code: %s", state)
+	}
+	return a.ok(name, args)
+}
+
+// callAnswered makes a call that waits for the human, who answers (on
+// the approval page) while it waits.
+func (a *agent) callAnswered(name string, args map[string]any, answer func()) result {
+	a.t.Helper()
+	res := make(chan result, 1)
+	go func() { res <- a.call(name, args) }()
+	answer()
+	return <-res
+}
+
+// human answers approval pages.
+var human pagetest.Human
+
+// approvalLink is an approval page's link, as Gatekeeper gives it.
+var approvalLink = regexp.MustCompile(`https?://[a-z0-9.:]+/approve/[A-Za-z0-9_-]{43}`)
+
+// linkIn returns the approval page's link in text, or "".
+func linkIn(text string) string { return approvalLink.FindString(text) }
+
+// announcedLink waits for the link that serve announces on stderr for an
+// approval of tier, after the first skip such links.
+func (a *agent) announcedLink(tier string, skip int) string {
+	a.t.Helper()
+	re := regexp.MustCompile(`asks for ` + tier + ` access \(request apr_[0-9a-f]+, digest [0-9a-f ]+\)\. Answer it at (\S+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := re.FindAllStringSubmatch(a.stderr.String(), -1); len(m) > skip {
+			return m[skip][1]
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("serve announced no %s approval on stderr:\n%s", tier, a.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

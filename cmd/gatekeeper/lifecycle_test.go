@@ -84,14 +84,23 @@ func TestLifecycle(t *testing.T) {
 	if tier := a.tier(); tier != "none" {
 		t.Fatalf("starting tier = %q, want none", tier)
 	}
-	// A read with no grant starts authenticate; TOTP needs the human's code.
-	a.fails("read_secret", map[string]any{"path": "app/db"}, "call authenticate with it as passcode")
-	a.fails("authenticate", map[string]any{"passcode": e.auth.Wrong(t)}, "denied")
+	// A read with no grant starts the read approval; the agent relays its
+	// page, where the human answers (a code passed by the agent is refused
+	// and never reaches Vault).
+	link := linkIn(a.fails("read_secret", map[string]any{"path": "app/db"}, "approval page"))
+	a.fails("authenticate", map[string]any{"passcode": e.auth.Code(t)}, "does not take approval codes")
+	if state := human.Code(t, link, e.auth.Wrong(t)); state != "pending" {
+		t.Fatalf("page after a wrong code: %s, want it to ask again", state)
+	}
 	if tier := a.tier(); tier != "none" {
 		t.Fatalf("tier after a wrong code = %q", tier)
 	}
-
-	a.authenticate()
+	if state := human.Code(t, link, e.auth.Code(t)); state != "approved" {
+		t.Fatalf("page after the right code: %s", state)
+	}
+	if out := a.ok("authenticate", nil); out["tier"] != "read" {
+		t.Fatalf("after the approval on the page: %v", out)
+	}
 	st := a.ok("token_status", nil)
 	grants := st["grants"].([]any)
 	if len(grants) != 1 {
@@ -118,7 +127,6 @@ func TestLifecycle(t *testing.T) {
 	// A write never escalates by itself.
 	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "new"}}, "Call escalate")
 	a.fails("escalate", map[string]any{"reason": "  ", "passcode": "123456"}, "needs a reason")
-	a.fails("escalate", map[string]any{"reason": "rotate"}, "call escalate again with your reason and passcode")
 	a.escalate()
 	w := a.ok("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"key": "api-key-rotated"}})
 	if w["version"].(float64) != 2 {

@@ -446,13 +446,11 @@ state: {backend: vault}
 `
 	a, b := e.serveHTTP(cfg, nil), e.serveHTTP(cfg, nil)
 	onA, onB := connectVia(t, a.url, newBalancer(a)), connectVia(t, b.url, newBalancer(b))
-	if r := callOn(t, onA, "authenticate", map[string]any{"passcode": e.auth.Code(t)}); r.isError {
-		t.Fatal(r.text)
-	}
+	// Each approval's page is on the replica that runs it; the agent
+	// relays its link (a stateless client cannot be shown links).
+	approveVia(t, onA, e.auth.Code(t), "authenticate", nil)
 	mustRead(t, onB, "B")
-	if r := callOn(t, onB, "escalate", map[string]any{"reason": "rotate", "passcode": e.auth.Code(t)}); r.isError {
-		t.Fatal(r.text)
-	}
+	approveVia(t, onB, e.auth.Code(t), "escalate", map[string]any{"reason": "rotate"})
 	if r := callOn(t, onA, "write_secret", map[string]any{"path": "db", "data": map[string]any{"password": "rotated"}}); r.isError {
 		t.Fatalf("write through A with write access earned through B: %s", r.text)
 	}
@@ -463,6 +461,24 @@ state: {backend: vault}
 	// A's own token reaches the state, and still no secret.
 	if _, err := e.vc.KVRead(t.Context(), res.BootstrapToken, "secret", "agent/alice/db"); err == nil {
 		t.Error("the bootstrap token reads an agent's secret")
+	}
+}
+
+// approveVia makes a call through cs that needs an approval: the result
+// relays the page's link, the human types code there, and the same call
+// again succeeds.
+func approveVia(t *testing.T, cs *mcp.ClientSession, code, name string, args map[string]any) {
+	t.Helper()
+	r := callOn(t, cs, name, args)
+	link := linkIn(r.text)
+	if link == "" {
+		t.Fatalf("%s: %q, want the approval page's link", name, r.text)
+	}
+	if state := human.Code(t, link, code); state != "approved" {
+		t.Fatalf("%s: the approval page after the code: %s", name, state)
+	}
+	if r := callOn(t, cs, name, args); r.isError {
+		t.Fatalf("%s after the approval: %s", name, r.text)
 	}
 }
 

@@ -72,10 +72,27 @@ func TestSecretLifecycle(t *testing.T) {
 
 	// Destroy: a fresh approval for exactly this path and these versions,
 	// every time; the one-shot token is revoked afterwards.
-	a.fails("destroy_secret", map[string]any{"path": "app/api", "versions": []int{1}, "reason": "leaked key"}, "approval code")
-	a.fails("destroy_secret", map[string]any{"path": "app/api", "versions": []int{1}, "reason": "leaked key", "passcode": e.auth.Wrong(t)}, "denied")
+	// The call waits for its own approval (a one-shot is never relayed);
+	// the human finds its page where serve announces it.
+	destroy := map[string]any{"path": "app/api", "versions": []int{1}, "reason": "leaked key"}
+	refused := a.callAnswered("destroy_secret", destroy, func() {
+		link := a.announcedLink("destroy", 0)
+		for range 3 {
+			human.Code(t, link, e.auth.Wrong(t))
+		}
+	})
+	if !refused.isError || !strings.Contains(refused.text, "code was not accepted") {
+		t.Fatalf("destroy after three wrong codes: %+v", refused)
+	}
 	a.ok("read_secret", map[string]any{"path": "app/api", "version": 1}) // nothing destroyed yet
-	a.ok("destroy_secret", map[string]any{"path": "app/api", "versions": []int{1}, "reason": "leaked key", "passcode": e.auth.Code(t)})
+	done := a.callAnswered("destroy_secret", destroy, func() {
+		link := a.announcedLink("destroy", 1)
+		human.Code(t, link, e.auth.Wrong(t))
+		human.Code(t, link, e.auth.Code(t))
+	})
+	if done.isError {
+		t.Fatalf("destroy approved on its page: %s", done.text)
+	}
 	a.fails("read_secret", map[string]any{"path": "app/api", "version": 1}, "destroyed permanently")
 	var destroyTokens []string
 	for _, ev := range a.auditEvents() {

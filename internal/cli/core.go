@@ -228,7 +228,7 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		Audit:        c.audit,
 		Logger:       c.logger,
 		Tracer:       c.tracing.Tracer(),
-		Links:        c.pages.Link,
+		Links:        c.pages.Waiting,
 
 		PasscodeFallback: c.cfg.Approval.PasscodeFallback,
 	})

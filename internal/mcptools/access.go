@@ -114,7 +114,7 @@ func (t *tools) authenticate(ctx context.Context, c *call, in AuthenticateIn) (S
 	if err != nil {
 		return StatusOut{}, err
 	}
-	defer t.waiting(ctx, c, "read access")()
+	defer t.waiting(ctx, c, access.Read)()
 	s, err := t.opts.Access.Authenticate(ctx, c.principal, code)
 	return statusOut(s), err
 }
@@ -132,7 +132,7 @@ func (t *tools) escalate(ctx context.Context, c *call, in EscalateIn) (StatusOut
 	if err != nil {
 		return StatusOut{}, err
 	}
-	defer t.waiting(ctx, c, "write access")()
+	defer t.waiting(ctx, c, access.Write)()
 	s, err := t.opts.Access.Escalate(ctx, c.principal, reason, narrowed, code)
 	if errors.Is(err, access.ErrPasscodeRequired) {
 		err = &tierError{tier: access.Write, err: err}

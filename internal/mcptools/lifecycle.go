@@ -158,7 +158,7 @@ func (t *tools) destroy(ctx context.Context, c *call, in DestroyIn) (DoneOut, er
 		return DoneOut{}, err
 	}
 	trigger := fmt.Sprintf("destroy_secret %s versions %s", p, joinVersions(vs))
-	defer t.waiting(ctx, c, "destroying "+p)()
+	defer t.waiting(ctx, c, access.Destroy)()
 	err = t.opts.Access.Once(ctx, c.principal, reason, trigger, []string{p}, code, func(tok sensitive.String) error {
 		return t.opts.Vault.KVDestroy(ctx, tok, t.opts.KVMount, t.full(c, p), vs)
 	})

@@ -12,16 +12,23 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver"
 )
 
-// waiting reports progress to a client that asked for it (a progress token
-// in the call) while the call may be waiting for a human. Fast calls send
-// nothing. The returned function stops the reports.
-func (t *tools) waiting(ctx context.Context, c *call, what string) func() {
-	if c.req == nil || c.req.Session == nil || c.req.Params == nil {
+// waiting runs while the call may wait for a human's approval of tier:
+// it reports progress to a client that asked for it (a progress token in
+// the call), and for a client that cannot be shown links it relays the
+// page of an approval the call joined (one another call started), as
+// offerLinks does for the approval the call starts. Fast calls send
+// nothing. The returned function stops it.
+func (t *tools) waiting(ctx context.Context, c *call, tier access.Tier) func() {
+	var token any
+	if c.req != nil && c.req.Session != nil && c.req.Params != nil {
+		token = c.req.Params.GetProgressToken()
+	}
+	if token == nil && c.relay == nil {
 		return func() {}
 	}
-	token := c.req.Params.GetProgressToken()
-	if token == nil {
-		return func() {}
+	what := tier.String() + " access"
+	if tier == access.Destroy {
+		what = "a permanent deletion"
 	}
 	done := make(chan struct{})
 	stopped := make(chan struct{})
@@ -29,17 +36,29 @@ func (t *tools) waiting(ctx context.Context, c *call, what string) func() {
 		defer close(stopped)
 		tick := time.NewTicker(t.opts.ProgressEvery)
 		defer tick.Stop()
-		for n := 1; ; n++ {
+		look := time.NewTicker(relayEvery)
+		defer look.Stop()
+		if c.relay == nil || tier == access.Destroy {
+			look.Stop()
+		}
+		for n := 1; ; {
 			select {
 			case <-done:
 				return
 			case <-ctx.Done():
 				return
+			case <-look.C:
+				if link, ok := t.opts.Links(c.principal, tier); ok {
+					c.relay(&approvalLink{url: link, tier: tier, expires: pendingExpiry(t.opts.Access.Status(c.principal), tier)})
+				}
 			case <-tick.C:
+				if token == nil {
+					continue
+				}
 				msg := "waiting for the human to approve " + what
 				for _, p := range t.opts.Access.Status(c.principal).Pending {
 					msg += fmt.Sprintf("; %s request %s open for %ds more", p.Tier, p.ApprovalID, max(0, int(time.Until(p.Expires).Seconds())))
-					if link, ok := t.opts.Links(p.ApprovalID); ok {
+					if link, ok := t.opts.Links(c.principal, p.Tier); ok {
 						msg += " at " + link
 					}
 				}
@@ -48,6 +67,7 @@ func (t *tools) waiting(ctx context.Context, c *call, what string) func() {
 					Progress:      float64(n),
 					Message:       msg,
 				})
+				n++
 			}
 		}
 	}()
@@ -55,6 +75,20 @@ func (t *tools) waiting(ctx context.Context, c *call, what string) func() {
 		close(done)
 		<-stopped
 	}
+}
+
+// relayEvery is how often a waiting call looks for the page of an
+// approval it joined.
+const relayEvery = 100 * time.Millisecond
+
+// pendingExpiry is when the pending approval of tier ends.
+func pendingExpiry(s access.Status, tier access.Tier) time.Time {
+	for _, p := range s.Pending {
+		if p.Tier == tier {
+			return p.Expires
+		}
+	}
+	return time.Time{}
 }
 
 // offerLinks makes the approval this call starts reach the human: its link
@@ -86,9 +120,13 @@ func offerLinks(ctx context.Context, c *call) (_ context.Context, relayed func()
 		mu.Unlock()
 		stopWaiting(l)
 	}
+	elicits := elicitsURLs(session)
+	if !elicits {
+		c.relay = relay
+	}
 	ctx = approver.WithLinkHandler(ctx, func(lctx context.Context, url string, req access.Request) {
 		l := &approvalLink{url: url, tier: req.Tier, expires: req.Expires}
-		if !elicitsURLs(session) {
+		if !elicits {
 			relay(l)
 			return
 		}

@@ -239,7 +239,7 @@ func (t *tools) writeWith(ctx context.Context, c *call, in WriteIn, write writeF
 // there is none.
 func withRead[T any](ctx context.Context, t *tools, c *call, fn func(*access.Grant) (T, error)) (T, error) {
 	var zero T
-	stop := t.waiting(ctx, c, "read access")
+	stop := t.waiting(ctx, c, access.Read)
 	g, err := t.opts.Access.ForRead(ctx, c.principal, c.tool+" "+c.path)
 	stop()
 	if err != nil {

@@ -103,9 +103,10 @@ type Options struct {
 	// PasscodeFallback says the deployment takes a code passed by the
 	// agent (access.Options.AcceptPasscode); the tool descriptions say so.
 	PasscodeFallback bool
-	// Links gives the approval page of a pending approval, for progress
-	// reports and token_status; nil: none.
-	Links func(approvalID string) (string, bool)
+	// Links gives the approval page of a principal's pending approval of
+	// a tier, for progress reports and for relaying it to a client that
+	// cannot be shown links; nil: none.
+	Links func(p access.Principal, t access.Tier) (string, bool)
 }
 
 // Caller is the principal behind a call and its credential's scopes.
@@ -141,7 +142,7 @@ func Register(s *mcp.Server, opts Options) {
 		opts.Include = func(string) bool { return true }
 	}
 	if opts.Links == nil {
-		opts.Links = func(string) (string, bool) { return "", false }
+		opts.Links = func(access.Principal, access.Tier) (string, bool) { return "", false }
 	}
 	t := &tools{opts: opts}
 	add(s, t, withCodes(authenticateTool, opts.PasscodeFallback), t.authenticate)
@@ -176,6 +177,9 @@ type call struct {
 	reveal    string // "revealed" or "withheld", when the call read values
 	// tier and accessor name the grant the call used, for the audit log.
 	tier, accessor string
+	// relay, for a client that cannot be shown links, stops the call's
+	// wait and hands the agent an approval page's link (offerLinks).
+	relay func(*approvalLink)
 }
 
 type handler[In, Out any] func(ctx context.Context, c *call, in In) (Out, error)

@@ -519,3 +519,26 @@ func TestEachCallIsASpan(t *testing.T) {
 		t.Errorf("span attributes = %v", got)
 	}
 }
+
+// TestJoinedApprovalRelayed: a call that waits on an approval another call
+// started (it shows no link itself) relays that approval's page to a
+// client that cannot be shown links.
+func TestJoinedApprovalRelayed(t *testing.T) {
+	const link = "http://localhost:8444/approve/am9pbmVkLWFwcHJvdmFsLXBhZ2UtbGluay1mb3ItdGVzdHM"
+	acc := &stubAccess{authenticate: func(ctx context.Context) (access.Status, error) {
+		<-ctx.Done() // joined: waits for the other call's approval
+		return access.Status{}, ctx.Err()
+	}}
+	cs := connectWith(t, Options{Access: acc, Vault: &stubKV{}, Audit: &recorder{},
+		Links: func(p access.Principal, tier access.Tier) (string, bool) { return link, p == "p" && tier == access.Read },
+	}, nil, "")
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "authenticate", Arguments: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := res.Content[0].(*mcp.TextContent).Text; !res.IsError || !strings.Contains(text, link) {
+		t.Fatalf("joined call: %v %q, want the page's link", res.IsError, text)
+	}
+}

@@ -140,6 +140,7 @@ func (s *Server) Open(ctx context.Context, req access.Request, ask Ask) (*Pendin
 	s.prune()
 	s.byToken[p.token] = p
 	s.byID[req.ID] = p.token
+	s.open[asker{req.Principal, req.Tier}] = p
 	s.mu.Unlock()
 
 	link := s.link(p.token)
@@ -240,6 +241,9 @@ func (p *Pending) Finish(err error) error {
 		err = p.deniedErrLocked()
 	}
 	p.outcome, p.endedAt, p.checking = outcomeOf(err), p.s.now(), false
+	if k := (asker{p.req.Principal, p.req.Tier}); p.s.open[k] == p {
+		delete(p.s.open, k)
+	}
 	p.bump()
 	p.s.log.Info("approval page closed", "request", p.req.ID, "outcome", p.outcome)
 	return err

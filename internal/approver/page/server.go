@@ -66,6 +66,14 @@ type Server struct {
 	mu      sync.Mutex
 	byToken map[string]*Pending
 	byID    map[string]string // approval id → token, while the page is remembered
+	open    map[asker]*Pending // the open pages, by who asks for which tier
+}
+
+// asker is a principal asking for a tier: the access model runs one
+// approval of each at a time.
+type asker struct {
+	p access.Principal
+	t access.Tier
 }
 
 // New returns a Server.
@@ -91,6 +99,7 @@ func New(opts Options) (*Server, error) {
 		now:     opts.Now,
 		byToken: map[string]*Pending{},
 		byID:    map[string]string{},
+		open:    map[asker]*Pending{},
 	}, nil
 }
 
@@ -110,6 +119,19 @@ func (s *Server) Link(approvalID string) (string, bool) {
 		return "", false
 	}
 	return s.link(tok), true
+}
+
+// Waiting returns the page of p's open approval of tier t, if this server
+// holds one: a call that waits on an approval another call started
+// relays it to a client that cannot be shown links.
+func (s *Server) Waiting(p access.Principal, t access.Tier) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pg := s.open[asker{p, t}]
+	if pg == nil || pg.ended() || !s.now().Before(pg.req.Expires) {
+		return "", false
+	}
+	return s.link(pg.token), true
 }
 
 func (s *Server) link(token string) string { return s.base + "/approve/" + token }
