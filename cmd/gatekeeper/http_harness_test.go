@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -312,4 +313,28 @@ func ownTOTP(b testing.TB, e *env, entityID, name string) *vaulttest.Authenticat
 		b.Fatal(err)
 	}
 	return vaulttest.NewAuthenticator(b, g.Data["url"].(string))
+}
+
+// webhookHuman is the human who reads the approval notifier: a webhook
+// receiver that answers every approval page it is sent with code(). It
+// returns the approval: settings that send the links to it.
+func webhookHuman(t *testing.T, code func() string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Link string `json:"link"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || linkIn(body.Link) != body.Link {
+			t.Errorf("webhook: %v, link %q", err, body.Link)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		go func() {
+			if state, err := human.Answer(body.Link, url.Values{"code": {code()}}); err != nil || state != "approved" {
+				t.Errorf("answering %s: %s %v", body.Link, state, err)
+			}
+		}()
+	}))
+	t.Cleanup(srv.Close)
+	return "approval: {notify: {webhook_url: \"" + srv.URL + "\", kind: generic}}\n"
 }

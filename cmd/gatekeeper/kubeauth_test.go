@@ -42,7 +42,7 @@ func TestKubernetesAuth(t *testing.T) {
 		return "vault_auth:\n  method: kubernetes\n  kubernetes: {role: " + role + ", jwt_file: " + file + "}\n"
 	}
 
-	h := e.serveHTTP(vaultAuth("gatekeeper", jwtFile)+`
+	h := e.serveHTTP(vaultAuth("gatekeeper", jwtFile)+webhookHuman(t, func() string { return e.auth.Code(t) })+`
 auth:
   api_keys:
     - {id: k8s, agent: k8s, sha256: `+sha(recipeKey)+`, scopes: [read]}
@@ -57,17 +57,18 @@ agents:
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/readyz = %d with the Kubernetes-auth token", resp.StatusCode)
 	}
-	nodetest.Install(t) // slow the first time: before the code is taken
-	nodetest.Node22(t)
+	// The first call relays the approval's page; the human, reached by
+	// the notifier, answers it; the second waits for that answer.
 	res := nodetest.ClientScript(t, nodetest.ClientSpec{
 		URL:     h.url + "/mcp",
 		Headers: map[string]string{"X-API-Key": recipeKey},
 		Calls: []nodetest.ToolCall{
-			{Name: "authenticate", Arguments: map[string]any{"passcode": e.auth.Code(t)}},
+			{Name: "authenticate"},
+			{Name: "authenticate"},
 			{Name: "read_secret", Arguments: map[string]any{"path": "db"}},
 		},
 	})
-	if c := res.Calls[1]; c.IsError || c.StructuredContent["data"].(map[string]any)["password"] != "pw-k8s" {
+	if c := res.Calls[2]; c.IsError || c.StructuredContent["data"].(map[string]any)["password"] != "pw-k8s" {
 		t.Fatalf("read with access approved through the Kubernetes-auth token: %+v", c)
 	}
 

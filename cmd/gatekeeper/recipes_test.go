@@ -63,7 +63,7 @@ func TestRecipes(t *testing.T) {
 	if _, err := e.vc.KVWrite(t.Context(), e.root, "secret", "agent/remote/db", map[string]any{"password": "pw-remote"}); err != nil {
 		t.Fatal(err)
 	}
-	h := e.serveHTTP(`
+	h := e.serveHTTP(webhookHuman(t, func() string { return e.auth.Code(t) })+`
 auth:
   api_keys:
     - {id: recipes, agent: remote, sha256: `+sha(recipeKey)+`, scopes: [read, list]}
@@ -161,11 +161,13 @@ agents:
 			Env:     env,
 			Calls: []nodetest.ToolCall{
 				{Name: "read_secret", Arguments: map[string]any{"path": "db"}},
-				{Name: "authenticate", Arguments: map[string]any{"passcode": e.auth.Code(t)}},
+				{Name: "authenticate"},
 				{Name: "read_secret", Arguments: map[string]any{"path": "db"}},
 			},
 		})
-		if c := res.Calls[0]; !c.IsError || !strings.Contains(c.Text, "authenticate") {
+		// The read relays the approval's page; the human (reached by the
+		// notifier) answers there; authenticate waits for that answer.
+		if c := res.Calls[0]; !c.IsError || linkIn(c.Text) == "" {
 			t.Errorf("read before authenticate: %+v", c)
 		}
 		if c := res.Calls[2]; c.IsError || c.StructuredContent["data"].(map[string]any)["password"] != "pw-remote" {

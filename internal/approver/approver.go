@@ -62,18 +62,27 @@ func ShortDigest(d string) string {
 	return strings.Join(groups, " ")
 }
 
+// Link is an approval's page as the waiting caller is shown it.
+type Link struct {
+	URL string
+	// Answer says the human answers on the page itself (a code, a
+	// passkey), so the link must reach them; otherwise the answer comes
+	// elsewhere (a push) and the page only shows the request and a Deny.
+	Answer bool
+}
+
 type linkKey struct{}
 
-// WithLinkHandler returns a context whose approvals show their link (the
-// passkey page) through show as well, e.g. as an MCP URL elicitation to the
-// client whose call is waiting.
-func WithLinkHandler(ctx context.Context, show func(ctx context.Context, link string, req access.Request)) context.Context {
+// WithLinkHandler returns a context whose approvals show their page
+// through show as well, e.g. as an MCP URL elicitation to the client whose
+// call is waiting. show's ctx ends when the approval does.
+func WithLinkHandler(ctx context.Context, show func(ctx context.Context, link Link, req access.Request)) context.Context {
 	return context.WithValue(ctx, linkKey{}, show)
 }
 
-// ShowLink hands an approval link to the handler in ctx, if there is one.
-func ShowLink(ctx context.Context, link string, req access.Request) {
-	if show, ok := ctx.Value(linkKey{}).(func(context.Context, string, access.Request)); ok {
+// ShowLink hands an approval's page to the handler in ctx, if there is one.
+func ShowLink(ctx context.Context, link Link, req access.Request) {
+	if show, ok := ctx.Value(linkKey{}).(func(context.Context, Link, access.Request)); ok {
 		show(ctx, link, req)
 	}
 }

@@ -12,18 +12,16 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver"
 )
 
-// waiting runs while the call may wait for a human's approval of tier:
-// it reports progress to a client that asked for it (a progress token in
-// the call), and for a client that cannot be shown links it relays the
-// page of an approval the call joined (one another call started), as
-// offerLinks does for the approval the call starts. Fast calls send
-// nothing. The returned function stops it.
+// waiting reports progress to a client that asked for it (a progress token
+// in the call) while the call may be waiting for a human to approve tier,
+// with the link of each pending approval's page. Fast calls send nothing.
+// The returned function stops the reports.
 func (t *tools) waiting(ctx context.Context, c *call, tier access.Tier) func() {
-	var token any
-	if c.req != nil && c.req.Session != nil && c.req.Params != nil {
-		token = c.req.Params.GetProgressToken()
+	if c.req == nil || c.req.Session == nil || c.req.Params == nil {
+		return func() {}
 	}
-	if token == nil && c.relay == nil {
+	token := c.req.Params.GetProgressToken()
+	if token == nil {
 		return func() {}
 	}
 	what := tier.String() + " access"
@@ -36,25 +34,13 @@ func (t *tools) waiting(ctx context.Context, c *call, tier access.Tier) func() {
 		defer close(stopped)
 		tick := time.NewTicker(t.opts.ProgressEvery)
 		defer tick.Stop()
-		look := time.NewTicker(relayEvery)
-		defer look.Stop()
-		if c.relay == nil || tier == access.Destroy {
-			look.Stop()
-		}
-		for n := 1; ; {
+		for n := 1; ; n++ {
 			select {
 			case <-done:
 				return
 			case <-ctx.Done():
 				return
-			case <-look.C:
-				if link, ok := t.opts.Links(c.principal, tier); ok {
-					c.relay(&approvalLink{url: link, tier: tier, expires: pendingExpiry(t.opts.Access.Status(c.principal), tier)})
-				}
 			case <-tick.C:
-				if token == nil {
-					continue
-				}
 				msg := "waiting for the human to approve " + what
 				for _, p := range t.opts.Access.Status(c.principal).Pending {
 					msg += fmt.Sprintf("; %s request %s open for %ds more", p.Tier, p.ApprovalID, max(0, int(time.Until(p.Expires).Seconds())))
@@ -67,7 +53,6 @@ func (t *tools) waiting(ctx context.Context, c *call, tier access.Tier) func() {
 					Progress:      float64(n),
 					Message:       msg,
 				})
-				n++
 			}
 		}
 	}()
@@ -77,28 +62,16 @@ func (t *tools) waiting(ctx context.Context, c *call, tier access.Tier) func() {
 	}
 }
 
-// relayEvery is how often a waiting call looks for the page of an
-// approval it joined.
-const relayEvery = 100 * time.Millisecond
-
-// pendingExpiry is when the pending approval of tier ends.
-func pendingExpiry(s access.Status, tier access.Tier) time.Time {
-	for _, p := range s.Pending {
-		if p.Tier == tier {
-			return p.Expires
-		}
-	}
-	return time.Time{}
-}
-
 // offerLinks makes the approval this call starts reach the human: its link
 // (the approval page) goes to the client as a URL elicitation when the
-// client supports those, and the call waits for the answer given on the
-// page. A client that cannot show it (no URL elicitation, or it declined
-// or failed to) gets the link back instead: the call stops waiting and
-// relayed returns the error that carries the link for the agent to pass
-// on, while the approval goes on. A one-shot (destroy) approval is never
-// relayed: its token is for this call alone, so the call waits.
+// client supports those, and the call waits for the answer. When the
+// human answers on the page itself (a code, a passkey) and the client
+// cannot show it (no URL elicitation, or it declined or failed to), the
+// link comes back instead: the call stops waiting and relayed returns the
+// error that carries the link for the agent to pass on, while the approval
+// goes on. A push (the answer comes on the human's phone) is not relayed:
+// the call waits for it. Nor is a one-shot (destroy) approval: its token
+// is for this call alone, so the call waits.
 func offerLinks(ctx context.Context, c *call) (_ context.Context, relayed func() *approvalLink) {
 	var session *mcp.ServerSession
 	if c.req != nil {
@@ -121,11 +94,12 @@ func offerLinks(ctx context.Context, c *call) (_ context.Context, relayed func()
 		stopWaiting(l)
 	}
 	elicits := elicitsURLs(session)
-	if !elicits {
-		c.relay = relay
-	}
-	ctx = approver.WithLinkHandler(ctx, func(lctx context.Context, url string, req access.Request) {
+	ctx = approver.WithLinkHandler(ctx, func(lctx context.Context, link approver.Link, req access.Request) {
+		url := link.URL
 		l := &approvalLink{url: url, tier: req.Tier, expires: req.Expires}
+		if !link.Answer {
+			relay = func(*approvalLink) {} // the call waits for the push
+		}
 		if !elicits {
 			relay(l)
 			return

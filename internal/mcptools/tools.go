@@ -104,8 +104,7 @@ type Options struct {
 	// agent (access.Options.AcceptPasscode); the tool descriptions say so.
 	PasscodeFallback bool
 	// Links gives the approval page of a principal's pending approval of
-	// a tier, for progress reports and for relaying it to a client that
-	// cannot be shown links; nil: none.
+	// a tier, for progress reports; nil: none.
 	Links func(p access.Principal, t access.Tier) (string, bool)
 }
 
@@ -177,9 +176,6 @@ type call struct {
 	reveal    string // "revealed" or "withheld", when the call read values
 	// tier and accessor name the grant the call used, for the audit log.
 	tier, accessor string
-	// relay, for a client that cannot be shown links, stops the call's
-	// wait and hands the agent an approval page's link (offerLinks).
-	relay func(*approvalLink)
 }
 
 type handler[In, Out any] func(ctx context.Context, c *call, in In) (Out, error)

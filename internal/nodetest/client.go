@@ -1,9 +1,11 @@
 package nodetest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -24,6 +26,27 @@ type ClientSpec struct {
 	Env     map[string]string `json:"env,omitempty"` // added to the SDK's default (PATH, HOME, …)
 
 	Calls []ToolCall `json:"calls,omitempty"`
+
+	// Elicit declares URL-mode elicitation: the client accepts each
+	// elicitation and reports it (ClientScriptEvents).
+	Elicit bool `json:"elicit,omitempty"`
+	// Trace reports every JSON-RPC message the client sends or receives.
+	Trace bool `json:"trace,omitempty"`
+}
+
+// ClientEvent is one thing client.mjs reports while it runs.
+type ClientEvent struct {
+	Elicitation *Elicitation    `json:"elicitation,omitempty"`
+	Complete    string          `json:"complete,omitempty"` // an elicitation's id
+	Trace       json.RawMessage `json:"trace,omitempty"`    // a JSON-RPC message
+}
+
+// Elicitation is an elicitation/create the client accepted.
+type Elicitation struct {
+	Mode          string `json:"mode"`
+	URL           string `json:"url"`
+	ElicitationID string `json:"elicitationId"`
+	Message       string `json:"message"`
 }
 
 // ToolCall is one tools/call.
@@ -37,6 +60,8 @@ type ToolCall struct {
 type ClientResult struct {
 	Tools []string     `json:"tools"`
 	Calls []CallResult `json:"calls"`
+	// Stderr is what the script (and, over stdio, the server) wrote there.
+	Stderr string `json:"-"`
 }
 
 // CallResult is one call's result. Error is set, and the rest empty, when the
@@ -56,6 +81,15 @@ type CallResult struct {
 // script's stderr, if the client cannot connect or list tools.
 func ClientScript(t testing.TB, spec ClientSpec) ClientResult {
 	t.Helper()
+	return ClientScriptEvents(t, spec, nil)
+}
+
+// ClientScriptEvents is ClientScript that hands each event the client
+// reports (spec.Elicit, spec.Trace) to on as it happens, in order, from one
+// goroutine: on may take its time (answer an approval in a browser) while
+// the client waits for the call it made.
+func ClientScriptEvents(t testing.TB, spec ClientSpec, on func(ClientEvent)) ClientResult {
+	t.Helper()
 	node := Node22(t)
 	script := filepath.Join(Install(t), "client.mjs")
 	in, err := json.Marshal(spec)
@@ -66,7 +100,31 @@ func ClientScript(t testing.TB, spec ClientSpec) ClientResult {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Stdin = bytes.NewReader(in)
+	events, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.ExtraFiles = []*os.File{w} // fd 3
+	handled := make(chan struct{})
+	go func() {
+		defer close(handled)
+		sc := bufio.NewScanner(events)
+		sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+		for sc.Scan() {
+			var ev ClientEvent
+			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+				t.Errorf("nodetest: client.mjs reported %q: %v", sc.Bytes(), err)
+				continue
+			}
+			if on != nil {
+				on(ev)
+			}
+		}
+	}()
 	stdout, stderr, err := run(ctx, cmd)
+	w.Close()
+	<-handled
+	events.Close()
 	if err != nil {
 		t.Fatalf("nodetest: client.mjs: %v\nstderr:\n%s\nstdout:\n%s", err, stderr, stdout)
 	}
@@ -77,5 +135,6 @@ func ClientScript(t testing.TB, spec ClientSpec) ClientResult {
 	if err := json.Unmarshal(stdout, &res); err != nil {
 		t.Fatalf("nodetest: decoding client.mjs output: %v\n%s", err, stdout)
 	}
+	res.Stderr = string(stderr)
 	return res
 }

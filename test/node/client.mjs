@@ -18,9 +18,21 @@
 // remaining calls still run. Failing to connect or to list tools exits 1 with
 // the reason on stderr. In stdio mode the server's stderr passes through to
 // ours, and its environment is the SDK's safe default (PATH, HOME, …) plus env.
+//
+// With "elicit": true the client declares URL-mode elicitation, as a client
+// that can open a link for its user does: each elicitation/create is
+// accepted and reported as it happens, one JSON line on file descriptor 3
+// ({"elicitation": params}), and so is each notifications/elicitation/complete
+// ({"complete": elicitationId}). With "trace": true every JSON-RPC message
+// the client sends or receives after connecting goes there too
+// ({"trace": message}): everything the model side could ever see.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import {
+  ElicitRequestSchema,
+  ElicitationCompleteNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
@@ -36,9 +48,36 @@ const transport = spec.url
       env: spec.env ?? {},
     });
 
-const client = new Client({ name: 'gatekeeper-nodetest', version: '0.0.0' });
+// report writes one event line on fd 3, as it happens.
+const report = (event) => writeSync(3, JSON.stringify(event) + '\n');
+
+const client = new Client(
+  { name: 'gatekeeper-nodetest', version: '0.0.0' },
+  spec.elicit ? { capabilities: { elicitation: { url: {} } } } : {},
+);
+if (spec.elicit) {
+  client.setRequestHandler(ElicitRequestSchema, async (request) => {
+    report({ elicitation: request.params });
+    return { action: 'accept' };
+  });
+  client.setNotificationHandler(ElicitationCompleteNotificationSchema, async (n) => {
+    report({ complete: n.params.elicitationId });
+  });
+}
 try {
   await client.connect(transport);
+  if (spec.trace) {
+    const received = transport.onmessage;
+    transport.onmessage = (message, extra) => {
+      report({ trace: message });
+      received?.(message, extra);
+    };
+    const send = transport.send.bind(transport);
+    transport.send = (message, options) => {
+      report({ trace: message });
+      return send(message, options);
+    };
+  }
   const { tools } = await client.listTools();
   const calls = [];
   for (const { name, arguments: args } of spec.calls ?? []) {

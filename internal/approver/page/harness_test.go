@@ -109,7 +109,7 @@ func testRequest(id string, now time.Time) access.Request {
 // open opens req's page with a link handler in ctx, as a tool call does.
 func (h *harness) open(t *testing.T, req access.Request, ask Ask) *Pending {
 	t.Helper()
-	ctx := approver.WithLinkHandler(t.Context(), func(_ context.Context, link string, _ access.Request) { h.shown <- link })
+	ctx := approver.WithLinkHandler(t.Context(), func(_ context.Context, link approver.Link, _ access.Request) { h.shown <- link.URL })
 	p, err := h.s.Open(ctx, req, ask)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", req.ID, err)

@@ -150,7 +150,7 @@ func (s *Server) Open(ctx context.Context, req access.Request, ask Ask) (*Pendin
 	if s.opts.Notify != nil {
 		go s.opts.Notify(nctx, link, req)
 	}
-	go approver.ShowLink(nctx, link, req)
+	go approver.ShowLink(nctx, approver.Link{URL: link, Answer: ask.Kind != Elsewhere}, req)
 	if s.opts.Announce != nil {
 		s.opts.Announce(link, req)
 	}
@@ -245,7 +245,7 @@ func (p *Pending) Finish(err error) error {
 		delete(p.s.open, k)
 	}
 	p.bump()
-	p.s.log.Info("approval page closed", "request", p.req.ID, "outcome", p.outcome)
+	p.s.log.Info("approval page closed", "outcome", p.outcome, "request", p.req.ID)
 	return err
 }
 

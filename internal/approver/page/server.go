@@ -122,8 +122,7 @@ func (s *Server) Link(approvalID string) (string, bool) {
 }
 
 // Waiting returns the page of p's open approval of tier t, if this server
-// holds one: a call that waits on an approval another call started
-// relays it to a client that cannot be shown links.
+// holds one: a call waiting on it reports it with its progress.
 func (s *Server) Waiting(p access.Principal, t access.Tier) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

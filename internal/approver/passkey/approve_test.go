@@ -175,7 +175,12 @@ func TestApproveShowsLink(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := newBubbleApprover(t, nil)
 		shown := make(chan string, 1)
-		ctx := approver.WithLinkHandler(context.Background(), func(_ context.Context, link string, _ access.Request) { shown <- link })
+		ctx := approver.WithLinkHandler(context.Background(), func(_ context.Context, link approver.Link, _ access.Request) {
+			if !link.Answer {
+				t.Error("a passkey page is shown as one that takes no answer")
+			}
+			shown <- link.URL
+		})
 		if err := a.Approve(ctx, testRequest("apr_1", time.Now())); !errors.Is(err, access.ErrApprovalTimeout) {
 			t.Fatalf("Approve = %v", err)
 		}

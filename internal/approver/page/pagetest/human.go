@@ -4,6 +4,8 @@
 package pagetest
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -34,64 +36,87 @@ var (
 // approved, denied, expired, …) and its HTML.
 func (h Human) Page(t testing.TB, link string) (state, body string) {
 	t.Helper()
-	resp, err := h.client().Get(link)
+	state, body, err := h.Read(link)
 	if err != nil {
-		t.Fatalf("opening the approval page: %v", err)
+		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("reading the approval page: %v", err)
-	}
-	m := stateAttr.FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("the approval page (%d) has no status:\n%s", resp.StatusCode, b)
-	}
-	return string(m[1]), string(b)
+	return state, body
 }
 
 // Code types code on the page at link and returns the page's state once
 // the approver has checked it (or a bounded wait passed).
 func (h Human) Code(t testing.TB, link, code string) string {
 	t.Helper()
-	return h.post(t, link, "code", url.Values{"code": {code}})
+	state, err := h.Answer(link, url.Values{"code": {code}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state
 }
 
 // Deny presses Deny on the page at link and returns the page's state.
 func (h Human) Deny(t testing.TB, link string) string {
 	t.Helper()
-	return h.post(t, link, "deny", nil)
+	state, err := h.Answer(link, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state
 }
 
-func (h Human) post(t testing.TB, link, action string, form url.Values) string {
-	t.Helper()
-	_, body := h.Page(t, link)
+// Read is Page for a goroutine that may not stop the test.
+func (h Human) Read(link string) (state, body string, err error) {
+	resp, err := h.client().Get(link)
+	if err != nil {
+		return "", "", fmt.Errorf("opening the approval page: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", "", fmt.Errorf("reading the approval page: %w", err)
+	}
+	m := stateAttr.FindSubmatch(b)
+	if m == nil {
+		return "", "", fmt.Errorf("the approval page (%d) has no status:\n%s", resp.StatusCode, b)
+	}
+	return string(m[1]), string(b), nil
+}
+
+// Answer posts a code (form "code") or, with a nil form, a Deny on the
+// page at link, and returns the page's state after it; for a goroutine
+// that may not stop the test.
+func (h Human) Answer(link string, form url.Values) (string, error) {
+	_, body, err := h.Read(link)
+	if err != nil {
+		return "", err
+	}
 	m := digestField.FindStringSubmatch(body)
 	if m == nil {
-		t.Fatalf("the approval page at %s takes no answer now:\n%s", link, body)
+		return "", fmt.Errorf("the approval page at %s takes no answer now:\n%s", link, body)
 	}
+	action := "code"
 	if form == nil {
-		form = url.Values{}
+		action, form = "deny", url.Values{}
 	}
 	form.Set("digest", m[1])
 	u, err := url.Parse(link)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	req, err := http.NewRequest(http.MethodPost, strings.TrimRight(link, "/")+"/"+action, strings.NewReader(form.Encode()))
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", u.Scheme+"://"+u.Host)
 	resp, err := h.client().Do(req)
 	if err != nil {
-		t.Fatalf("answering the approval page: %v", err)
+		return "", fmt.Errorf("answering the approval page: %w", err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("answering the approval page (%s): %s", action, resp.Status)
+		return "", errors.New("answering the approval page (" + action + "): " + resp.Status)
 	}
-	state, _ := h.Page(t, link)
-	return state
+	state, _, err := h.Read(link)
+	return state, err
 }
