@@ -65,7 +65,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	byToken map[string]*Pending
-	byID    map[string]string // approval id → token, while the page is remembered
+	byID    map[string]string  // approval id → token, while the page is remembered
 	open    map[asker]*Pending // the open pages, by who asks for which tier
 }
 
