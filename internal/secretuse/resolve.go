@@ -75,6 +75,9 @@ func (v *Values) LogValue() slog.Value { return slog.StringValue(sensitive.Redac
 // String keeps the values out of fmt output.
 func (v *Values) String() string { return sensitive.Redacted }
 
+// Format covers every fmt verb, %#v included.
+func (v *Values) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(sensitive.Redacted)) }
+
 // KV reads secrets; *vault.Client is one.
 type KV interface {
 	KVReadVersion(ctx context.Context, tok sensitive.String, mount, path string, version int64) (*vault.KVSecret, error)
