@@ -67,8 +67,8 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, onListen func(url
 			a, ok := cfg.FindAgent(name)
 			return a.Scopes, ok
 		},
-		MCPServer: func(scopes []string) *mcp.Server {
-			return c.mcpServer(mcptools.ToolsFor(scopes), httpCaller)
+		MCPServer: func(agent string, scopes []string) *mcp.Server {
+			return c.mcpServer(c.toolsFor(access.Principal(agent), mcptools.ToolsFor(scopes)), httpCaller)
 		},
 		Stateless:            cfg.HTTP.Stateless,
 		SessionTimeout:       cfg.HTTP.SessionTimeout,
