@@ -57,6 +57,8 @@ func (c *Client) Do(ctx context.Context, agent string, r Request) (*Response, er
 		if err != nil {
 			return nil, err
 		}
+		// The origin is an allowed destination's: it holds no secret.
+		c.logger.DebugContext(ctx, "http_request answered", "origin", cur.t.origin(), "method", cur.method, "status", resp.StatusCode, "redirects", redirects)
 		if loc := resp.Header.Get("Location"); isRedirect(resp.StatusCode) && loc != "" {
 			_ = resp.Body.Close()
 			if redirects == MaxRedirects {
