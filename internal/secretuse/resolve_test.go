@@ -42,7 +42,7 @@ func TestResolve(t *testing.T) {
 	for p, data := range map[string]map[string]any{
 		"agent/p/api/github": {"token": tokenValue, "org": "acme-org"},
 		"agent/p/db":         {"password": "  pw-with-spaces\n", "port": 5432, "short": "abc", "padded-short": " ab \n"},
-		"agent/other/db":     {"password": "other-agents-pw"},
+		"agent/p/private":    {"password": "other-agents-pw"},
 	} {
 		if _, err := vc.KVWrite(ctx, root, "secret", p, data); err != nil {
 			t.Fatal(err)
@@ -53,7 +53,9 @@ func TestResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := vc.Write(ctx, root, "sys/policies/acl/agent-p-read", map[string]any{
-		"policy": `path "secret/data/agent/p/*" { capabilities = ["read"] }`,
+		"policy": `path "secret/data/agent/p/api/*" { capabilities = ["read"] }
+path "secret/data/agent/p/db" { capabilities = ["read"] }
+path "secret/data/agent/p/nothing/*" { capabilities = ["read"] }`,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func TestResolve(t *testing.T) {
 		{name: "fail/number-field", refs: []Ref{db("port")}, wantErr: ErrNoField, errText: "no text field port"},
 		{name: "fail/too-short", refs: []Ref{db("short")}, wantErr: ErrTooShort, errText: "db#short is shorter than 4 bytes"},
 		{name: "fail/too-short-after-trim", refs: []Ref{db("padded-short")}, wantErr: ErrTooShort},
-		{name: "fail/another-agents-folder", refs: []Ref{{KindSecret, "../other/db", "password"}}, wantErr: vault.ErrPermissionDenied},
+		{name: "fail/not-in-the-grants-policy", refs: []Ref{{KindSecret, "private", "password"}}, wantErr: vault.ErrPermissionDenied, errText: "reading private"},
 		{name: "fail/too-many", refs: manyRefs(MaxRefs + 1), wantErr: ErrTooMany},
 	}
 	for _, tc := range tests {
