@@ -134,7 +134,9 @@ func (t *tools) httpRequest(ctx context.Context, c *call, in HTTPIn) (HTTPOut, e
 	if req.err != nil {
 		return HTTPOut{}, req.err
 	}
-	c.reveal = "injected"
+	if len(refs) > 0 {
+		c.reveal = "injected"
+	}
 	c.http.sent = int64(len(req.Body))
 	if err := t.intent(ctx, c, grant); err != nil {
 		return HTTPOut{}, err
