@@ -211,9 +211,21 @@ func TestRunWithSecret(t *testing.T) {
 		"path": "app/db", "env": map[string]any{"PW": "password"},
 		"command": "/bin/sh", "args": []string{"-c", `printf 'len=%s val=%s' "${#PW}" "$PW"`},
 	})
-	if out["exit_code"] != 0.0 || out["stdout"] != "len=12 val=[REDACTED]" || out["redacted"] != 1.0 {
+	if out["exit_code"] != 0.0 || out["stdout"] != "len=12 val=[REDACTED:app/db#password]" || out["redacted"] != 1.0 {
 		t.Errorf("run_with_secret = %v", out)
 	}
+	// A placeholder names any secret, without path; it is refused in args.
+	out = a.ok("run_with_secret", map[string]any{
+		"env":     map[string]any{"PW": `{{secret "app/db" "password"}}`, "KEY": `{{secret "app/api" "key"}}`},
+		"command": "/bin/sh", "args": []string{"-c", `printf '%s %s' "$PW" "$KEY"`},
+	})
+	if out["stdout"] != "[REDACTED:app/db#password] [REDACTED:app/api#key]" || out["redacted"] != 2.0 {
+		t.Errorf("run_with_secret with placeholders = %v", out)
+	}
+	a.fails("run_with_secret", map[string]any{
+		"env": map[string]any{"PW": `{{secret "app/db" "password"}}`}, "command": "/bin/sh",
+		"args": []string{"-c", `echo {{secret "app/db" "password"}}`},
+	}, "holds a placeholder")
 	a.fails("run_with_secret", map[string]any{"path": "app/db", "env": map[string]any{"PW": "password"}, "command": "/usr/bin/env"}, "")
 	for _, ev := range a.auditEvents() {
 		if ev["tool"] == "run_with_secret" && ev["outcome"] == "ok" && ev["reveal"] != "injected" {

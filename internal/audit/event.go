@@ -59,6 +59,22 @@ type Event struct {
 	// Digest is a hash of what the event is about, never the thing
 	// itself: config.loaded carries "sha256:…" of the config file.
 	Digest string `json:"digest,omitempty"`
+	// Secrets names the secrets a call used without revealing them
+	// (http_request, run_with_secret): "path#field", space-separated.
+	Secrets string `json:"secrets,omitempty"`
+	// Destination is where http_request sent a request, as the agent wrote
+	// it: scheme://host:port/path with placeholders as written, no query.
+	Destination string `json:"destination,omitempty"`
+	// HTTPMethod is http_request's method (Method is how a client
+	// authenticated).
+	HTTPMethod string `json:"http_method,omitempty"`
+	// HTTPStatus is the status of the response http_request returned.
+	HTTPStatus int64 `json:"http_status,omitempty"`
+	// BytesSent and BytesReceived count request and response body bytes.
+	BytesSent     int64 `json:"bytes_sent,omitempty"`
+	BytesReceived int64 `json:"bytes_received,omitempty"`
+	// Redactions counts the markers put in what went back to the agent.
+	Redactions int64 `json:"redactions,omitempty"`
 }
 
 // Event may hold only plain field kinds (string, Outcome, time.Time,

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/page"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/egress"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/mcptools"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/ratelimit"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/reveal"
@@ -50,6 +52,8 @@ type core struct {
 	tracing       *tracing.Tracing
 	// exec runs run_with_secret's commands; nil leaves the tool out.
 	exec mcptools.Runner
+	// egress sends http_request's requests; nil leaves the tool out.
+	egress *egress.Client
 	// pages is the approval page, where every approval is answered.
 	pages *page.Server
 	// state is the replicas' shared store; nil for one process.
@@ -170,8 +174,20 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		closeAudit()
 		return nil, err
 	}
+	var eg *egress.Client
+	if cfg.HTTPRequestEnabled() {
+		opts := cfg.EgressOptions()
+		opts.Logger = logger
+		if eg, err = egress.New(opts); err != nil {
+			stopBackground()
+			stopKeepAlive()
+			closeAudit()
+			return nil, fmt.Errorf("http_request: %w", err)
+		}
+	}
 	c := &core{
 		reveal: matcher,
+		egress: eg,
 		cfg:    cfg, logger: logger, audit: rec, vault: vc, access: mgr, agentOf: o.agentOf, approverReady: iss.ready,
 		tracing: tr,
 		state:   store,
@@ -206,6 +222,17 @@ func cooldown(d time.Duration) time.Duration {
 	return d
 }
 
+// toolsFor narrows include (nil: every tool) to what principal may use:
+// http_request only with a destination allowed for it.
+func (c *core) toolsFor(p access.Principal, include func(string) bool) func(string) bool {
+	return func(tool string) bool {
+		if tool == "http_request" && (c.egress == nil || !c.egress.Allows(string(p))) {
+			return false
+		}
+		return include == nil || include(tool)
+	}
+}
+
 // mcpServer returns an MCP server with the tools include picks.
 func (c *core) mcpServer(include func(string) bool, callerOf func(context.Context, *mcp.CallToolRequest) (mcptools.Caller, error)) *mcp.Server {
 	server := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: Version}, &mcp.ServerOptions{
@@ -222,6 +249,7 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		KeyName:      func(p access.Principal, key string) string { return c.agentOf(p).KeyName(key) },
 		Reveal:       func(_ access.Principal, path string) bool { return c.reveal.Reveal(path) },
 		Exec:         c.exec,
+		Egress:       c.egressTool(),
 		Caller:       callerOf,
 		Include:      include,
 		Limit:        func(p access.Principal) (time.Duration, bool) { return c.limits.Allow(string(p)) },
@@ -233,6 +261,15 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		PasscodeFallback: c.cfg.Approval.PasscodeFallback,
 	})
 	return server
+}
+
+// egressTool is the egress client as the tools take it: a nil client is no
+// tool (a nil *egress.Client in the interface would not be).
+func (c *core) egressTool() mcptools.Egress {
+	if c.egress == nil {
+		return nil
+	}
+	return c.egress
 }
 
 // keepAlive renews the bootstrap token while Gatekeeper runs: setup makes it

@@ -68,7 +68,7 @@ func serveStdio(ctx context.Context, cfg config.Config, sys IO) error {
 		}
 		c.exec = r
 	}
-	server := c.mcpServer(nil, func(context.Context, *mcp.CallToolRequest) (mcptools.Caller, error) {
+	server := c.mcpServer(c.toolsFor(principal, nil), func(context.Context, *mcp.CallToolRequest) (mcptools.Caller, error) {
 		return mcptools.Caller{Principal: principal}, nil
 	})
 	c.logger.Info("serving MCP on stdio", "vault", cfg.VaultAddr, "principal", principal,

@@ -67,8 +67,8 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, onListen func(url
 			a, ok := cfg.FindAgent(name)
 			return a.Scopes, ok
 		},
-		MCPServer: func(scopes []string) *mcp.Server {
-			return c.mcpServer(mcptools.ToolsFor(scopes), httpCaller)
+		MCPServer: func(agent string, scopes []string) *mcp.Server {
+			return c.mcpServer(c.toolsFor(access.Principal(agent), mcptools.ToolsFor(scopes)), httpCaller)
 		},
 		Stateless:            cfg.HTTP.Stateless,
 		SessionTimeout:       cfg.HTTP.SessionTimeout,
@@ -81,7 +81,7 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, onListen func(url
 		Instrument: func(name string, h http.Handler) http.Handler {
 			return m.InstrumentHandler(name, c.tracing.Handler(name, h))
 		},
-		WriteTimeout: cfg.ApprovalTimeout + time.Minute,
+		WriteTimeout: writeTimeout(cfg),
 		Audit:        c.audit,
 		Logger:       c.logger,
 	})
@@ -108,6 +108,16 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, onListen func(url
 	}
 	c.logger.Info("stopped; all grants revoked")
 	return nil
+}
+
+// writeTimeout bounds a response to /mcp: a call may wait for an approval,
+// then for http_request's destination.
+func writeTimeout(cfg config.Config) time.Duration {
+	d := cfg.ApprovalTimeout + time.Minute
+	if cfg.HTTPRequestEnabled() {
+		d += cfg.HTTPRequest.Timeout
+	}
+	return d
 }
 
 // httpCaller is the agent the HTTP layer authenticated for this request,

@@ -47,6 +47,8 @@ type Config struct {
 	Status   Status   `yaml:"status"`
 	State    State    `yaml:"state"` // see state.go
 
+	HTTPRequest HTTPRequest `yaml:"http_request"` // see httprequest.go
+
 	// FileSHA256 is the SHA-256 (hex) of the config file read, "" without
 	// one: serve audits it (config.loaded), never the values.
 	FileSHA256 string `yaml:"-"`
@@ -280,6 +282,8 @@ func Default() Config {
 			Rate:      Rate{PerMinute: 600, Burst: 60},
 			Approvals: Rate{PerMinute: 3, Burst: 5},
 		},
+
+		HTTPRequest: defaultHTTPRequest(),
 	}
 }
 

@@ -3,6 +3,8 @@ package execsecret
 import (
 	"io"
 	"unicode/utf8"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/secretuse"
 )
 
 // capture keeps the first limit bytes of a stream and drains the rest, so
@@ -35,9 +37,12 @@ func (c *capture) readFrom(r io.Reader) {
 // redact first, so that a secret straddling the cut is replaced rather than
 // half shown; and where the capture itself stopped mid-stream, redact drops
 // a trailing fragment that could be the start of a secret.
-func (c *capture) text(r *redactor, maxLen int) (string, int, bool) {
+func (c *capture) text(r *secretuse.Redactor, maxLen int) (string, int, bool) {
 	truncated := c.overflow
-	out, n := r.redact(c.buf, c.overflow)
+	out, n := r.Redact(c.buf)
+	if c.overflow {
+		out, n = r.RedactCut(c.buf)
+	}
 	if len(out) > maxLen {
 		out = cutRunes(out, maxLen)
 		truncated = true

@@ -29,16 +29,13 @@
 //     the whole group is killed on timeout, on cancellation and when the
 //     command exits, so nothing it started outlives the call.
 //
-// Redaction. Every value, the value trimmed of surrounding whitespace, and
-// (for both) their base64 (standard and URL alphabets, padded and not, and
-// wrapped at 64 and 76 columns as openssl and coreutils print it), hex
-// (lower and upper case), JSON-string and URL escapes, are replaced with
-// [REDACTED] in stdout and stderr. Redaction runs on the whole captured
-// stream, so an occurrence split across pipe reads is still found; every
-// byte covered by any occurrence, including overlapping occurrences of
-// different secrets, is replaced. Output is captured up to MaxOutput plus
-// the longest form, redacted, and only then cut to MaxOutput; if the stream
-// was longer, a trailing fragment that could be the start of a secret is
+// Redaction. stdout and stderr go through package secretuse's redactor,
+// the one http_request uses too: every value and its common encodings are
+// replaced by a marker naming the secret, [REDACTED:db/postgres#password].
+// Redaction runs on the whole captured stream, so an occurrence split across
+// pipe reads is still found. Output is captured up to MaxOutput plus the
+// longest form, redacted, and only then cut to MaxOutput; if the stream was
+// longer, a trailing fragment that could be the start of a secret is
 // dropped before redacting. Values shorter than 4 bytes are refused:
 // redacting "ab" from output would either leak it or destroy the output.
 //

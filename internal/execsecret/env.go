@@ -9,13 +9,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatekeeper-mcp/gatekeeper/internal/secretuse"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
 // MinValueLen is the shortest secret value Run accepts, measured after
-// trimming surrounding whitespace. Shorter values cannot be redacted from
-// output without either leaking them or shredding the output.
-const MinValueLen = 4
+// trimming surrounding whitespace: the redactor's minimum.
+const MinValueLen = secretuse.MinValueLen
 
 var envName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]{0,63}$`)
 

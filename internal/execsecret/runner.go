@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatekeeper-mcp/gatekeeper/internal/secretuse"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
@@ -83,7 +85,7 @@ type Result struct {
 	Stdout, Stderr string
 	// Truncated reports that stdout or stderr was longer than MaxOutput.
 	Truncated bool
-	// Redacted counts the [REDACTED] replacements made in the captured
+	// Redacted counts the markers ([REDACTED:NAME]) put in the captured
 	// output.
 	Redacted int
 	Duration time.Duration
@@ -156,12 +158,13 @@ func (r *Runner) Allowed() []string {
 	return out
 }
 
-// Run executes command with args and the secrets in env, waits for it and
-// returns its redacted output. A non-zero exit status is a Result, not an
+// Run executes command with args and the secrets in env (variable name to
+// value, and the name the value's marker shows), waits for it and returns
+// its redacted output. A non-zero exit status is a Result, not an
 // error. On timeout the error is ErrTimeout and on cancellation ctx's error;
 // both come with the output captured so far. Errors name the command and
 // variables, never a value.
-func (r *Runner) Run(ctx context.Context, command string, args []string, env map[string]sensitive.String) (Result, error) {
+func (r *Runner) Run(ctx context.Context, command string, args []string, env map[string]secretuse.Secret) (Result, error) {
 	a, err := r.lookup(command)
 	if err != nil {
 		return Result{}, err
@@ -171,17 +174,22 @@ func (r *Runner) Run(ctx context.Context, command string, args []string, env map
 			return Result{}, fmt.Errorf("argument %d contains a NUL byte", i+1)
 		}
 	}
-	values, err := checkSecrets(env)
-	if err != nil {
+	values := make(map[string]sensitive.String, len(env))
+	named := make([]secretuse.Secret, 0, len(env))
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		values[name] = env[name].Value
+		named = append(named, env[name])
+	}
+	if _, err := checkSecrets(values); err != nil {
 		return Result{}, err
 	}
-	red := newRedactor(values)
+	red := secretuse.NewRedactor(named)
 
 	runCtx, cancel := context.WithTimeoutCause(ctx, r.timeout, errTimedOut)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, a.resolved, args...)
 	cmd.Args[0] = a.path
-	cmd.Env = buildEnv(r.baseEnv, env)
+	cmd.Env = buildEnv(r.baseEnv, values)
 	cmd.Dir = r.dir
 	// cmd.Stdin stays nil: the command reads /dev/null.
 
@@ -216,7 +224,7 @@ func (r *Runner) Run(ctx context.Context, command string, args []string, env map
 	if err != nil {
 		return Result{}, fmt.Errorf("starting %s: %w", a.path, err)
 	}
-	limit := r.maxOutput + red.longest
+	limit := r.maxOutput + red.Longest()
 	stdout, stderr := &capture{limit: limit}, &capture{limit: limit}
 	var wg sync.WaitGroup
 	wg.Go(func() { stdout.readFrom(outR) })

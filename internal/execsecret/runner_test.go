@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatekeeper-mcp/gatekeeper/internal/secretuse"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
@@ -39,21 +40,23 @@ func newRunner(t *testing.T, o Options) *Runner {
 	return r
 }
 
-func secrets(kv ...string) map[string]sensitive.String {
-	m := make(map[string]sensitive.String)
+// secrets maps variable names to values without a name of their own: their
+// marker is the plain [REDACTED].
+func secrets(kv ...string) map[string]secretuse.Secret {
+	m := make(map[string]secretuse.Secret)
 	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = sensitive.New(kv[i+1])
+		m[kv[i]] = secretuse.Secret{Value: sensitive.New(kv[i+1])}
 	}
 	return m
 }
 
 // run calls r.Run and checks that no error carries a value.
-func run(t *testing.T, r *Runner, ctx context.Context, command string, args []string, env map[string]sensitive.String) (Result, error) {
+func run(t *testing.T, r *Runner, ctx context.Context, command string, args []string, env map[string]secretuse.Secret) (Result, error) {
 	t.Helper()
 	res, err := r.Run(ctx, command, args, env)
 	if err != nil {
 		for name, v := range env {
-			if s := strings.TrimSpace(v.Reveal()); len(s) >= 2 && strings.Contains(err.Error(), s) {
+			if s := strings.TrimSpace(v.Value.Reveal()); len(s) >= 2 && strings.Contains(err.Error(), s) {
 				t.Errorf("error %q contains the value of %s", err, name)
 			}
 		}
@@ -193,7 +196,7 @@ func TestRunAllowedSymlinkRepointed(t *testing.T) {
 func TestRunRefusesEnv(t *testing.T) {
 	r := newRunner(t, Options{})
 	marker := filepath.Join(t.TempDir(), "ran")
-	for _, env := range []map[string]sensitive.String{
+	for _, env := range []map[string]secretuse.Secret{
 		secrets("LD_PRELOAD", "/tmp/evil.so"),
 		secrets("BASH_ENV", "/tmp/evil.sh"),
 		secrets("PATH", "/tmp/evil"),
@@ -215,7 +218,7 @@ func TestRunRefusesEnv(t *testing.T) {
 	}
 }
 
-func keys(m map[string]sensitive.String) []string {
+func keys(m map[string]secretuse.Secret) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
@@ -420,5 +423,15 @@ func TestRunNoShell(t *testing.T) {
 	res, err := run(t, r, t.Context(), envBin, []string{"X=$(id);`id`|id", envBin}, nil)
 	if want := "X=$(id);`id`|id\n"; err != nil || res.Stdout != want {
 		t.Errorf("Run() = %q, %v; want %q", res.Stdout, err, want)
+	}
+}
+
+// A secret's marker names it, so the agent can tell which value was there.
+func TestRunMarkerNamesTheSecret(t *testing.T) {
+	r := newRunner(t, Options{})
+	env := map[string]secretuse.Secret{"TOKEN": {Name: "api/github#token", Value: sensitive.New(testSecret)}}
+	res, err := run(t, r, t.Context(), shBin, []string{"-c", `printf 'v=%s' "$TOKEN"`}, env)
+	if want := "v=[REDACTED:api/github#token]"; err != nil || res.Stdout != want || res.Redacted != 1 {
+		t.Errorf("Run() = %+v, %v; want stdout %q", res, err, want)
 	}
 }

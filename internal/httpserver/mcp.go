@@ -25,7 +25,7 @@ func (s *Server) mcpHandler() http.Handler {
 		if ti == nil {
 			return nil
 		}
-		return servers.get(ti.Scopes)
+		return servers.get(ti.UserID, ti.Scopes)
 	}, &mcp.StreamableHTTPOptions{
 		Stateless:      s.opts.Stateless,
 		SessionTimeout: s.opts.SessionTimeout,
@@ -138,24 +138,26 @@ func safeReason(err error) string {
 	return msg
 }
 
-// serverCache keeps one MCP server per distinct scope set. Scope sets are
-// few (they come from configuration and token claims), and servers are
-// cheap; tools registered once per set.
+// serverCache keeps one MCP server per agent and distinct scope set.
+// Agents are declared in the configuration and scope sets are few (they
+// come from configuration and token claims), and servers are cheap; tools
+// are registered once per pair.
 type serverCache struct {
-	build func(scopes []string) *mcp.Server
+	build func(agent string, scopes []string) *mcp.Server
 	mu    sync.Mutex
 	byKey map[string]*mcp.Server
 }
 
-func (c *serverCache) get(scopes []string) *mcp.Server {
+func (c *serverCache) get(agent string, scopes []string) *mcp.Server {
 	sorted := slices.Clone(scopes)
 	slices.Sort(sorted)
-	key := strings.Join(slices.Compact(sorted), " ")
+	sorted = slices.Compact(sorted)
+	key := agent + "\x00" + strings.Join(sorted, " ")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	srv, ok := c.byKey[key]
 	if !ok {
-		srv = c.build(sorted)
+		srv = c.build(agent, sorted)
 		c.byKey[key] = srv
 	}
 	return srv

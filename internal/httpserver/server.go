@@ -48,8 +48,11 @@ type Options struct {
 	// Agents returns the scope ceiling of a declared agent (nil: none) and
 	// whether the agent is declared at all.
 	Agents func(name string) (ceiling []string, ok bool)
-	// MCPServer returns the MCP server exposing the tools for scopes.
-	MCPServer func(scopes []string) *mcp.Server
+	// MCPServer returns the MCP server exposing the tools an agent with
+	// scopes may use. Servers are cached per agent and scope set, so the
+	// tools may depend on the agent too (http_request exists only for an
+	// agent with an allowed destination).
+	MCPServer func(agent string, scopes []string) *mcp.Server
 	// Stateless serves every request without a session.
 	Stateless      bool
 	SessionTimeout time.Duration

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/egress"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/paths"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/secretuse"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
 
@@ -25,8 +28,25 @@ func agentMessage(err error) (string, audit.Outcome) {
 		return link.message(), audit.Refused
 	case errors.As(err, &bad):
 		return "Invalid input: " + bad.msg + ".", audit.Refused
+	case errors.Is(err, secretuse.ErrInvalid):
+		return "Invalid input: " + err.Error() + ".", audit.Refused
 	case errors.Is(err, paths.ErrInvalid):
 		return err.Error() + ". Paths are relative to your secrets folder, like \"db/postgres\".", audit.Refused
+	case errors.Is(err, secretuse.ErrNoField), errors.Is(err, secretuse.ErrTooShort), errors.Is(err, secretuse.ErrTooMany), errors.Is(err, secretuse.ErrUnsafeValue):
+		// Their messages name the path and field, never the value.
+		return "Cannot use that secret: " + detail(err) + ".", audit.Refused
+	case errors.Is(err, egress.ErrRedirect):
+		return "The destination redirected where Gatekeeper does not follow, so nothing it sent is returned: " + detail(err) + ".", audit.Refused
+	case errors.Is(err, egress.ErrNotAllowed):
+		return "That request is not allowed: " + detail(err) + ". Ask the operator if you need another destination.", audit.Refused
+	case errors.Is(err, egress.ErrInvalidURL), errors.Is(err, egress.ErrInvalidHeader):
+		return "Invalid input: " + err.Error() + ".", audit.Refused
+	case errors.Is(err, egress.ErrBlockedAddress):
+		return "That request is not allowed: " + detail(err) + ". Nothing was sent.", audit.Refused
+	case errors.Is(err, egress.ErrTooLarge):
+		return "Refused: " + detail(err) + "; none of it is returned.", audit.Refused
+	case errors.Is(err, egress.ErrTimeout), errors.Is(err, egress.ErrUnreachable):
+		return "The request failed: " + detail(err) + ". Nothing from it is returned.", audit.Failed
 	case errors.Is(err, errNotAllowed):
 		return "This tool is not available to your credential.", audit.Refused
 	case errors.As(err, &limited) && limited.Cooldown:
@@ -112,4 +132,14 @@ func (l *approvalLink) message() string {
 	return fmt.Sprintf("The human must approve %s access on Gatekeeper's approval page. Give them this link and ask them "+
 		"to open it and answer there (never ask them for a code in this chat): %s (open until %s). %s",
 		l.tier, l.url, l.expires.UTC().Format("15:04:05 UTC"), next)
+}
+// detail is an error's message without its class prefix: the packages
+// whose sentinels lead a message this way (secretuse, egress) write the
+// rest for the agent, naming what was wrong and never a value.
+func detail(err error) string {
+	msg := err.Error()
+	if _, rest, ok := strings.Cut(msg, ": "); ok {
+		return rest
+	}
+	return msg
 }

@@ -3,35 +3,37 @@ package mcptools
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
-	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/execsecret"
-	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
-	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/secretuse"
 )
 
 var runTool = &mcp.Tool{
 	Name:  "run_with_secret",
 	Title: "Run a command with a secret in its environment",
-	Description: "Run one of the commands the operator allowed, with fields of the secret at path put into its " +
-		"environment, so the value reaches the program and not your context. Returns the exit code and the " +
-		"output, with every occurrence of the values replaced by [REDACTED]. env maps an environment variable " +
-		"name to a field of the secret, e.g. {\"PGPASSWORD\": \"password\"}. Needs read access.",
+	Description: "Run one of the commands the operator allowed with secret values in its environment, so the value " +
+		"reaches the program and not your context. env maps an environment variable name either to a field of " +
+		"the secret at path, e.g. {\"PGPASSWORD\": \"password\"}, or to a placeholder naming any of your secrets, " +
+		"e.g. {\"TOKEN\": \"{{secret \\\"api/github\\\" \\\"token\\\"}}\"}; when every value is a placeholder, path " +
+		"may be omitted. Placeholders are refused in args: every process on the machine can read a command line. " +
+		"Returns the exit code and the output, with every occurrence of a value (and its common encodings) " +
+		"replaced by [REDACTED:PATH#FIELD]. Needs read access.",
 	Annotations: &mcp.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(true), IdempotentHint: false, OpenWorldHint: ptr(true)},
 }
 
-// RunIn is run_with_secret's input.
+// RunIn is run_with_secret's input. The names are a public interface.
 type RunIn struct {
-	Path    string            `json:"path" jsonschema:"the secret, relative to your secrets folder"`
-	Env     map[string]string `json:"env" jsonschema:"environment variable name -> the secret's field to put in it"`
+	Path    string            `json:"path,omitempty" jsonschema:"the secret whose fields env names, relative to your secrets folder; optional when every env value is a placeholder"`
+	Env     map[string]string `json:"env" jsonschema:"environment variable name -> a field of the secret at path, or a placeholder {{secret \"PATH\" \"FIELD\"}}"`
 	Command string            `json:"command" jsonschema:"absolute path of an allowed command"`
-	Args    []string          `json:"args,omitempty" jsonschema:"its arguments (no shell)"`
+	Args    []string          `json:"args,omitempty" jsonschema:"its arguments (no shell, no placeholders)"`
 }
 
 // RunOut is what the command did, values redacted.
@@ -43,36 +45,68 @@ type RunOut struct {
 	Redacted  int    `json:"redacted" jsonschema:"how many occurrences of the values were replaced"`
 }
 
-var envField = regexp.MustCompile(`^[A-Za-z0-9._@+=,:-]{1,128}$`)
+const maxEnv = 16
 
 func (t *tools) runWithSecret(ctx context.Context, c *call, in RunIn) (RunOut, error) {
-	p, err := c.setPath(in.Path, false)
-	if err != nil {
-		return RunOut{}, err
+	if len(in.Env) == 0 || len(in.Env) > maxEnv {
+		return RunOut{}, inputError("env must map 1 to 16 variable names to fields of the secret or placeholders")
 	}
-	if len(in.Env) == 0 || len(in.Env) > 16 {
-		return RunOut{}, inputError("env must map 1 to 16 variable names to fields of the secret")
-	}
-	for _, field := range in.Env {
-		if !envField.MatchString(field) {
-			return RunOut{}, inputError("env values must be field names of the secret")
+	for i, arg := range in.Args {
+		if tmpl, err := secretuse.Parse(arg); err != nil || tmpl.Len() > 0 {
+			return RunOut{}, inputError("argument " + strconv.Itoa(i+1) + " holds a placeholder; every process on the machine can read a command line, so put the secret in env and have the command read the variable")
 		}
 	}
+	// Each variable's reference: a placeholder, or a field of path.
+	refOf := map[string]secretuse.Ref{}
+	var fields []string // variables naming a field of path
+	for _, name := range slices.Sorted(maps.Keys(in.Env)) {
+		v := in.Env[name]
+		tmpl, err := secretuse.Parse(v)
+		if err != nil {
+			return RunOut{}, err
+		}
+		if tmpl.Len() > 0 {
+			ref, ok := tmpl.Only()
+			if !ok {
+				return RunOut{}, inputError("the value for " + name + " must be exactly one placeholder, with nothing around it")
+			}
+			refOf[name] = ref
+			continue
+		}
+		if !secretuse.ValidField(v) {
+			return RunOut{}, inputError("env values must be field names of the secret at path, or placeholders {{secret \"PATH\" \"FIELD\"}}")
+		}
+		fields = append(fields, name)
+	}
+	if len(fields) > 0 || in.Path != "" {
+		p, err := c.setPath(in.Path, false)
+		if err != nil {
+			return RunOut{}, err
+		}
+		for _, name := range fields {
+			refOf[name] = secretuse.Ref{Kind: secretuse.KindSecret, Path: p, Field: in.Env[name]}
+		}
+	}
+	var refs []secretuse.Ref
+	for _, name := range slices.Sorted(maps.Keys(refOf)) {
+		if !slices.Contains(refs, refOf[name]) {
+			refs = append(refs, refOf[name])
+		}
+	}
+	c.setSecrets(refs)
+
 	var grant *access.Grant
-	s, err := withRead(ctx, t, c, func(g *access.Grant) (*vault.KVSecret, error) {
+	vals, err := withRead(ctx, t, c, func(g *access.Grant) (*secretuse.Values, error) {
 		grant = g
-		return t.opts.Vault.KVReadVersion(ctx, g.Token, t.opts.KVMount, t.full(c, p), 0)
+		return t.resolver.Resolve(ctx, g.Token, t.opts.Folder(c.principal), refs)
 	})
 	if err != nil {
 		return RunOut{}, err
 	}
-	env := map[string]sensitive.String{}
-	for _, name := range slices.Sorted(maps.Keys(in.Env)) {
-		v, ok := s.Data[in.Env[name]].(string)
-		if !ok {
-			return RunOut{}, inputError(fmt.Sprintf("the secret has no text field %q", in.Env[name]))
-		}
-		env[name] = sensitive.New(v)
+	env := make(map[string]secretuse.Secret, len(refOf))
+	for name, ref := range refOf {
+		v, _ := vals.Get(ref)
+		env[name] = secretuse.Secret{Name: ref.Name(), Value: v}
 	}
 	c.reveal = "injected"
 	if err := t.intent(ctx, c, grant); err != nil {
@@ -88,5 +122,16 @@ func (t *tools) runWithSecret(ctx context.Context, c *call, in RunIn) (RunOut, e
 	case err != nil:
 		return RunOut{}, err
 	}
+	c.http.redacted = int64(res.Redacted)
 	return RunOut{ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr, Truncated: res.Truncated, Redacted: res.Redacted}, nil
+}
+
+// setSecrets remembers the references a call uses, for the audit log:
+// "path#field", space-separated (neither holds a space).
+func (c *call) setSecrets(refs []secretuse.Ref) {
+	names := make([]string, 0, len(refs))
+	for _, r := range refs {
+		names = append(names, r.Name())
+	}
+	c.secrets = strings.Join(names, " ")
 }

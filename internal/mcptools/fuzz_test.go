@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -17,8 +18,10 @@ import (
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/egress"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/execsecret"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/paths"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/secretuse"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
@@ -37,6 +40,7 @@ var fuzzTools = []string{
 	"read_secret", "secret_metadata", "list_secrets", "write_secret", "patch_secret",
 	"delete_secret", "undelete_secret", "destroy_secret",
 	"encrypt", "decrypt", "rewrap", "sign", "verify", "run_with_secret",
+	"http_request",
 }
 
 // FuzzToolCall calls a tool with arbitrary JSON arguments through a real MCP
@@ -107,6 +111,14 @@ func FuzzToolCall(f *testing.F) {
 				t.Fatalf("%s(%s): the audit records hold a secret: %s", name, args, e)
 			}
 		}
+		if name == "http_request" && !res.IsError {
+			b, _ := json.Marshal(res.StructuredContent)
+			for _, secret := range []string{fuzzValue, fuzzValue2} {
+				if strings.Contains(text+string(b), secret) {
+					t.Fatalf("%s(%s): the result holds a secret value: %s", name, args, b)
+				}
+			}
+		}
 		if res.IsError && refusedAsInput(text) && len(calls) > 0 {
 			t.Fatalf("%s(%s): refused as invalid (%q), yet called %v", name, args, text, calls)
 		}
@@ -119,10 +131,10 @@ func FuzzToolCall(f *testing.F) {
 }
 
 // refusedAsInput says the tool refused its input before doing anything.
-// A missing field of the secret (run_with_secret) is found only after the
-// secret was read, so it does not count.
+// A missing field of a secret, or a value that cannot be used, is found
+// only after the secret was read, so it does not count.
 func refusedAsInput(text string) bool {
-	if strings.Contains(text, "the secret has no text field") {
+	if strings.HasPrefix(text, "Cannot use that secret:") {
 		return false
 	}
 	return strings.HasPrefix(text, "Invalid input:") || strings.HasPrefix(text, paths.ErrInvalid.Error()) ||
@@ -164,7 +176,9 @@ type fuzzCall struct {
 	cas      *int64
 	reason   string
 	passcode string
-	env      map[string]sensitive.String
+	env      map[string]secretuse.Secret
+	request  egress.Request
+	err      error // what the real allowlist says of request
 }
 
 func (c fuzzCall) String() string { return c.what + " " + c.path }
@@ -228,6 +242,10 @@ func (c fuzzCall) check() string {
 		if len(c.env) == 0 || len(c.env) > 16 {
 			return fmt.Sprintf("%d variables", len(c.env))
 		}
+	case c.what == "Do":
+		if c.err != nil {
+			return fmt.Sprintf("sent a request the allowlist refuses: %v", c.err)
+		}
 	}
 	return ""
 }
@@ -270,7 +288,7 @@ func (r *fuzzRecorder) take() ([]fuzzCall, []audit.Event) {
 func fuzzSession(t testing.TB, rec *fuzzRecorder) *mcp.ClientSession {
 	s := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: "fuzz"}, nil)
 	Register(s, Options{
-		Access: &fuzzAccess{rec: rec}, Vault: &fuzzVault{rec: rec}, Exec: &fuzzRunner{rec: rec}, Audit: rec,
+		Access: &fuzzAccess{rec: rec}, Vault: &fuzzVault{rec: rec}, Exec: &fuzzRunner{rec: rec}, Egress: newFuzzEgress(t, rec), Audit: rec,
 		KVMount: "secret", TransitMount: "transit",
 		Folder:  func(access.Principal) string { return fuzzFolder },
 		KeyName: func(_ access.Principal, k string) string { return "p." + k },
@@ -413,7 +431,40 @@ func (v *fuzzVault) TransitVerify(_ context.Context, _ sensitive.String, mount, 
 // fuzzRunner records the command instead of running it.
 type fuzzRunner struct{ rec *fuzzRecorder }
 
-func (r *fuzzRunner) Run(_ context.Context, command string, _ []string, env map[string]sensitive.String) (execsecret.Result, error) {
+func (r *fuzzRunner) Run(_ context.Context, command string, _ []string, env map[string]secretuse.Secret) (execsecret.Result, error) {
 	r.rec.add(fuzzCall{what: "Run", path: command, env: env})
 	return execsecret.Result{Stdout: "ok"}, nil
+}
+
+// fuzzEgress decides with the real allowlist and, instead of sending,
+// answers with an echo of everything it was given, secrets included:
+// the tool must redact every one of them.
+type fuzzEgress struct {
+	rec  *fuzzRecorder
+	real *egress.Client
+}
+
+func newFuzzEgress(t testing.TB, rec *fuzzRecorder) *fuzzEgress {
+	c, err := egress.New(egress.Options{Destinations: []egress.Destination{
+		{URL: "https://api.example.com/v1/", Methods: []string{"GET", "POST", "PUT"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fuzzEgress{rec: rec, real: c}
+}
+
+func (e *fuzzEgress) Allows(agent string) bool { return e.real.Allows(agent) }
+
+func (e *fuzzEgress) Check(agent string, r egress.Request) error { return e.real.Check(agent, r) }
+
+func (e *fuzzEgress) Do(_ context.Context, agent string, r egress.Request) (*egress.Response, error) {
+	e.rec.add(fuzzCall{what: "Do", path: r.URL, request: r, err: e.real.Check(agent, r)})
+	echo := r.URL + "\n" + string(r.Body)
+	h := http.Header{}
+	for name, v := range r.Header {
+		echo += "\n" + name + ": " + v[0]
+		h.Set("X-Echo-"+name, v[0])
+	}
+	return &egress.Response{Status: 200, Header: h, Body: []byte(echo)}, nil
 }

@@ -7,7 +7,8 @@ import "slices"
 // for access, see its status and give access up.
 //
 //	scope    tools
-//	read     read_secret, secret_metadata
+//	read     read_secret, secret_metadata, http_request (for an agent
+//	         with at least one allowed destination)
 //	list     list_secrets
 //	write    escalate, write_secret, patch_secret, release
 //	delete   delete_secret, undelete_secret, destroy_secret
@@ -21,6 +22,7 @@ var toolScopes = map[string]string{
 	"logout":          "",
 	"read_secret":     "read",
 	"secret_metadata": "read",
+	"http_request":    "read",
 	"list_secrets":    "list",
 	"escalate":        "write",
 	"write_secret":    "write",

@@ -22,6 +22,7 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/execsecret"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/secretuse"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/tracing"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
@@ -59,7 +60,7 @@ type Vault interface {
 
 // Runner runs a local command with secret values in its environment.
 type Runner interface {
-	Run(ctx context.Context, command string, args []string, env map[string]sensitive.String) (execsecret.Result, error)
+	Run(ctx context.Context, command string, args []string, env map[string]secretuse.Secret) (execsecret.Result, error)
 }
 
 // Recorder receives audit events. An error means the event was not
@@ -84,6 +85,9 @@ type Options struct {
 	Reveal func(p access.Principal, path string) bool
 	// Exec, if set, adds run_with_secret (stdio only, off by default).
 	Exec Runner
+	// Egress, if set, adds http_request for the principals it allows
+	// (Include decides which principals' servers list it).
+	Egress Egress
 	// Caller says who calls and what the credential allows. Over stdio it is
 	// the one configured principal with no scope restriction.
 	Caller func(ctx context.Context, req *mcp.CallToolRequest) (Caller, error)
@@ -115,7 +119,10 @@ type Caller struct {
 	Scopes []string
 }
 
-type tools struct{ opts Options }
+type tools struct {
+	opts     Options
+	resolver *secretuse.Resolver
+}
 
 // Register adds the tools to s.
 func Register(s *mcp.Server, opts Options) {
@@ -143,7 +150,7 @@ func Register(s *mcp.Server, opts Options) {
 	if opts.Links == nil {
 		opts.Links = func(access.Principal, access.Tier) (string, bool) { return "", false }
 	}
-	t := &tools{opts: opts}
+	t := &tools{opts: opts, resolver: secretuse.NewResolver(secretuse.ResolverOptions{Vault: opts.Vault, Mount: opts.KVMount})}
 	add(s, t, withCodes(authenticateTool, opts.PasscodeFallback), t.authenticate)
 	add(s, t, withCodes(escalateTool, opts.PasscodeFallback), t.escalate)
 	add(s, t, statusTool, t.status)
@@ -165,6 +172,9 @@ func Register(s *mcp.Server, opts Options) {
 	if opts.Exec != nil {
 		add(s, t, runTool, t.runWithSecret)
 	}
+	if opts.Egress != nil {
+		add(s, t, httpTool, t.httpRequest)
+	}
 }
 
 // call is one tool call as the handlers see it.
@@ -173,9 +183,23 @@ type call struct {
 	principal access.Principal
 	tool      string
 	path      string // the agent's path, once validated, for the audit log
-	reveal    string // "revealed" or "withheld", when the call read values
+	reveal    string // "revealed", "withheld" or "injected", when the call read values
 	// tier and accessor name the grant the call used, for the audit log.
 	tier, accessor string
+	// secrets names the references a call used secrets through
+	// ("path#field", space-separated); never values.
+	secrets string
+	// http is what http_request did, for the audit log.
+	http httpAudit
+}
+
+// httpAudit is the audit view of a use of secrets: for http_request, where
+// the request went as written (placeholders, never values), how, and what
+// came back; for both tools, how many markers the agent got.
+type httpAudit struct {
+	destination, method string
+	status, sent, recvd int64
+	redacted            int64
 }
 
 type handler[In, Out any] func(ctx context.Context, c *call, in In) (Out, error)
@@ -203,9 +227,9 @@ func add[In, Out any](s *mcp.Server, t *tools, tool *mcp.Tool, h handler[In, Out
 			// The approval goes on; the agent passes its link on.
 			err = link
 		}
-		ev := audit.Event{Event: audit.ToolCall, Outcome: audit.OK, CorrelationID: id, Principal: string(c.principal),
-			Tool: tool.Name, Path: c.path, Tier: c.tier, Accessor: c.accessor, Reveal: c.reveal,
-			DurationMS: time.Since(start).Milliseconds()}
+		ev := c.event(audit.Event{Event: audit.ToolCall, Outcome: audit.OK, CorrelationID: id,
+			DurationMS: time.Since(start).Milliseconds()})
+		ev.HTTPStatus, ev.BytesReceived, ev.Redactions = c.http.status, c.http.recvd, c.http.redacted
 		if err != nil {
 			msg, outcome := agentMessage(err)
 			ev.Outcome, ev.Detail = outcome, auditDetail(err, msg)
@@ -244,10 +268,14 @@ func withCodes(tool *mcp.Tool, fallback bool) *mcp.Tool {
 // grant. If that cannot be recorded, nothing is done.
 func (t *tools) intent(ctx context.Context, c *call, g *access.Grant) error {
 	c.tier, c.accessor = g.Tier.String(), g.Accessor
-	return t.opts.Audit.Record(ctx, audit.Event{
-		Event: audit.ToolRequest, Outcome: audit.OK, Principal: string(c.principal), Tool: c.tool,
-		Path: c.path, Tier: c.tier, ApprovalID: g.ApprovalID, Accessor: g.Accessor, Reveal: c.reveal,
-	})
+	return t.opts.Audit.Record(ctx, c.event(audit.Event{Event: audit.ToolRequest, Outcome: audit.OK, ApprovalID: g.ApprovalID}))
+}
+
+// event fills in what the call knows about itself.
+func (c *call) event(e audit.Event) audit.Event {
+	e.Principal, e.Tool, e.Path, e.Tier, e.Accessor, e.Reveal = string(c.principal), c.tool, c.path, c.tier, c.accessor, c.reveal
+	e.Secrets, e.Destination, e.HTTPMethod, e.BytesSent = c.secrets, c.http.destination, c.http.method, c.http.sent
+	return e
 }
 
 // run checks the caller, its scopes and its rate before the handler runs.

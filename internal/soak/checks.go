@@ -79,6 +79,7 @@ var grantTools = map[string]bool{
 	"read_secret": true, "list_secrets": true, "secret_metadata": true,
 	"write_secret": true, "patch_secret": true, "delete_secret": true, "undelete_secret": true,
 	"encrypt": true, "decrypt": true, "rewrap": true, "sign": true, "verify": true, "run_with_secret": true,
+	"http_request": true,
 }
 
 // writeTools need a write grant.

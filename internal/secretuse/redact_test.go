@@ -1,4 +1,4 @@
-package execsecret
+package secretuse
 
 import (
 	"bytes"
@@ -13,6 +13,15 @@ import (
 )
 
 const R = sensitive.Redacted
+
+// plain makes unnamed secrets: their marker is the plain [REDACTED].
+func plain(values ...string) *Redactor {
+	var s []Secret
+	for _, v := range values {
+		s = append(s, Secret{Value: sensitive.New(v)})
+	}
+	return NewRedactor(s)
+}
 
 func TestRedact(t *testing.T) {
 	const secret = `s3cr3t-Zq9#Xw2!Lp<&>"\`
@@ -50,7 +59,7 @@ func TestRedact(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, n := newRedactor(tc.values).redact([]byte(tc.in), false)
+			got, n := plain(tc.values...).Redact([]byte(tc.in))
 			if string(got) != tc.want || n != tc.n {
 				t.Errorf("redact(%q) = %q, %d; want %q, %d", tc.in, got, n, tc.want, tc.n)
 			}
@@ -59,7 +68,7 @@ func TestRedact(t *testing.T) {
 }
 
 func TestPartialTail(t *testing.T) {
-	r := newRedactor([]string{"abcdefgh"})
+	r := plain("abcdefgh")
 	tests := []struct {
 		in   string
 		want int
@@ -80,43 +89,6 @@ func TestPartialTail(t *testing.T) {
 	}
 }
 
-func TestCaptureText(t *testing.T) {
-	const secret = "Zq9#Xw2!Lp-secret"
-	r := newRedactor([]string{secret})
-	tests := []struct {
-		name      string
-		buf       string
-		overflow  bool
-		max       int
-		want      string
-		truncated bool
-	}{
-		{"ok/fits", "a" + secret, false, 100, "a" + R, false},
-		{"ok/secret-across-the-cut", strings.Repeat("a", 8) + secret + "tail", false, 12, "aaaaaaaa[RED", true},
-		{"ok/partial-at-capture-end", "aaa" + secret[:9], true, 100, "aaa", true},
-		{"ok/partial-hex-at-capture-end", "aaa" + hex.EncodeToString([]byte(secret))[:9], true, 100, "aaa", true},
-		{"ok/partial-without-overflow-is-output", "aaa" + secret[:9], false, 100, "aaa" + secret[:9], false},
-		{"ok/utf8-not-split", "aé", false, 2, "a", true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := &capture{buf: []byte(tc.buf), overflow: tc.overflow}
-			got, _, truncated := c.text(r, tc.max)
-			if got != tc.want || truncated != tc.truncated {
-				t.Errorf("text() = %q, %v; want %q, %v", got, truncated, tc.want, tc.truncated)
-			}
-		})
-	}
-}
-
-func TestCaptureDrainsPastLimit(t *testing.T) {
-	c := &capture{limit: 10}
-	c.readFrom(bytes.NewReader(bytes.Repeat([]byte("x"), 100_000)))
-	if len(c.buf) != 10 || !c.overflow {
-		t.Errorf("captured %d bytes, overflow %v; want 10, true", len(c.buf), c.overflow)
-	}
-}
-
 // FuzzRedact puts a value and its encodings in fuzzed output: whatever is
 // left between the markers never holds one of them, and when the capture
 // stops anywhere in the stream, no byte of an occurrence is left in clear.
@@ -129,11 +101,11 @@ func FuzzRedact(f *testing.F) {
 		if len(strings.TrimSpace(value)) < MinValueLen || len(value)+len(before)+len(after) > 512 {
 			return
 		}
-		r := newRedactor([]string{value})
+		r := plain(value)
 		b64 := base64.StdEncoding.EncodeToString([]byte(value))
 		hx := hex.EncodeToString([]byte(value))
 		in := before + value + after + b64 + before + hx + after
-		out, n := r.redact([]byte(in), false)
+		out, n := r.Redact([]byte(in))
 		if n == 0 {
 			t.Fatalf("nothing redacted in %q", in)
 		}
@@ -163,16 +135,65 @@ func FuzzRedact(f *testing.F) {
 
 // covered marks the bytes of b inside any occurrence of any needle, the
 // slow, obvious way.
-func covered(r *redactor, b []byte) []bool {
+func covered(r *Redactor, b []byte) []bool {
 	c := make([]bool, len(b))
 	for _, n := range r.needles {
 		for i := range b {
-			if bytes.HasPrefix(b[i:], n) {
-				for j := i; j < i+len(n); j++ {
+			if bytes.HasPrefix(b[i:], n.b) {
+				for j := i; j < i+len(n.b); j++ {
 					c[j] = true
 				}
 			}
 		}
 	}
 	return c
+}
+
+func TestRedactNamesTheSecret(t *testing.T) {
+	token := Secret{Name: "api/github#token", Value: sensitive.New("ghp-abcdef123456")}
+	pw := Secret{Name: "db/pg#password", Value: sensitive.New("123456-pw-xyz")}
+	tests := []struct {
+		name    string
+		secrets []Secret
+		in      string
+		want    string
+		n       int
+	}{
+		{"ok/one", []Secret{token}, "auth: ghp-abcdef123456.", "auth: [REDACTED:api/github#token].", 1},
+		{"ok/encoded", []Secret{token}, hex.EncodeToString([]byte("ghp-abcdef123456")), "[REDACTED:api/github#token]", 1},
+		{"ok/two", []Secret{token, pw}, "ghp-abcdef123456 123456-pw-xyz", "[REDACTED:api/github#token] [REDACTED:db/pg#password]", 2},
+		{"ok/overlap-merged", []Secret{token, pw}, "ghp-abcdef123456-pw-xyz", "[REDACTED:api/github#token|db/pg#password]", 1},
+		{"ok/same-name-twice", []Secret{token, token}, "ghp-abcdef123456", "[REDACTED:api/github#token]", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, n := NewRedactor(tc.secrets).RedactString(tc.in)
+			if got != tc.want || n != tc.n {
+				t.Errorf("Redact(%q) = %q, %d; want %q, %d", tc.in, got, n, tc.want, tc.n)
+			}
+		})
+	}
+}
+
+func TestRedactCutDropsPartialTail(t *testing.T) {
+	r := NewRedactor([]Secret{{Name: "a#b", Value: sensitive.New("abcdefgh")}})
+	got, n := r.RedactCut([]byte("xx abcdefgh yy abcd"))
+	if string(got) != "xx [REDACTED:a#b] yy " || n != 1 {
+		t.Errorf("RedactCut = %q, %d", got, n)
+	}
+}
+
+func TestMarker(t *testing.T) {
+	for _, tc := range []struct {
+		names []string
+		want  string
+	}{
+		{nil, R},
+		{[]string{""}, R},
+		{[]string{"b#x", "a#y", "b#x"}, "[REDACTED:a#y|b#x]"},
+	} {
+		if got := Marker(tc.names...); got != tc.want {
+			t.Errorf("Marker(%q) = %q, want %q", tc.names, got, tc.want)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package execsecret
+package secretuse
 
 import (
 	"bytes"
@@ -12,32 +12,87 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
-// redactor replaces every form of a set of secret values in output.
-type redactor struct {
-	needles [][]byte
+// MinValueLen is the shortest secret value that may be used, measured after
+// trimming surrounding whitespace. Shorter values cannot be redacted from
+// output without either leaking them or shredding the output.
+const MinValueLen = 4
+
+// Marker is what replaces an occurrence of the secrets named: "[REDACTED:
+// api/github#token]", or for occurrences of several secrets that overlap,
+// one marker naming each, "[REDACTED:a#x|b#y]". A secret without a name is
+// replaced by the plain sensitive.Redacted.
+func Marker(names ...string) string {
+	names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == "" })
+	if len(names) == 0 {
+		return sensitive.Redacted
+	}
+	slices.Sort(names)
+	return "[REDACTED:" + strings.Join(slices.Compact(names), "|") + "]"
+}
+
+// Redactor replaces every form of a set of secret values in output with a
+// marker naming the secret. It is safe for concurrent use.
+type Redactor struct {
+	names   []string // names[i] is what needles with owner i are shown as
+	needles []needle
 	longest int
 }
 
-func newRedactor(values []string) *redactor {
-	seen := make(map[string]bool)
-	r := &redactor{}
-	for _, v := range values {
-		for _, f := range forms(v) {
-			if len(f) < MinValueLen || seen[f] {
+type needle struct {
+	b     []byte
+	owner int
+}
+
+// NewRedactor returns a redactor for secrets. A form shorter than
+// MinValueLen is not looked for (callers refuse such values).
+func NewRedactor(secrets []Secret) *Redactor {
+	r := &Redactor{}
+	seen := make(map[string]int) // form -> index in needles
+	for _, s := range secrets {
+		owner := slices.Index(r.names, s.Name)
+		if owner < 0 {
+			owner = len(r.names)
+			r.names = append(r.names, s.Name)
+		}
+		for _, f := range forms(s.Value.Reveal()) {
+			if len(f) < MinValueLen {
 				continue
 			}
-			seen[f] = true
-			r.needles = append(r.needles, []byte(f))
+			if _, dup := seen[f]; dup {
+				continue
+			}
+			seen[f] = len(r.needles)
+			r.needles = append(r.needles, needle{b: []byte(f), owner: owner})
 			r.longest = max(r.longest, len(f))
 		}
 	}
 	return r
 }
 
+// Longest is the length of the longest form looked for: how much more than
+// a limit a stream must be captured for a form across the limit to be seen.
+func (r *Redactor) Longest() int { return r.longest }
+
+// Redact replaces every byte of b that lies in an occurrence of any form of
+// any secret, overlapping occurrences included, and returns the result and
+// the number of markers put in.
+func (r *Redactor) Redact(b []byte) ([]byte, int) { return r.redact(b, false) }
+
+// RedactCut is Redact for a stream that was cut short: a trailing fragment
+// that could be the start of a form is dropped as well, together with any
+// occurrence overlapping it.
+func (r *Redactor) RedactCut(b []byte) ([]byte, int) { return r.redact(b, true) }
+
+// RedactString is Redact for text.
+func (r *Redactor) RedactString(s string) (string, int) {
+	out, n := r.Redact([]byte(s))
+	return string(out), n
+}
+
 // forms lists the spellings of v that are replaced: v itself and v trimmed
 // of surrounding whitespace (a value stored with a newline is usually
-// printed without it), and for each the encodings a command or a user is
-// likely to print a credential in.
+// printed without it), and for each the encodings a command, a server or a
+// user is likely to print a credential in.
 func forms(v string) []string {
 	bases := []string{v}
 	if t := strings.TrimSpace(v); t != v {
@@ -90,14 +145,14 @@ func jsonEscapes(s string) []string {
 	return out
 }
 
-type span struct{ start, end int }
+// span is a run of bytes to replace and the secrets (indexes into names)
+// whose forms cover it.
+type span struct {
+	start, end int
+	owners     []int
+}
 
-// redact replaces with [REDACTED] every byte of b that lies in an occurrence
-// of any needle, overlapping occurrences included, and returns the result
-// and the number of replacements. With cutTail, b is a stream cut short,
-// and a trailing fragment that could be the start of a secret is dropped,
-// together with any occurrence overlapping it.
-func (r *redactor) redact(b []byte, cutTail bool) ([]byte, int) {
+func (r *Redactor) redact(b []byte, cutTail bool) ([]byte, int) {
 	spans, end := r.plan(b, cutTail)
 	if len(spans) == 0 && end == len(b) {
 		return b, 0
@@ -106,7 +161,11 @@ func (r *redactor) redact(b []byte, cutTail bool) ([]byte, int) {
 	prev := 0
 	for _, s := range spans {
 		out = append(out, b[prev:s.start]...)
-		out = append(out, sensitive.Redacted...)
+		names := make([]string, 0, len(s.owners))
+		for _, o := range s.owners {
+			names = append(names, r.names[o])
+		}
+		out = append(out, Marker(names...)...)
 		prev = s.end
 	}
 	out = append(out, b[prev:end]...)
@@ -115,18 +174,19 @@ func (r *redactor) redact(b []byte, cutTail bool) ([]byte, int) {
 
 // plan returns the sorted, disjoint spans of b to replace and where the
 // output ends.
-func (r *redactor) plan(b []byte, cutTail bool) ([]span, int) {
+func (r *Redactor) plan(b []byte, cutTail bool) ([]span, int) {
 	var spans []span
 	for _, n := range r.needles {
+		first := len(spans)
 		for off := 0; off < len(b); {
-			i := bytes.Index(b[off:], n)
+			i := bytes.Index(b[off:], n.b)
 			if i < 0 {
 				break
 			}
-			s := span{off + i, off + i + len(n)}
+			s := span{off + i, off + i + len(n.b), []int{n.owner}}
 			// Occurrences of one needle come in order; fold overlapping
 			// ones ("aaaa" in "aaaaaa") as we go.
-			if k := len(spans) - 1; k >= 0 && spans[k].start <= s.start && s.start < spans[k].end {
+			if k := len(spans) - 1; k >= first && spans[k].start <= s.start && s.start < spans[k].end {
 				spans[k].end = max(spans[k].end, s.end)
 			} else {
 				spans = append(spans, s)
@@ -139,6 +199,11 @@ func (r *redactor) plan(b []byte, cutTail bool) ([]span, int) {
 	for _, s := range spans {
 		if k := len(merged) - 1; k >= 0 && s.start < merged[k].end {
 			merged[k].end = max(merged[k].end, s.end)
+			for _, o := range s.owners {
+				if !slices.Contains(merged[k].owners, o) {
+					merged[k].owners = append(merged[k].owners, o)
+				}
+			}
 			continue
 		}
 		merged = append(merged, s)
@@ -162,9 +227,10 @@ func (r *redactor) plan(b []byte, cutTail bool) ([]span, int) {
 // start of some needle: where a stream was cut, the beginning of a secret
 // that was cut off. It runs the Knuth–Morris–Pratt automaton of each needle
 // over the end of b, so it is linear in the needles' length.
-func (r *redactor) partialTail(b []byte) int {
+func (r *Redactor) partialTail(b []byte) int {
 	longest := 0
-	for _, n := range r.needles {
+	for _, nd := range r.needles {
+		n := nd.b
 		fail := kmpFailure(n)
 		tail := b[max(0, len(b)-len(n)):]
 		k := 0
