@@ -133,6 +133,7 @@ func (l *approvalLink) message() string {
 		"to open it and answer there (never ask them for a code in this chat): %s (open until %s). %s",
 		l.tier, l.url, l.expires.UTC().Format("15:04:05 UTC"), next)
 }
+
 // detail is an error's message without its class prefix: the packages
 // whose sentinels lead a message this way (secretuse, egress) write the
 // rest for the agent, naming what was wrong and never a value.

@@ -116,15 +116,16 @@ owns laid over it (addresses, listeners and every file it mounts).
 {{- if .Values.secrets.passkeyEnroll.secretName -}}
 {{- $_ := set $passkey "enroll_token_file" (printf "/var/run/secrets/gatekeeper/passkey-enroll/%s" .Values.secrets.passkeyEnroll.key) -}}
 {{- end -}}
-{{- if .Values.passkeyPage.enabled -}}
-{{- $_ := set $passkey "listen" (printf "0.0.0.0:%d" (int .Values.passkeyPage.port)) -}}
-{{- if .Values.http.tls.enabled -}}
-{{- $_ := set $passkey "tls_cert_file" "/var/run/secrets/gatekeeper/tls/tls.crt" -}}
-{{- $_ := set $passkey "tls_key_file" "/var/run/secrets/gatekeeper/tls/tls.key" -}}
-{{- end -}}
-{{- end -}}
 {{- if $passkey -}}
 {{- $_ := set $approval "passkey" $passkey -}}
+{{- end -}}
+{{- if .Values.passkeyPage.enabled -}}
+{{- $page := dict "listen" (printf "0.0.0.0:%d" (int .Values.passkeyPage.port)) -}}
+{{- if .Values.http.tls.enabled -}}
+{{- $_ := set $page "tls_cert_file" "/var/run/secrets/gatekeeper/tls/tls.crt" -}}
+{{- $_ := set $page "tls_key_file" "/var/run/secrets/gatekeeper/tls/tls.key" -}}
+{{- end -}}
+{{- $_ := set $approval "page" $page -}}
 {{- end -}}
 {{- if $approval -}}
 {{- $_ := set $own "approval" $approval -}}
