@@ -11,7 +11,7 @@
 //	         new approval on expiry)      on expiry revoke and drop to read)
 //
 // Everything that is not an approval leaves the agent with no new access:
-// denial, timeout, a missing passcode, an unreachable Vault, shutdown. Every
+// denial, timeout, a refused passcode, an unreachable Vault, shutdown. Every
 // grant that ends is revoked in Vault, not just forgotten, and every token
 // must come back from the Issuer with a TTL no longer than its grant, so a
 // killed process leaves nothing usable past expiry.

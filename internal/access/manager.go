@@ -278,9 +278,9 @@ func coversAll(granted, want []string) bool {
 const autoReason = "read access, started by a read"
 
 // ForRead returns the grant whose token p reads with: write if live, else
-// read. With neither, it starts one read approval (a push method completes
-// it; a passcode method reports ErrPasscodeRequired). If that approval does
-// not succeed, later reads return ErrNotAuthenticated until Authenticate.
+// read. With neither, it starts one read approval (the human answers it on
+// its page, or a push). If that approval does not succeed, later reads
+// return ErrNotAuthenticated until Authenticate.
 func (m *Manager) ForRead(ctx context.Context, p Principal, trigger string) (*Grant, error) {
 	if err := m.refresh(ctx, p, Read, false); err != nil {
 		return nil, err

@@ -131,7 +131,7 @@ Gatekeeper (dev approver) serves MCP at %s/mcp for agent %q; its dev Vault is %s
 Connect Claude Code:
   claude mcp add --transport http gatekeeper %s/mcp --header "X-API-Key: %s"
 
-Approval requests appear here: answer y or n. Sample secrets: %s.
+Approval requests appear here: answer y or n (each also has a page, with Deny). Sample secrets: %s.
 Admin access to this dev Vault (dev only): VAULT_ADDR=%s VAULT_TOKEN=%s
 Press Ctrl-C to stop; the dev Vault forgets everything.
 `, url, devAgent, srv.Addr, url, key, strings.Join(sampleNames(), ", "), srv.Addr, srv.RootToken)
@@ -167,7 +167,9 @@ Any other MCP client: run this command over stdio:
 	fmt.Fprintf(w, "  %s\n", b)
 	fmt.Fprintf(w, `
 Sample secrets: %s (try: "list my secrets", then "read demo/database").
-The agent asks for read access with authenticate: give it the code your authenticator app shows.
+When the agent asks for access, you get a link to Gatekeeper's approval page (your client shows it,
+or the agent passes it on): open it and type the code your authenticator app shows there, never in
+the chat.
 Admin access to this dev Vault (dev only): VAULT_ADDR=%s VAULT_TOKEN=%s
 Press Ctrl-C to stop; the dev Vault keeps everything in memory and forgets it.
 `, strings.Join(sampleNames(), ", "), srv.Addr, srv.RootToken)

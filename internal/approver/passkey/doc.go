@@ -1,8 +1,9 @@
-// Package passkey approves requests on a web page with a WebAuthn passkey or
-// security key. Approve records the request, sends the human a link
-// (Options.Notify, for example a Webhook to ntfy or Slack) and waits; the
-// page shows everything approver.Describe gives and two buttons, Approve
-// and Deny, each of which needs a registered key with user verification.
+// Package passkey approves requests with a WebAuthn passkey or security
+// key. Approve opens the request's approval page (package page, which sends
+// the human its link and shows everything approver.Describe gives) with two
+// buttons, Approve and Deny, each of which needs a registered key with user
+// verification; this package verifies those answers (page.Ceremony) and
+// serves the registration page on the same listener.
 //
 // # Binding an answer to one request and one decision
 //
@@ -34,13 +35,8 @@
 //
 // # What the page trusts
 //
-// Anyone with the link may see a request: its id is in the audit log and
-// the agent knows it, and nothing on the page is secret. Only a registered
-// key can answer. POSTs must come from one of Options.RPOrigins (Origin
-// header) with a JSON body of at most 64 KiB; the pages load only their own
-// embedded script and style sheet (no inline script, no CDN), cannot be
-// framed and are never cached.
-//
-// Pending requests live in memory: a restart ends them (Approve's caller
-// sees its context end) and their links then say the request is unknown.
+// Anyone with the link may see a request (nothing on the page is secret);
+// only a registered key can answer it, Approve or Deny. The page package
+// checks every POST's Origin and bounds its body; WebAuthn checks the
+// assertion's origin against Options.RPOrigins.
 package passkey
