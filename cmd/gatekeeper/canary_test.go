@@ -50,9 +50,14 @@ agents:
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 	// Failure paths before any access.
-	a.fails("read_secret", map[string]any{"path": "db"}, "approval page")
+	// The read relays its approval's page, where three wrong codes end it:
+	// reads then wait for authenticate.
+	link := linkIn(a.fails("read_secret", map[string]any{"path": "db"}, "approval page"))
 	a.fails("authenticate", map[string]any{"passcode": canaryPasscode}, "does not take approval codes")
 	a.fails("write_secret", map[string]any{"path": "db", "data": map[string]any{"password": canaryWritten}}, "escalate")
+	for range 3 {
+		human.Code(t, link, e.auth.Wrong(t))
+	}
 	a.fails("encrypt", map[string]any{"plaintext": b64(canarySecret)}, "authenticate")
 
 	a.authenticate()

@@ -274,6 +274,12 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 	if errors.Is(err, ErrDenied) && !errors.Is(err, ErrWrongPasscode) && m.opts.DenialCooldown > 0 {
 		st.coolUntil[req.Tier] = m.opts.Clock.Now().Add(m.opts.DenialCooldown)
 	}
+	if err != nil && req.Tier == Read && req.Reason == autoReason && !errors.Is(err, ErrPasscodeRequired) && !errors.Is(err, ErrClosed) {
+		// A read's approval that did not succeed spends the renewal, even
+		// when the read that started it stopped waiting (its client was
+		// handed the page's link): reads then wait for authenticate.
+		st.autoSpent = true
+	}
 	f.grant, f.err = g, err
 	unclaimed := f.unclaimed(req.Tier)
 	m.mu.Unlock()

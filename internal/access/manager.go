@@ -294,13 +294,9 @@ func (m *Manager) ForRead(ctx context.Context, p Principal, trigger string) (*Gr
 	if spent {
 		return nil, ErrNotAuthenticated
 	}
-	g, err := m.approve(ctx, p, Read, autoReason, trigger, nil, sensitive.String{})
-	if err != nil && !errors.Is(err, ErrPasscodeRequired) && !errors.Is(err, ErrClosed) && ctx.Err() == nil {
-		m.mu.Lock()
-		m.state(p).autoSpent = true
-		m.mu.Unlock()
-	}
-	return g, err
+	// If the approval does not succeed, run spends the renewal, whether or
+	// not this caller still waits for it.
+	return m.approve(ctx, p, Read, autoReason, trigger, nil, sensitive.String{})
 }
 
 // ForWrite returns p's live write grant for path, or ErrWriteRequired (a

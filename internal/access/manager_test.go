@@ -1018,3 +1018,34 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestReadRenewalSpentWhenCallerLeft: a read whose client was handed the
+// approval's page stops waiting; if that approval then fails, the renewal
+// is still spent, so reads do not start approval after approval.
+func TestReadRenewalSpentWhenCallerLeft(t *testing.T) {
+	f := newFixture(t)
+	release := make(chan struct{})
+	f.issuer.setDecide(func(context.Context, Request) error {
+		<-release
+		return fmt.Errorf("%w: %w", ErrDenied, ErrWrongPasscode)
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() {
+		_, err := f.m.ForRead(ctx, agent, "read_secret a")
+		done <- err
+	}()
+	waitPending(t, f.m, agent)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("ForRead = %v, want the caller's cancellation", err)
+	}
+	close(release)
+	waitUntil(t, func() bool { return len(f.m.Status(agent).Pending) == 0 })
+	if _, err := f.m.ForRead(t.Context(), agent, "read_secret a"); !errors.Is(err, ErrNotAuthenticated) {
+		t.Fatalf("read after the failed approval = %v, want ErrNotAuthenticated", err)
+	}
+	if n := f.issuer.issueCount(); n != 1 {
+		t.Errorf("approvals asked = %d, want 1", n)
+	}
+}

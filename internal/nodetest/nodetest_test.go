@@ -239,6 +239,7 @@ func checkEchoResult(t *testing.T, got nodetest.ClientResult) {
 	if got.Calls[1].Error != "" {
 		got.Calls[1].Error = "(set)"
 	}
+	got.Stderr = "" // the client's (and mcp-remote's) chatter
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("client.mjs result mismatch (-want +got):\n%s", diff)
 	}
