@@ -79,29 +79,27 @@ func offerLinks(ctx context.Context, c *call) (_ context.Context, relayed func()
 	}
 	ctx, stopWaiting := context.WithCancelCause(ctx)
 	var (
-		mu   sync.Mutex
-		link *approvalLink
+		mu      sync.Mutex
+		relayOf *approvalLink
 	)
 	relay := func(l *approvalLink) {
-		if l.tier == access.Destroy {
-			return
-		}
 		mu.Lock()
-		if link == nil {
-			link = l
+		if relayOf == nil {
+			relayOf = l
 		}
 		mu.Unlock()
 		stopWaiting(l)
 	}
 	elicits := elicitsURLs(session)
 	ctx = approver.WithLinkHandler(ctx, func(lctx context.Context, link approver.Link, req access.Request) {
-		url := link.URL
-		l := &approvalLink{url: url, tier: req.Tier, expires: req.Expires}
-		if !link.Answer {
-			relay = func(*approvalLink) {} // the call waits for the push
-		}
+		l := &approvalLink{url: link.URL, tier: req.Tier, expires: req.Expires}
+		// Relayed only when the human must open the page to answer, and the
+		// call's token is not for this call alone.
+		mayRelay := link.Answer && req.Tier != access.Destroy
 		if !elicits {
-			relay(l)
+			if mayRelay {
+				relay(l)
+			}
 			return
 		}
 		go func() {
@@ -109,13 +107,15 @@ func offerLinks(ctx context.Context, c *call) (_ context.Context, relayed func()
 			defer cancel()
 			res, err := session.Elicit(ectx, &mcp.ElicitParams{
 				Mode:          "url",
-				URL:           url,
+				URL:           link.URL,
 				ElicitationID: req.ID,
 				Message: fmt.Sprintf("Gatekeeper: %s asks for %s access (%s). Open the page to see the request and answer it there.",
 					req.Principal, req.Tier, req.Reason),
 			})
 			if err != nil || res == nil || res.Action != "accept" {
-				relay(l)
+				if mayRelay {
+					relay(l)
+				}
 				return
 			}
 			// The client opened the page; tell it when the request is over.
@@ -132,7 +132,7 @@ func offerLinks(ctx context.Context, c *call) (_ context.Context, relayed func()
 		mu.Lock()
 		defer mu.Unlock()
 		stopWaiting(nil)
-		return link
+		return relayOf
 	}
 }
 

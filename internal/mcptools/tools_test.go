@@ -519,3 +519,28 @@ func TestEachCallIsASpan(t *testing.T) {
 		t.Errorf("span attributes = %v", got)
 	}
 }
+
+// TestPushLinkNotRelayed: a page that only shows a push's request (the
+// human answers on their phone) is not relayed: the call waits for the
+// push and succeeds.
+func TestPushLinkNotRelayed(t *testing.T) {
+	acc := &stubAccess{authenticate: func(ctx context.Context) (access.Status, error) {
+		approver.ShowLink(ctx, approver.Link{URL: "http://localhost:8444/approve/push", Answer: false}, access.Request{
+			ID: "apr_4", Principal: "p", Tier: access.Read, Expires: time.Now().Add(time.Minute),
+		})
+		select {
+		case <-ctx.Done():
+			return access.Status{}, ctx.Err()
+		case <-time.After(200 * time.Millisecond): // the human approves the push
+			return access.Status{Tier: access.Read}, nil
+		}
+	}}
+	cs := connect(t, acc, &stubKV{}, &recorder{}, nil)
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "authenticate", Arguments: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.IsError {
+		t.Fatalf("authenticate with a push: %q, want it to wait for the push", res.Content[0].(*mcp.TextContent).Text)
+	}
+}
