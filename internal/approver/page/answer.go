@@ -117,7 +117,7 @@ func endedMessage(p *Pending) string {
 func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 	_, d, ok := s.lookup(r.PathValue("token"))
 	if !ok {
-		s.RenderMessage(w, http.StatusNotFound, Message{
+		s.renderMessage(w, http.StatusNotFound, message{
 			Static: "../static", Title: "Unknown approval request", State: "unknown",
 			Message: "This link leads to no approval request (it may be from before Gatekeeper restarted). Nothing was changed.",
 		})
@@ -218,7 +218,7 @@ func (s *Server) form(w http.ResponseWriter, r *http.Request) (*Pending, url.Val
 }
 
 func (s *Server) refuse(w http.ResponseWriter, status int, msg string) {
-	s.RenderMessage(w, status, Message{Static: "../../static", Title: "Answer refused", Message: msg, State: "refused"})
+	s.renderMessage(w, status, message{Static: "../../static", Title: "Answer refused", Message: msg, State: "refused"})
 }
 
 // seeOther sends the browser back to the page (relative, so that a prefix

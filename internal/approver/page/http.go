@@ -182,12 +182,12 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data any
 	_, _ = buf.WriteTo(w)
 }
 
-// Message is what the message template shows.
-type Message struct {
+// message is what the message template shows.
+type message struct {
 	Static, Title, Message, State string
 }
 
 // RenderMessage shows a page with one message (for Extra's pages too).
-func (s *Server) RenderMessage(w http.ResponseWriter, status int, m Message) {
+func (s *Server) renderMessage(w http.ResponseWriter, status int, m message) {
 	s.render(w, status, "message.html", m)
 }

@@ -222,7 +222,7 @@ func TestForgedAnswers(t *testing.T) {
 	select {
 	case c := <-p.codes:
 		t.Errorf("a forged answer reached the approver: %s", c.Reveal())
-	case <-p.Denied():
+	case <-p.Decided():
 		t.Error("a forged Deny took effect")
 	default:
 	}

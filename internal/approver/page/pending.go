@@ -221,9 +221,9 @@ func (p *Pending) Wait(ctx context.Context) error {
 	}
 }
 
-// Denied is closed once the human decided on the page; with any kind but
-// Passkey that decision is a Deny.
-func (p *Pending) Denied() <-chan struct{} { return p.decided }
+// Decided is closed once the human decided on the page; on any page but a
+// passkey's, that decision is a Deny.
+func (p *Pending) Decided() <-chan struct{} { return p.decided }
 
 // Finish ends the page with the outcome err stands for (nil: approved)
 // and stops the link's delivery. It returns the approval's result: err,

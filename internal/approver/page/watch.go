@@ -21,7 +21,7 @@ func (s *Server) Elsewhere(ctx context.Context, req access.Request, where string
 	defer cancel(nil)
 	go func() {
 		select {
-		case <-p.Denied():
+		case <-p.Decided():
 			cancel(errDeniedOnPage)
 		case <-rctx.Done():
 		}
