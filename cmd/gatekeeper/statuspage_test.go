@@ -1,35 +1,20 @@
 package main_test
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/gatekeeper-mcp/gatekeeper/internal/browsertest"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vaulttest"
 )
 
 const operatorToken = "op_status-page-token-for-tests-only-0000"
-
-// chromium is Debian's Chromium (package "chromium", which scripts/test
-// installs). The browser test skips, saying so, only when it is missing.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "/usr/bin/chromium"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("the status page's browser test needs Chromium: install the Debian package chromium (scripts/test does)")
-	return ""
-}
 
 // statusPageURL is where the server said its status page listens.
 var statusPageLine = regexp.MustCompile(`msg="status page" url=(\S+)`)
@@ -50,65 +35,13 @@ func (h *httpServer) statusPageURL(t *testing.T) string {
 	}
 }
 
-// headless is one headless Chromium tab with JavaScript turned off: the
-// status page must work without it.
-func headless(t *testing.T) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		// Without these the browser reaches for the network, which this
-		// closed network refuses.
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	// The browser lives as long as this context: a hung page fails the
-	// test in bounded time.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	tab, cancelTab := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelTab)
-	if _, err := chromedp.Call(tab, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-		t.Fatalf("starting Chromium and turning JavaScript off: %v", err)
-	}
-	return tab
-}
-
-func browse(t *testing.T, tab context.Context, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-}
-
-func read[T any](t *testing.T, tab context.Context, a chromedp.Action[T]) T {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-	return v
-}
-
 // TestStatusPageRevokeInChromium is the operator's one click: an agent
 // earns read access, the operator signs in to the status page in a real
 // browser (JavaScript off), sees the grant, clicks Revoke; the token is
 // dead in Vault at once, and the agent's next read needs a new approval.
 func TestStatusPageRevokeInChromium(t *testing.T) {
 	t.Parallel()
-	tab := headless(t) // skips first if there is no Chromium
+	tab := browsertest.Tab(t, browsertest.Options{NoScript: true}) // the page must work without JavaScript
 
 	e := &env{t: t, srv: vaulttest.Start(t)}
 	e.vc, e.root = vaulttest.Client(t, e.srv), vaulttest.Root(e.srv)
@@ -147,33 +80,33 @@ agents:
 	// The operator opens the page, is sent to sign in, signs in and sees
 	// the grant.
 	grantRow := `tr.grant[data-accessor="` + accessor + `"]`
-	browse(t, tab,
+	browsertest.Do(t, tab,
 		chromedp.Navigate(page+"/"),
 		chromedp.WaitVisible(chromedp.ID("token")),
 		chromedp.SendKeys(chromedp.ID("token"), operatorToken),
 		chromedp.Click(chromedp.CSS(`form[action="/login"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(grantRow)),
 	)
-	row := read(t, tab, chromedp.Text(chromedp.CSS(grantRow)))
+	row := browsertest.Read(t, tab, chromedp.Text(chromedp.CSS(grantRow)))
 	for _, want := range []string{"read", approval, accessor, "all of secret/agent/alice/"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("the grant's row lacks %q: %q", want, row)
 		}
 	}
-	if agentName := read(t, tab, chromedp.Text(chromedp.CSS(`section.agent[data-principal="alice"] h3 span`))); agentName != "alice" {
+	if agentName := browsertest.Read(t, tab, chromedp.Text(chromedp.CSS(`section.agent[data-principal="alice"] h3 span`))); agentName != "alice" {
 		t.Errorf("agent heading = %q", agentName)
 	}
 
 	// One click on the grant's Revoke button.
-	browse(t, tab,
+	browsertest.Do(t, tab,
 		chromedp.Click(chromedp.CSS(`form.revoke-grant[data-approval="`+approval+`"] button`)),
 		chromedp.WaitVisible(chromedp.ID("notice")),
 	)
-	notice := read(t, tab, chromedp.Text(chromedp.ID("notice")))
+	notice := browsertest.Read(t, tab, chromedp.Text(chromedp.ID("notice")))
 	if !strings.Contains(notice, "ended alice's read access") || !strings.Contains(notice, "Revoked in Vault") {
 		t.Errorf("notice after Revoke = %q", notice)
 	}
-	html := read(t, tab, chromedp.OuterHTML(chromedp.CSS("main")))
+	html := browsertest.Read(t, tab, chromedp.OuterHTML(chromedp.CSS("main")))
 	if strings.Contains(html, `data-accessor="`+accessor+`"`) {
 		t.Error("the revoked grant is still listed")
 	}
@@ -224,13 +157,13 @@ agents:
 	alice.escalate()
 	accessors := alice.accessors()
 	now := []string{accessors["read"][1], accessors["write"][0]}
-	browse(t, tab,
+	browsertest.Do(t, tab,
 		chromedp.Navigate(page+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`tr.grant[data-accessor="`+now[1]+`"]`)),
 		chromedp.Click(chromedp.CSS(`form.revoke-agent[data-principal="alice"] button`)),
 		chromedp.WaitVisible(chromedp.ID("notice")),
 	)
-	if notice := read(t, tab, chromedp.Text(chromedp.ID("notice"))); !strings.Contains(notice, "ended alice's read and write access") {
+	if notice := browsertest.Read(t, tab, chromedp.Text(chromedp.ID("notice"))); !strings.Contains(notice, "ended alice's read and write access") {
 		t.Errorf("notice after Revoke all = %q", notice)
 	}
 	for _, acc := range now {
@@ -244,7 +177,7 @@ agents:
 	alice.fails("write_secret", map[string]any{"path": "db", "data": map[string]any{"password": "x"}}, "escalate")
 
 	// Sign out ends the session: the page asks to sign in again.
-	browse(t, tab,
+	browsertest.Do(t, tab,
 		chromedp.Navigate(page+"/"),
 		chromedp.Click(chromedp.ID("logout")),
 		chromedp.WaitVisible(chromedp.ID("token")),

@@ -30,19 +30,9 @@ type approvalPage struct {
 // announced on stderr, the one place the user of a stdio server may look.
 func newApprovalPage(cfg config.Config, stdio bool, stderr io.Writer, logger *slog.Logger) (*approvalPage, error) {
 	p := cfg.ApprovalPage()
-	ln, err := net.Listen("tcp", p.Listen)
+	ln, scheme, err := listen("the approval page", p.Listen, p.TLSCertFile, p.TLSKeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("the approval page: listening on %s: %w", p.Listen, err)
-	}
-	scheme := "http"
-	if p.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(p.TLSCertFile, p.TLSKeyFile)
-		if err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("loading the approval page's TLS certificate: %w", err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		scheme = "https"
+		return nil, err
 	}
 	public := p.PublicURL
 	if public == "" {
@@ -64,15 +54,7 @@ func newApprovalPage(cfg config.Config, stdio bool, stderr io.Writer, logger *sl
 		ln.Close()
 		return nil, err
 	}
-	srv := &http.Server{
-		Handler:           pages.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := pageServer(pages.Handler(), logger)
 	logger.Info("approval page", "url", public)
 	run := func(ctx context.Context) error {
 		if err := serveUntil(ctx, srv, ln); err != nil {
@@ -81,4 +63,37 @@ func newApprovalPage(cfg config.Config, stdio bool, stderr io.Writer, logger *sl
 		return nil
 	}
 	return &approvalPage{Server: pages, run: run, abandon: func() { ln.Close() }}, nil
+}
+
+// listen opens a page's listener, with TLS when a certificate is given,
+// and says its scheme.
+func listen(what, addr, certFile, keyFile string) (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: listening on %s: %w", what, addr, err)
+	}
+	if certFile == "" {
+		return ln, "http", nil
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		ln.Close()
+		return nil, "", fmt.Errorf("%s: loading the TLS certificate: %w", what, err)
+	}
+	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), "https", nil
+}
+
+// pageServer serves a page a human opens (the approval page, the status
+// page), every timeout set; the write timeout is above what any of their
+// requests waits for (a code's verdict 20s, a revocation 20s).
+func pageServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }

@@ -2,11 +2,9 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -42,19 +40,9 @@ func startStatusPage(ctx context.Context, cfg config.Config, c *core, recent *st
 		return func() {}, nil
 	}
 	st := cfg.Status
-	ln, err := net.Listen("tcp", st.Listen)
+	ln, scheme, err := listen("the status page", st.Listen, st.TLSCertFile, st.TLSKeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("listening on %s for the status page: %w", st.Listen, err)
-	}
-	scheme := "http"
-	if st.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(st.TLSCertFile, st.TLSKeyFile)
-		if err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("loading the status page's TLS certificate: %w", err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		scheme = "https"
+		return nil, err
 	}
 	origins := statusOrigins(st.PublicURL, scheme, ln.Addr().(*net.TCPAddr))
 	page, err := statuspage.New(statuspage.Options{
@@ -72,15 +60,7 @@ func startStatusPage(ctx context.Context, cfg config.Config, c *core, recent *st
 		ln.Close()
 		return nil, err
 	}
-	srv := &http.Server{
-		Handler:           page.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second, // above the page's revocation bound (20s)
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(c.logger.Handler(), slog.LevelWarn),
-	}
+	srv := pageServer(page.Handler(), c.logger)
 	c.logger.Info("status page", "url", origins[0])
 	fmt.Fprintf(stdout, "gatekeeper: status page on %s\n", origins[0])
 

@@ -23,16 +23,10 @@ import (
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/browsertest"
 )
 
-// The browser tests drive Debian's Chromium (package "chromium"), which CI
-// installs the same way; they fail, not skip, without it.
-const chromiumPath = "/usr/bin/chromium"
-
-const (
-	browserLifetime = 45 * time.Second // the whole browser, per test
-	actionTimeout   = 20 * time.Second // one step
-)
+const actionTimeout = 20 * time.Second // one step
 
 // browser is one headless Chromium with one tab, WebAuthn on a virtual
 // authenticator, pointed at a harness.
@@ -44,36 +38,11 @@ type browser struct {
 
 func newBrowser(t *testing.T, h *harness) *browser {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the browser tests need Chromium at %s: install the Debian package %q (apt-get install -y chromium): %v",
-			chromiumPath, "chromium", err)
+	tab := browsertest.Tab(t, browsertest.Options{})
+	if _, err := chromedp.Call(tab, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+		t.Fatalf("enabling WebAuthn emulation: %v", err)
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		// Without these the browser reaches for the network, which this
-		// closed network refuses.
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	// The browser lives as long as this context: a hung page fails the
-	// test in bounded time.
-	ctx, cancel := context.WithTimeout(context.Background(), browserLifetime)
-	t.Cleanup(cancel)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelTab)
-	if _, err := chromedp.Call(tabCtx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
-		t.Fatalf("starting Chromium and enabling WebAuthn emulation: %v", err)
-	}
-	b := &browser{harness: h, ctx: tabCtx}
+	b := &browser{harness: h, ctx: tab}
 	b.auth = b.addAuthenticator(t)
 	return b
 }
