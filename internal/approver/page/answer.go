@@ -165,7 +165,7 @@ func (s *Server) postCode(w http.ResponseWriter, r *http.Request) {
 	if wait != nil {
 		select {
 		case <-wait:
-		case <-time.After(codeWait):
+		case <-time.After(s.codeWait):
 		case <-r.Context().Done():
 		}
 	}

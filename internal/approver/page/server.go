@@ -62,6 +62,8 @@ type Server struct {
 	origin string // the only Origin a POST may come from
 	log    *slog.Logger
 	now    func() time.Time
+	// codeWait bounds how long posting a code waits for its verdict.
+	codeWait time.Duration
 
 	mu      sync.Mutex
 	byToken map[string]*Pending
@@ -92,14 +94,15 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Server{
-		opts:    opts,
-		base:    strings.TrimRight(opts.BaseURL, "/"),
-		origin:  strings.ToLower(u.Scheme + "://" + u.Host),
-		log:     opts.Logger,
-		now:     opts.Now,
-		byToken: map[string]*Pending{},
-		byID:    map[string]string{},
-		open:    map[asker]*Pending{},
+		opts:     opts,
+		base:     strings.TrimRight(opts.BaseURL, "/"),
+		origin:   strings.ToLower(u.Scheme + "://" + u.Host),
+		log:      opts.Logger,
+		now:      opts.Now,
+		codeWait: codeWait,
+		byToken:  map[string]*Pending{},
+		byID:     map[string]string{},
+		open:     map[asker]*Pending{},
 	}, nil
 }
 
