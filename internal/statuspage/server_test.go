@@ -446,3 +446,22 @@ func TestSessionsAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingApprovalLinksItsPage: a pending approval this replica runs
+// shows the link to its approval page; one it does not, says so.
+func TestPendingApprovalLinksItsPage(t *testing.T) {
+	const link = "http://localhost:8444/approve/dG9rZW4tb2YtdGhlLXBlbmRpbmctYXBwcm92YWwtcGFnZQ"
+	h := newHarness(t, func(o *Options) {
+		o.ApprovalLink = func(id string) (string, bool) { return link, id == "apr_pending" }
+	})
+	b := h.browser(t)
+	b.login()
+	page := b.get("/").body
+	if !strings.Contains(page, `<a class="answer" href="`+link+`"`) {
+		t.Errorf("the pending approval does not link its page:\n%s", page)
+	}
+	h.s.opts.ApprovalLink = func(string) (string, bool) { return "", false }
+	if page := b.get("/").body; strings.Contains(page, link) || !strings.Contains(page, "not held here") {
+		t.Errorf("an approval without a page here:\n%s", page)
+	}
+}
