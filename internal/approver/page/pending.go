@@ -122,15 +122,15 @@ func (s *Server) Open(ctx context.Context, req access.Request, ask Ask) (*Pendin
 	case ask.Kind == Passkey && s.ceremony() == nil:
 		return nil, fmt.Errorf("%w: no passkey ceremony is configured", ErrBadRequest)
 	}
+	if !s.now().Before(req.Expires) {
+		return nil, fmt.Errorf("approval %s: expired before it was asked: %w", req.ID, access.ErrApprovalTimeout)
+	}
 	req.Passcode = sensitive.String{} // a page never holds one
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // never fails (crypto/rand since Go 1.24)
 	p := &Pending{
 		s: s, token: base64.RawURLEncoding.EncodeToString(b), req: req, ask: ask,
 		codes: make(chan sensitive.String, 1), decided: make(chan struct{}), over: make(chan struct{}), changed: make(chan struct{}),
-	}
-	if !s.now().Before(req.Expires) {
-		return nil, fmt.Errorf("approval %s: expired before it was asked: %w", req.ID, access.ErrApprovalTimeout)
 	}
 	s.mu.Lock()
 	if _, ok := s.byID[req.ID]; ok {
