@@ -134,9 +134,6 @@ func (t *tools) escalate(ctx context.Context, c *call, in EscalateIn) (StatusOut
 	}
 	defer t.waiting(ctx, c, access.Write)()
 	s, err := t.opts.Access.Escalate(ctx, c.principal, reason, narrowed, code)
-	if errors.Is(err, access.ErrPasscodeRequired) {
-		err = &tierError{tier: access.Write, err: err}
-	}
 	return statusOut(s), err
 }
 
@@ -214,13 +211,3 @@ type badInput struct{ msg string }
 
 func (e *badInput) Error() string { return e.msg }
 func (e *badInput) Unwrap() error { return errBadInput }
-
-// tierError says which tier an approval was for, so the message names the
-// right tool to call again.
-type tierError struct {
-	tier access.Tier
-	err  error
-}
-
-func (e *tierError) Error() string { return e.err.Error() }
-func (e *tierError) Unwrap() error { return e.err }
