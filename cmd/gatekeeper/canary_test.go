@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vaulttest"
@@ -58,6 +59,8 @@ agents:
 	for range 3 {
 		human.Code(t, link, e.auth.Wrong(t))
 	}
+	// The page ends a moment before the access model does.
+	waitFor(t, 10*time.Second, func() bool { return len(a.ok("token_status", nil)["pending_approvals"].([]any)) == 0 })
 	a.fails("encrypt", map[string]any{"plaintext": b64(canarySecret)}, "authenticate")
 
 	a.authenticate()
