@@ -487,6 +487,7 @@ func (m *Manager) revoke(ctx context.Context, g *Grant, event, why string) error
 		return err
 	}
 	_ = m.record(ctx, g, event, audit.OK, why)
+	m.credentialsEnded(ctx, g, why)
 	return nil
 }
 

@@ -97,6 +97,9 @@ type Grant struct {
 	ExpiresAt  time.Time
 
 	stopTimer func() bool
+	// creds were issued with the grant's token (credentials.go); under
+	// Manager.mu.
+	creds []*Credential
 }
 
 func (g *Grant) liveAt(now time.Time) bool { return g != nil && now.Before(g.ExpiresAt) }

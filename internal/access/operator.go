@@ -28,6 +28,8 @@ type GrantView struct {
 	SecondsLeft int64
 	ApprovalID  string
 	Accessor    string
+	// Credentials were issued with the grant's token and end with it.
+	Credentials []CredentialView
 }
 
 // PendingView is an approval waiting for a human, as an operator sees it.
@@ -128,7 +130,7 @@ func viewOf(g *Grant, now time.Time) GrantView {
 	return GrantView{
 		Principal: g.Principal, Tier: g.Tier, Scope: g.Scope, Paths: slices.Clone(g.Paths),
 		IssuedAt: g.IssuedAt, ExpiresAt: g.ExpiresAt, SecondsLeft: left,
-		ApprovalID: g.ApprovalID, Accessor: g.Accessor,
+		ApprovalID: g.ApprovalID, Accessor: g.Accessor, Credentials: credentialViews([]*Grant{g}, now),
 	}
 }
 

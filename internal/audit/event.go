@@ -31,7 +31,9 @@ const (
 	RevokeFailed      = "grant.revoke_failed"
 	RateLimited       = "rate_limit"
 	Authentication    = "authentication"
-	ConfigLoaded      = "config.loaded" // the configuration a server started (or reloaded) with
+	ConfigLoaded      = "config.loaded"      // the configuration a server started (or reloaded) with
+	CredentialIssued  = "credential.issued"  // Vault issued a credential with a grant's token
+	CredentialRevoked = "credential.revoked" // it ended: revoked by the agent, or with its grant
 )
 
 // Event is one audit record. Fields that do not apply stay empty.
@@ -49,6 +51,10 @@ type Event struct {
 	Accessor      string    `json:"accessor,omitempty"`
 	Reason        string    `json:"reason,omitempty"`
 	ExpiresAt     time.Time `json:"expires_at,omitzero"`
+	// Credential names a credential (issue_credential) and LeaseID its
+	// lease in Vault, never its values.
+	Credential string `json:"credential,omitempty"`
+	LeaseID    string `json:"lease_id,omitempty"`
 	// Reveal says whether a read returned secret values to the agent
 	// ("revealed") or only their names ("withheld").
 	Reveal string `json:"reveal,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/page"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/credential"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/egress"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/mcptools"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/ratelimit"
@@ -54,6 +56,9 @@ type core struct {
 	exec mcptools.Runner
 	// egress sends http_request's requests; nil leaves the tool out.
 	egress *egress.Client
+	// creds issues credentials from dynamic-secrets engines; nil leaves
+	// the credential tools out.
+	creds *credential.Service
 	// pages is the approval page, where every approval is answered.
 	pages *page.Server
 	// state is the replicas' shared store; nil for one process.
@@ -194,6 +199,11 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		pages:   pages.Server,
 		limits:  ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Rate }, cfg.Limits.Rate), nil),
 	}
+	if len(cfg.Credentials) > 0 {
+		c.creds = credential.New(credential.Options{
+			Vault: vc, Access: mgr, Specs: credentialSpecs(cfg, o.agentOf), Logger: logger,
+		})
+	}
 	c.close = sync.OnceFunc(func() {
 		// stdin closed, SIGINT or SIGTERM: end every grant before exiting
 		// (with replicas, only the last one out does).
@@ -229,6 +239,11 @@ func (c *core) toolsFor(p access.Principal, include func(string) bool) func(stri
 		if tool == "http_request" && (c.egress == nil || !c.egress.Allows(string(p))) {
 			return false
 		}
+		if strings.HasSuffix(tool, "_credential") || tool == "list_credentials" {
+			if c.creds == nil || !c.creds.Allows(p) {
+				return false
+			}
+		}
 		return include == nil || include(tool)
 	}
 }
@@ -250,6 +265,7 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		Reveal:       func(_ access.Principal, path string) bool { return c.reveal.Reveal(path) },
 		Exec:         c.exec,
 		Egress:       c.egressTool(),
+		Credentials:  c.credentialTools(),
 		Caller:       callerOf,
 		Include:      include,
 		Limit:        func(p access.Principal) (time.Duration, bool) { return c.limits.Allow(string(p)) },
@@ -261,6 +277,29 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		PasscodeFallback: c.cfg.Approval.PasscodeFallback,
 	})
 	return server
+}
+
+// credentialTools is the credential service as the tools take it: a nil
+// service is no tools.
+func (c *core) credentialTools() mcptools.Credentials {
+	if c.creds == nil {
+		return nil
+	}
+	return c.creds
+}
+
+// credentialSpecs are the credentials a principal may ask for, as the
+// configuration names them.
+func credentialSpecs(cfg config.Config, agentOf func(access.Principal) setup.Agent) func(access.Principal) []credential.Spec {
+	return func(p access.Principal) []credential.Spec {
+		var out []credential.Spec
+		for _, cr := range cfg.CredentialsFor(string(agentOf(p))) {
+			out = append(out, credential.Spec{
+				Name: cr.Name, Engine: cr.Engine, Mount: cr.MountOf(), Role: cr.Role, Tier: cr.TierOf(), AllowsName: cr.AllowsName,
+			})
+		}
+		return out
+	}
 }
 
 // egressTool is the egress client as the tools take it: a nil client is no

@@ -49,6 +49,10 @@ type Config struct {
 
 	HTTPRequest HTTPRequest `yaml:"http_request"` // see httprequest.go
 
+	// Credentials are what agents may issue from Vault's dynamic-secrets
+	// engines with their grants' tokens (see credentials.go).
+	Credentials []Credential `yaml:"credentials"`
+
 	// FileSHA256 is the SHA-256 (hex) of the config file read, "" without
 	// one: serve audits it (config.loaded), never the values.
 	FileSHA256 string `yaml:"-"`
@@ -317,7 +321,7 @@ func (c Config) Level() slog.Level {
 
 // Layout is the Vault layout this configuration names.
 func (c Config) Layout() setup.Layout {
-	return setup.Layout{KVMount: c.KVMount, Prefix: c.Prefix, TransitMount: c.TransitMount, ReadTTL: c.ReadTTL, WriteTTL: c.WriteTTL, SharedState: c.SharedState()}
+	return setup.Layout{KVMount: c.KVMount, Prefix: c.Prefix, TransitMount: c.TransitMount, ReadTTL: c.ReadTTL, WriteTTL: c.WriteTTL, SharedState: c.SharedState(), Roles: c.roles()}
 }
 
 // FindAgent returns the named agent's settings.

@@ -89,6 +89,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateAudit()...)
 	errs = append(errs, c.validateStatus()...)
 	errs = append(errs, c.validateState()...)
+	errs = append(errs, c.validateCredentials()...)
 	errs = append(errs, c.validateHTTPRequest(names)...)
 	if _, err := reveal.New(c.RevealPolicy()); err != nil {
 		errs = append(errs, fmt.Errorf("reveal: %w", err))

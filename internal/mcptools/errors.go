@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/credential"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/egress"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/paths"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/secretuse"
@@ -47,6 +48,16 @@ func agentMessage(err error) (string, audit.Outcome) {
 		return "Refused: " + detail(err) + "; none of it is returned.", audit.Refused
 	case errors.Is(err, egress.ErrTimeout), errors.Is(err, egress.ErrUnreachable):
 		return "The request failed: " + detail(err) + ". Nothing from it is returned.", audit.Failed
+	case errors.Is(err, credential.ErrUnknown):
+		return "There is no credential of that name for you: " + detail(err) + ".", audit.Refused
+	case errors.Is(err, credential.ErrName), errors.Is(err, credential.ErrPublicKey), errors.Is(err, credential.ErrWrongInput):
+		return "Invalid input: " + detail(err) + ".", audit.Refused
+	case errors.Is(err, secretuse.ErrNoCredential):
+		return "You hold no live credential of that name: call issue_credential first, then use it. " + detail(err) + ".", audit.Refused
+	case errors.Is(err, credential.ErrGrantEnding):
+		return "Your access ends too soon for a credential (" + detail(err) + "): get it renewed first (authenticate, or escalate for write), then try again.", audit.Refused
+	case errors.Is(err, credential.ErrTooLong):
+		return "Vault issued a credential that would outlive your access, so Gatekeeper gave it back. Tell the operator: the role's TTL must fit within the grant.", audit.Failed
 	case errors.Is(err, errNotAllowed):
 		return "This tool is not available to your credential.", audit.Refused
 	case errors.As(err, &limited) && limited.Cooldown:

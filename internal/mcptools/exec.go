@@ -98,7 +98,7 @@ func (t *tools) runWithSecret(ctx context.Context, c *call, in RunIn) (RunOut, e
 	var grant *access.Grant
 	vals, err := withRead(ctx, t, c, func(g *access.Grant) (*secretuse.Values, error) {
 		grant = g
-		return t.resolver.Resolve(ctx, g.Token, t.opts.Folder(c.principal), refs)
+		return t.resolver.Resolve(ctx, t.source(c, g), refs)
 	})
 	if err != nil {
 		return RunOut{}, err

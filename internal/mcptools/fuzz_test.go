@@ -344,6 +344,12 @@ func (a *fuzzAccess) Recheck(context.Context, *access.Grant) error { return nil 
 
 func (a *fuzzAccess) Status(access.Principal) access.Status { return access.Status{Tier: access.Write} }
 
+func (a *fuzzAccess) Credential(access.Principal, string) (access.Credential, error) {
+	return access.Credential{}, access.ErrNoCredential
+}
+
+func (a *fuzzAccess) Credentials(access.Principal) []access.CredentialView { return nil }
+
 func (a *fuzzAccess) Release(context.Context, access.Principal) (access.Status, error) {
 	a.rec.add(fuzzCall{what: "Release"})
 	return access.Status{Tier: access.Read}, nil

@@ -115,7 +115,7 @@ func (t *tools) httpRequest(ctx context.Context, c *call, in HTTPIn) (HTTPOut, e
 	var grant *access.Grant
 	vals, err := withRead(ctx, t, c, func(g *access.Grant) (*secretuse.Values, error) {
 		grant = g
-		return t.resolver.Resolve(ctx, g.Token, t.opts.Folder(c.principal), refs)
+		return t.resolver.Resolve(ctx, t.source(c, g), refs)
 	})
 	if err != nil {
 		return HTTPOut{}, err

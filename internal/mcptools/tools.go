@@ -37,6 +37,8 @@ type Access interface {
 	Once(ctx context.Context, p access.Principal, reason, trigger string, paths []string, passcode sensitive.String, fn func(tok sensitive.String) error) error
 	Recheck(ctx context.Context, g *access.Grant) error
 	Status(p access.Principal) access.Status
+	Credential(p access.Principal, name string) (access.Credential, error)
+	Credentials(p access.Principal) []access.CredentialView
 	Release(ctx context.Context, p access.Principal) (access.Status, error)
 	Logout(ctx context.Context, p access.Principal) (access.Status, error)
 }
@@ -88,6 +90,9 @@ type Options struct {
 	// Egress, if set, adds http_request for the principals it allows
 	// (Include decides which principals' servers list it).
 	Egress Egress
+	// Credentials, if set, adds issue_credential, list_credentials and
+	// revoke_credential.
+	Credentials Credentials
 	// Caller says who calls and what the credential allows. Over stdio it is
 	// the one configured principal with no scope restriction.
 	Caller func(ctx context.Context, req *mcp.CallToolRequest) (Caller, error)
@@ -174,6 +179,11 @@ func Register(s *mcp.Server, opts Options) {
 	}
 	if opts.Egress != nil {
 		add(s, t, httpTool, t.httpRequest)
+	}
+	if opts.Credentials != nil {
+		add(s, t, issueCredentialTool, t.issueCredential)
+		add(s, t, listCredentialsTool, t.listCredentials)
+		add(s, t, revokeCredentialTool, t.revokeCredential)
 	}
 }
 

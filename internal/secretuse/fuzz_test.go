@@ -11,7 +11,7 @@ import (
 
 // attempt matches anything that looks like the start of a placeholder: "{{",
 // optional blanks, a keyword not followed by another word character.
-var attempt = regexp.MustCompile(`\{\{[ \t]*secret([^A-Za-z0-9_]|$)`)
+var attempt = regexp.MustCompile(`\{\{[ \t]*(secret|credential)([^A-Za-z0-9_]|$)`)
 
 // FuzzParse feeds the placeholder parser any text, as an agent writes it in
 // a URL, a header, a body or an environment value. Whatever the input:
@@ -50,8 +50,17 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q): %d placeholders", s, tmpl.Len())
 		}
 		for _, r := range tmpl.Refs() {
-			if p, err := paths.Parse(r.Path, false); err != nil || p != r.Path || !ValidField(r.Field) || r.Kind != KindSecret {
-				t.Fatalf("Parse(%q): reference %+v", s, r)
+			switch r.Kind {
+			case KindSecret:
+				if p, err := paths.Parse(r.Path, false); err != nil || p != r.Path || !ValidField(r.Field) {
+					t.Fatalf("Parse(%q): reference %+v", s, r)
+				}
+			case KindCredential:
+				if !credentialName.MatchString(r.Path) || !ValidField(r.Field) {
+					t.Fatalf("Parse(%q): reference %+v", s, r)
+				}
+			default:
+				t.Fatalf("Parse(%q): reference of kind %q", s, r.Kind)
 			}
 		}
 		out, err := tmpl.Expand(func(Ref) (string, error) { return "", nil })

@@ -15,9 +15,16 @@ var ErrInvalid = errors.New("invalid placeholder")
 // Kind is what a placeholder stands for.
 type Kind string
 
-// KindSecret is a field of a KV secret in the agent's folder:
-// {{secret "PATH" "FIELD"}}.
-const KindSecret Kind = "secret"
+// The kinds of placeholder.
+const (
+	// KindSecret is a field of a KV secret in the agent's folder:
+	// {{secret "PATH" "FIELD"}}.
+	KindSecret Kind = "secret"
+	// KindCredential is a field of the agent's live credential of that
+	// name (issue_credential): {{credential "NAME" "FIELD"}}. Path holds
+	// the name.
+	KindCredential Kind = "credential"
+)
 
 // Ref is what one placeholder refers to. It is comparable, so it can key a
 // map of resolved values.
@@ -28,8 +35,17 @@ type Ref struct {
 }
 
 // Name is how the reference is shown in markers, errors and the audit log:
-// "api/github#token". It never holds a value.
-func (r Ref) Name() string { return r.Path + "#" + r.Field }
+// "api/github#token", or "credentials/app-db#password" for a credential
+// (its reveal path). It never holds a value.
+func (r Ref) Name() string {
+	if r.Kind == KindCredential {
+		return CredentialPath(r.Path) + "#" + r.Field
+	}
+	return r.Path + "#" + r.Field
+}
+
+// CredentialPath is where reveal rules see the credential named name.
+func CredentialPath(name string) string { return "credentials/" + name }
 
 // Field names a field of a secret: the characters of a path segment.
 var fieldName = regexp.MustCompile(`^[A-Za-z0-9._@+=,:-]{1,128}$`)
@@ -49,6 +65,23 @@ type kindSpec struct {
 
 var kinds = []kindSpec{
 	{kind: KindSecret, args: 2, usage: `{{secret "PATH" "FIELD"}}`, build: secretRef},
+	{kind: KindCredential, args: 2, usage: `{{credential "NAME" "FIELD"}}`, build: credentialRef},
+}
+
+// credentialName is a credential's name as the operator configures it.
+var credentialName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// ValidCredentialName reports whether s can name a credential.
+func ValidCredentialName(s string) bool { return credentialName.MatchString(s) }
+
+func credentialRef(args []string) (Ref, error) {
+	if !credentialName.MatchString(args[0]) {
+		return Ref{}, errors.New("the name must be a credential's name (lower-case letters, digits, - and _)")
+	}
+	if !ValidField(args[1]) {
+		return Ref{}, errors.New("the field must be 1 to 128 letters, digits or . _ @ + = , : -")
+	}
+	return Ref{Kind: KindCredential, Path: args[0], Field: args[1]}, nil
 }
 
 func secretRef(args []string) (Ref, error) {

@@ -108,13 +108,27 @@ func NewResolver(o ResolverOptions) *Resolver {
 	return &Resolver{kv: o.Vault, mount: o.Mount}
 }
 
+// Source is where one agent's references resolve: its KV folder, read with
+// its grant's token, and its live credentials.
+type Source struct {
+	Token  sensitive.String
+	Folder string
+	// Credential returns the fields of the agent's live credential of
+	// that name; nil: no credential placeholder resolves.
+	Credential func(name string) (map[string]sensitive.String, error)
+}
+
+// ErrNoCredential: a credential placeholder names no live credential.
+var ErrNoCredential = errors.New("no live credential")
+
 // Resolve reads each distinct path of refs once (the current version) with
-// tok, in the agent's folder, and returns every referenced field's value.
-// A missing secret is vault.ErrNotFound; a missing or non-text field is
-// ErrNoField; a value shorter than MinValueLen (without surrounding
-// whitespace) is ErrTooShort. Errors name the path and field, never a
-// value.
-func (r *Resolver) Resolve(ctx context.Context, tok sensitive.String, folder string, refs []Ref) (*Values, error) {
+// src's token, in its folder, takes credential fields from its live
+// credentials, and returns every referenced field's value. A missing
+// secret is vault.ErrNotFound; a missing or non-text field is ErrNoField; a
+// value shorter than MinValueLen (without surrounding whitespace) is
+// ErrTooShort. Errors name the path and field, never a value.
+func (r *Resolver) Resolve(ctx context.Context, src Source, refs []Ref) (*Values, error) {
+	tok, folder := src.Token, src.Folder
 	v := &Values{m: make(map[Ref]sensitive.String, len(refs))}
 	if len(refs) > MaxRefs {
 		return nil, fmt.Errorf("%w: %d distinct references, at most %d", ErrTooMany, len(refs), MaxRefs)
@@ -122,6 +136,15 @@ func (r *Resolver) Resolve(ctx context.Context, tok sensitive.String, folder str
 	read := map[string]map[string]any{}
 	for _, ref := range refs {
 		if _, dup := v.m[ref]; dup {
+			continue
+		}
+		if ref.Kind == KindCredential {
+			val, err := credentialField(src, ref)
+			if err != nil {
+				return nil, err
+			}
+			v.m[ref] = val
+			v.order = append(v.order, ref)
 			continue
 		}
 		if ref.Kind != KindSecret {
@@ -157,4 +180,23 @@ func join(folder, p string) string {
 		return p
 	}
 	return folder + "/" + p
+}
+
+// credentialField is one field of the agent's live credential.
+func credentialField(src Source, ref Ref) (sensitive.String, error) {
+	if src.Credential == nil {
+		return sensitive.String{}, fmt.Errorf("%w: credential placeholders cannot be used here", ErrInvalid)
+	}
+	fields, err := src.Credential(ref.Path)
+	if err != nil {
+		return sensitive.String{}, fmt.Errorf("%w named %s: call issue_credential first (%w)", ErrNoCredential, ref.Path, err)
+	}
+	val, ok := fields[ref.Field]
+	switch {
+	case !ok || val.IsZero():
+		return sensitive.String{}, fmt.Errorf("%w: the credential %s has no field %s", ErrNoField, ref.Path, ref.Field)
+	case len(strings.TrimSpace(val.Reveal())) < MinValueLen:
+		return sensitive.String{}, fmt.Errorf("%w: %s is shorter than %d bytes, too short to redact from output safely", ErrTooShort, ref.Name(), MinValueLen)
+	}
+	return val, nil
 }

@@ -91,7 +91,7 @@ path "secret/data/agent/p/nothing/*" { capabilities = ["read"] }`,
 		t.Run(tc.name, func(t *testing.T) {
 			kv := &countingKV{KV: vc}
 			r := NewResolver(ResolverOptions{Vault: kv, Mount: "secret"})
-			vals, err := r.Resolve(ctx, tok, "agent/p", tc.refs)
+			vals, err := r.Resolve(ctx, Source{Token: tok, Folder: "agent/p"}, tc.refs)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), tc.errText) {
 					t.Fatalf("Resolve() = %v; want %v containing %q", err, tc.wantErr, tc.errText)

@@ -29,6 +29,9 @@ type Layout struct {
 	// SharedState gives Gatekeeper's own identity the shared state of
 	// replicas (state.go): its folder and transit key.
 	SharedState bool
+	// Roles are, per agent, the roles of dynamic-secrets engines its tier
+	// policies may issue credentials from (roles.go).
+	Roles map[Agent][]Role
 }
 
 // Transit is the transit mount.
@@ -189,7 +192,7 @@ path "%s" {
 `, describe(a), l.KVMount, folder) + login(access.Write) + fmt.Sprintf(`path "%s/*" {
   capabilities = ["read"]
 }
-`, l.dataPath(folder)) + list + transit + selfPolicy
+`, l.dataPath(folder)) + list + transit + rolesHCL(l.Roles[a], access.Read) + selfPolicy
 
 	write := fmt.Sprintf(`# Gatekeeper write tier for %s: read, plus create, update, patch and soft
 # delete in %s/%s/, and read the destroy login (guarded by login MFA).
@@ -202,7 +205,7 @@ path "%s/delete/%s/*" {
 path "%s/undelete/%s/*" {
   capabilities = ["update"]
 }
-`, l.dataPath(folder), l.KVMount, folder, l.KVMount, folder) + list + transit + selfPolicy
+`, l.dataPath(folder), l.KVMount, folder, l.KVMount, folder) + list + transit + rolesHCL(l.Roles[a], access.Write) + selfPolicy
 
 	destroy := fmt.Sprintf(`# Gatekeeper destroy for %s: permanently destroy versions in %s/%s/,
 # nothing else. Minted per approval, revoked after the one operation.

@@ -97,6 +97,9 @@ type run struct {
 // Apply makes the server ready, idempotently, using an admin token.
 func Apply(ctx context.Context, v Vault, admin sensitive.String, opts Options) (*Result, error) {
 	l := opts.Layout
+	if err := CheckRoles(l.Roles); err != nil {
+		return nil, fmt.Errorf("credential roles:\n%w", err)
+	}
 	r := &run{v: v, admin: admin, opts: opts, res: &Result{VaultAddr: v.Address(), KVMount: l.KVMount, Prefix: l.Prefix}}
 	h, err := v.Health(ctx)
 	if err != nil {
