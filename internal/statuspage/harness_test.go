@@ -161,7 +161,9 @@ func testSnapshot() access.Snapshot {
 			{Principal: "alice", Tier: access.Read, Scope: "secret/agent/alice/", IssuedAt: t0.Add(-time.Hour), ExpiresAt: t0.Add(3 * time.Hour),
 				SecondsLeft: 3 * 3600, ApprovalID: "apr_read1", Accessor: "acc-alice-read"},
 			{Principal: "alice", Tier: access.Write, Scope: "secret/agent/alice/", Paths: []string{"db/"}, IssuedAt: t0, ExpiresAt: t0.Add(15 * time.Minute),
-				SecondsLeft: 900, ApprovalID: "apr_write1", Accessor: "acc-alice-write"},
+				SecondsLeft: 900, ApprovalID: "apr_write1", Accessor: "acc-alice-write", Credentials: []access.CredentialView{
+					{Name: "app-db-rw", Engine: "database", Tier: access.Write, LeaseID: "database/creds/alice-rw/lease1", ExpiresAt: t0.Add(10 * time.Minute)},
+				}},
 		},
 		Pending: []access.PendingView{
 			{Principal: "bob", Tier: access.Read, ApprovalID: "apr_pending", Reason: "<script>alert(1)</script>", Trigger: "read_secret db", Expires: t0.Add(2 * time.Minute)},
