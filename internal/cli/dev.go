@@ -73,6 +73,13 @@ func dev(ctx context.Context, args []string, sys IO) error {
 	if err != nil {
 		return err
 	}
+	// Credentials that die with the grant, to try: certificates from a
+	// dev PKI.
+	pki, err := devPKI(ctx, vc, cfg.VaultToken)
+	if err != nil {
+		return err
+	}
+	cfg.Credentials = append(cfg.Credentials, pki)
 	if *approverFlag == config.ApproverDev {
 		return devBrokered(ctx, cfg, vc, srv, *httpAddr, sys)
 	}
@@ -87,8 +94,17 @@ func dev(ctx context.Context, args []string, sys IO) error {
 	if err != nil {
 		return fmt.Errorf("finding the gatekeeper binary: %w", err)
 	}
+	dir, err := os.MkdirTemp("", "gatekeeper-dev-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	configFile, err := writeDevConfig(dir, cfg.Credentials)
+	if err != nil {
+		return err
+	}
 	printSetup(sys.Stdout, res)
-	printConnect(sys.Stdout, self, srv, res)
+	printConnect(sys.Stdout, self, srv, res, configFile, cfg.Credentials)
 
 	select {
 	case <-ctx.Done():
@@ -102,6 +118,8 @@ func dev(ctx context.Context, args []string, sys IO) error {
 // devBrokered serves MCP over HTTP in this process, for one named agent
 // with a fresh API key, and asks on this terminal for every approval.
 func devBrokered(ctx context.Context, cfg config.Config, vc *vault.Client, srv *devvault.Server, addr string, sys IO) error {
+	all := []string{"read", "list", "write"}
+	cfg.Agents = []config.Agent{{Name: devAgent, Scopes: all}} // before the layout: the roles are the dev agent's
 	res, err := setup.Apply(ctx, vc, cfg.VaultToken, setup.Options{
 		Layout: cfg.Layout(), Agents: []setup.AgentSetup{{Name: devAgent}}, Brokered: true,
 	})
@@ -115,11 +133,9 @@ func devBrokered(ctx context.Context, cfg config.Config, vc *vault.Client, srv *
 	if err != nil {
 		return err
 	}
-	all := []string{"read", "list", "write"}
 	cfg.DevMode = true
 	cfg.VaultToken = res.BrokerToken
 	cfg.Approval.Strategy, cfg.Approval.Approver = config.StrategyBrokered, config.ApproverDev
-	cfg.Agents = []config.Agent{{Name: devAgent, Scopes: all}}
 	cfg.Auth.APIKeys = []config.APIKey{{ID: devAgent, Agent: devAgent, SHA256: clientauth.HashKey(key), Scopes: all}}
 	cfg.HTTP.Listen = addr
 	if err := cfg.Validate(); err != nil {
@@ -132,9 +148,10 @@ Connect Claude Code:
   claude mcp add --transport http gatekeeper %s/mcp --header "X-API-Key: %s"
 
 Approval requests appear here: answer y or n (each also has a page, with Deny). Sample secrets: %s.
+Credentials that die with the agent's grant: %s.
 Admin access to this dev Vault (dev only): VAULT_ADDR=%s VAULT_TOKEN=%s
 Press Ctrl-C to stop; the dev Vault forgets everything.
-`, url, devAgent, srv.Addr, url, key, strings.Join(sampleNames(), ", "), srv.Addr, srv.RootToken)
+`, url, devAgent, srv.Addr, url, key, strings.Join(sampleNames(), ", "), credentialNames(cfg.Credentials), srv.Addr, srv.RootToken)
 	})
 	fmt.Fprintln(sys.Stderr, "\nStopping the dev Vault; everything in it is gone.")
 	return err
@@ -149,30 +166,40 @@ func writeSamples(ctx context.Context, vc *vault.Client, cfg config.Config, fold
 	return nil
 }
 
-func printConnect(w io.Writer, self string, srv *devvault.Server, res *setup.Result) {
+func printConnect(w io.Writer, self string, srv *devvault.Server, res *setup.Result, configFile string, creds []config.Credential) {
 	self, _ = filepath.Abs(self)
 	tok := res.BootstrapToken.Reveal()
 	fmt.Fprintf(w, `
 Connect Claude Code (stdio):
-  claude mcp add gatekeeper -e VAULT_ADDR=%s -e VAULT_TOKEN=%s -- %s serve
+  claude mcp add gatekeeper -e VAULT_ADDR=%s -e VAULT_TOKEN=%s -e GATEKEEPER_CONFIG=%s -- %s serve
 
 Any other MCP client: run this command over stdio:
-`, srv.Addr, tok, self)
+`, srv.Addr, tok, configFile, self)
 	cfg := map[string]any{"mcpServers": map[string]any{"gatekeeper": map[string]any{
 		"command": self,
 		"args":    []string{"serve"},
-		"env":     map[string]string{"VAULT_ADDR": srv.Addr, "VAULT_TOKEN": tok},
+		"env":     map[string]string{"VAULT_ADDR": srv.Addr, "VAULT_TOKEN": tok, "GATEKEEPER_CONFIG": configFile},
 	}}}
 	b, _ := json.MarshalIndent(cfg, "  ", "  ")
 	fmt.Fprintf(w, "  %s\n", b)
 	fmt.Fprintf(w, `
 Sample secrets: %s (try: "list my secrets", then "read demo/database").
+Credentials that die with your grant: %s (try: "issue a web-cert for app.dev.internal").
 When the agent asks for access, you get a link to Gatekeeper's approval page (your client shows it,
 or the agent passes it on): open it and type the code your authenticator app shows there, never in
 the chat.
 Admin access to this dev Vault (dev only): VAULT_ADDR=%s VAULT_TOKEN=%s
 Press Ctrl-C to stop; the dev Vault keeps everything in memory and forgets it.
-`, strings.Join(sampleNames(), ", "), srv.Addr, srv.RootToken)
+`, strings.Join(sampleNames(), ", "), credentialNames(creds), srv.Addr, srv.RootToken)
+}
+
+// credentialNames lists the credentials, for the dev instructions.
+func credentialNames(creds []config.Credential) string {
+	var names []string
+	for _, c := range creds {
+		names = append(names, c.Name+" ("+c.Engine+")")
+	}
+	return strings.Join(names, ", ")
 }
 
 func sampleNames() []string {

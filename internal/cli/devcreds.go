@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
+)
+
+// devDomain is what the dev PKI's certificates may name.
+const devDomain = "dev.internal"
+
+// devPKI mounts a PKI engine on the dev Vault with a CA of its own and a
+// role whose certificates are leased (so they die with the grant), and
+// returns the credential that lets the agent ask for one: the credential
+// flow with no database at hand.
+func devPKI(ctx context.Context, vc *vault.Client, root sensitive.String) (config.Credential, error) {
+	steps := []struct {
+		path string
+		body map[string]any
+	}{
+		{"sys/mounts/pki", map[string]any{"type": "pki", "config": map[string]any{"max_lease_ttl": "8760h"}}},
+		{"pki/root/generate/internal", map[string]any{"common_name": "Gatekeeper dev CA", "ttl": "8760h"}},
+		{"pki/roles/dev-web", map[string]any{
+			"allowed_domains": devDomain, "allow_subdomains": true, "allow_bare_domains": true,
+			"max_ttl": "24h", "generate_lease": true, "key_type": "ec", "key_bits": 256,
+		}},
+	}
+	for _, s := range steps {
+		if _, err := vc.Write(ctx, root, s.path, s.body); err != nil {
+			return config.Credential{}, fmt.Errorf("preparing the dev PKI (%s): %w", s.path, err)
+		}
+	}
+	return config.Credential{
+		Name: "web-cert", Engine: setup.EnginePKI, Role: "dev-web", Tier: "read",
+		CommonNames: []string{devDomain, "*." + devDomain},
+	}, nil
+}
+
+// writeDevConfig writes the configuration serve needs beyond the
+// environment (the credentials) into a file of its own in dir.
+func writeDevConfig(dir string, creds []config.Credential) (string, error) {
+	b, err := yaml.Marshal(struct {
+		Credentials []config.Credential `yaml:"credentials"`
+	}{creds})
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "gatekeeper.yaml")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return "", fmt.Errorf("writing the dev configuration: %w", err)
+	}
+	return path, nil
+}
