@@ -1,0 +1,9 @@
+//go:build !unix
+
+package pgtest
+
+import "syscall"
+
+// sysProcAttr: without Unix accounts (os.Geteuid is -1, never root), every
+// child runs as this process's user.
+func sysProcAttr(*owner) *syscall.SysProcAttr { return nil }
