@@ -83,6 +83,16 @@ func TestDevWithDevApprover(t *testing.T) {
 	if got["data"].(map[string]any)["username"] != "app" {
 		t.Errorf("read_secret = %v", got)
 	}
+	// Credentials to try: a certificate from the dev PKI, and (PostgreSQL
+	// is installed here, as scripts/test installs it) a database login.
+	cert := a.ok("issue_credential", map[string]any{"name": "web-cert", "common_name": "app.dev.internal"})
+	if data, _ := cert["data"].(map[string]any); !strings.Contains(str(data["certificate"]), "BEGIN CERTIFICATE") {
+		t.Errorf("issue_credential web-cert = %v", cert)
+	}
+	db := a.ok("issue_credential", map[string]any{"name": "app-db"})
+	if data, _ := db["data"].(map[string]any); str(data["username"]) == "" || db["lease_id"] == "" {
+		t.Errorf("issue_credential app-db = %v", db)
+	}
 	go func() { done <- a.call("escalate", map[string]any{"reason": "try a write"}) }()
 	answer("n")
 	if r := <-done; !r.isError || !strings.Contains(r.text, "denied") {

@@ -80,6 +80,19 @@ func dev(ctx context.Context, args []string, sys IO) error {
 		return err
 	}
 	cfg.Credentials = append(cfg.Credentials, pki)
+	dir, err := os.MkdirTemp("", "gatekeeper-dev-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	// With a local PostgreSQL, database logins too.
+	if pg, creds, err := devDatabase(ctx, vc, cfg.VaultToken, dir); err != nil {
+		fmt.Fprintf(sys.Stderr, "No database credentials: %v\n", err)
+	} else {
+		defer pg.Stop()
+		cfg.Credentials = append(cfg.Credentials, creds...)
+		fmt.Fprintf(sys.Stderr, "Started a dev PostgreSQL on %s for database credentials.\n", pg.Addr)
+	}
 	if *approverFlag == config.ApproverDev {
 		return devBrokered(ctx, cfg, vc, srv, *httpAddr, sys)
 	}
@@ -94,11 +107,6 @@ func dev(ctx context.Context, args []string, sys IO) error {
 	if err != nil {
 		return fmt.Errorf("finding the gatekeeper binary: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "gatekeeper-dev-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
 	configFile, err := writeDevConfig(dir, cfg.Credentials)
 	if err != nil {
 		return err

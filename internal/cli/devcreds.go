@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/devpg"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/devvault"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
@@ -41,6 +44,40 @@ func devPKI(ctx context.Context, vc *vault.Client, root sensitive.String) (confi
 	return config.Credential{
 		Name: "web-cert", Engine: setup.EnginePKI, Role: "dev-web", Tier: "read",
 		CommonNames: []string{devDomain, "*." + devDomain},
+	}, nil
+}
+
+// devDatabase starts a PostgreSQL of its own in dir when its server is
+// installed, points the dev Vault's database engine at it with a
+// read-only and a read-write role, and returns the credentials that let
+// the agent ask for a login under read and under write. Without
+// PostgreSQL it returns none, and why.
+func devDatabase(ctx context.Context, vc *vault.Client, root sensitive.String, dir string) (*devpg.Server, []config.Credential, error) {
+	if _, err := devpg.FindBins(); err != nil {
+		return nil, nil, err
+	}
+	pgDir := filepath.Join(dir, "postgres")
+	if err := os.Mkdir(pgDir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	pg, err := devpg.Start(pgDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting PostgreSQL: %w", err)
+	}
+	if _, err := pg.Exec(pg.User, pg.Password.Reveal(), "CREATE TABLE notes (id serial PRIMARY KEY, body text); INSERT INTO notes (body) VALUES ('hello from the dev database');"); err != nil {
+		pg.Stop()
+		return nil, nil, fmt.Errorf("preparing the dev database: %w", err)
+	}
+	err = devvault.EnableDatabase(ctx, vc, root, pg, "database",
+		devvault.DatabaseRole{Name: "dev-ro", Grants: []string{devvault.GrantRead}, TTL: 15 * time.Minute},
+		devvault.DatabaseRole{Name: "dev-rw", Grants: []string{devvault.GrantWrite, `GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{{name}}";`}, TTL: 15 * time.Minute})
+	if err != nil {
+		pg.Stop()
+		return nil, nil, err
+	}
+	return pg, []config.Credential{
+		{Name: "app-db", Engine: setup.EngineDatabase, Role: "dev-ro", Tier: "read"},
+		{Name: "app-db-admin", Engine: setup.EngineDatabase, Role: "dev-rw", Tier: "write"},
 	}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gatekeeper-mcp/gatekeeper/internal/devpg"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/pgtest"
 )
 
@@ -114,7 +115,7 @@ func TestPasswordStaysOutOfPrints(t *testing.T) {
 
 func TestURL(t *testing.T) {
 	t.Parallel()
-	pg := &pgtest.Server{Addr: "127.0.0.1:5433", Port: 5433}
+	pg := &pgtest.Server{Server: &devpg.Server{Addr: "127.0.0.1:5433", Port: 5433}}
 	got := pg.URL("v-token-ro", "p@ss/w:rd", "app")
 	want := "postgresql://v-token-ro:p%40ss%2Fw%3Ard@127.0.0.1:5433/app?sslmode=disable"
 	if diff := cmp.Diff(want, got); diff != "" {

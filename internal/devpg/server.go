@@ -1,4 +1,4 @@
-package pgtest
+package devpg
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/child"
@@ -22,14 +21,14 @@ import (
 const Superuser = "pgtest"
 
 // Limits on the server's start and stop: generous for a busy 2-core
-// machine, and each one ends in a clear failure rather than a hung test.
+// machine, and each one ends in a clear failure rather than a hang.
 const (
 	initdbLimit = 2 * time.Minute
 	readyLimit  = time.Minute
 	stopLimit   = 30 * time.Second
 )
 
-// Server is a running PostgreSQL server that belongs to one test.
+// Server is a running PostgreSQL server in a folder of its own.
 type Server struct {
 	Addr     string // 127.0.0.1:PORT
 	Port     int
@@ -37,47 +36,43 @@ type Server struct {
 	Password sensitive.String // the superuser's password: printed, it is [REDACTED]
 
 	bins   Bins
-	dir    string // the test's folder: data/ and the Unix socket
+	dir    string // data/ and the Unix socket
 	cmd    *exec.Cmd
 	out    *boundedBuffer
 	exited chan struct{}
 }
 
-// Start creates a database cluster in a temporary folder, starts its server
-// on 127.0.0.1 and a free port, waits until it takes connections and stops
-// it when the test ends. Without PostgreSQL the test fails and names the
-// package to install: integration tests never skip silently.
-func Start(t testing.TB) *Server {
-	t.Helper()
+// Start creates a database cluster in dir (a fresh, empty folder whose
+// parent the server's user may pass through), starts its server on
+// 127.0.0.1 and a free port, and waits until it takes connections. The
+// caller stops it with Stop. Without PostgreSQL it returns an error
+// wrapping ErrNotInstalled that names the package to install.
+func Start(dir string) (*Server, error) {
 	bins, err := FindBins()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	o, err := serverOwner()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	dir := t.TempDir()
 	if o != nil {
 		if err := o.handOver(dir); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	s := &Server{User: Superuser, Password: sensitive.New(randomHex(24)), bins: bins, dir: dir, out: &boundedBuffer{}}
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("PostgreSQL output:\n%s", s.out.String())
-		}
-	})
 	if err := s.initdb(o); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := s.start(o); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return s
+	return s, nil
 }
+
+// Output is what the server wrote (bounded), for a failure's report.
+func (s *Server) Output() string { return s.out.String() }
 
 // initdb creates the cluster in dir/data. The superuser's password reaches
 // initdb in a file only it can read, removed at once; TCP logins need a
@@ -171,7 +166,7 @@ func (s *Server) startOn(o *owner) (portTaken bool, err error) {
 		close(exited)
 	}(s.exited)
 	if err := s.waitReady(); err != nil {
-		s.stop()
+		s.Stop()
 		return strings.Contains(s.out.String(), "could not bind"), err
 	}
 	return false, nil
@@ -209,10 +204,10 @@ func (s *Server) waitReady() error {
 	}
 }
 
-// stop asks for a fast shutdown (SIGINT: roll back open transactions,
+// Stop asks for a fast shutdown (SIGINT: roll back open transactions,
 // close sessions) and kills the server if it has not exited in stopLimit.
 // Stopping a stopped server, or one never started, does nothing.
-func (s *Server) stop() {
+func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}

@@ -1,4 +1,4 @@
-package pgtest
+package devpg
 
 import (
 	"fmt"
@@ -37,8 +37,8 @@ func serverOwner() (*owner, error) {
 	return &owner{name: u.Username, uid: uid, gid: gid}, nil
 }
 
-// handOver gives dir, a folder from t.TempDir, to o. Its parent, the
-// test's own temporary folder (0700, made by the testing package), gets
+// handOver gives dir, a fresh folder (a test's t.TempDir, dev's own), to o.
+// Its parent (a test's temporary folder is 0700, made by the testing package) gets
 // o+x so o can pass through it without listing it; every folder above must
 // already let others through, as the system's temporary folder does.
 // Nothing outside the test's own folders is changed.
