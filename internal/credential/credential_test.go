@@ -259,3 +259,90 @@ func waitGone(t *testing.T, f *fixture, lease string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// stretching is a Vault that issues certificates for longer than asked, as
+// a role's or a mount's settings might make it: past the grant's end, or
+// (forever) an SSH certificate that never ends, signed here.
+type stretching struct {
+	*vault.Client
+	forever bool
+	leases  *[]string // of what Vault issued
+}
+
+func (s stretching) Write(ctx context.Context, tok sensitive.String, path string, data map[string]any) (*vault.Secret, error) {
+	if _, ok := data["not_after"]; ok {
+		data["not_after"] = time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
+	}
+	if _, ok := data["ttl"]; ok {
+		data["ttl"] = "2h"
+	}
+	if !s.forever {
+		sec, err := s.Client.Write(ctx, tok, path, data)
+		if err == nil && sec.LeaseID != "" {
+			*s.leases = append(*s.leases, sec.LeaseID)
+		}
+		return sec, err
+	}
+	key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(data["public_key"].(string)))
+	if err != nil {
+		return nil, err
+	}
+	_, caKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := ssh.NewSignerFromKey(caKey)
+	if err != nil {
+		return nil, err
+	}
+	cert := &ssh.Certificate{Key: key, CertType: ssh.UserCert, ValidPrincipals: []string{"ops"}, ValidBefore: ssh.CertTimeInfinity}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		return nil, err
+	}
+	return &vault.Secret{Data: map[string]any{"signed_key": string(ssh.MarshalAuthorizedKey(cert))}}, nil
+}
+
+// TestCertificatesThatOutliveTheGrantAreRefused: whatever Vault issued, a
+// certificate that ends after its grant is not given; a leased one is
+// revoked at once.
+func TestCertificatesThatOutliveTheGrantAreRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 10*time.Minute)
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshKey := string(ssh.MarshalAuthorizedKey(key))
+	var leases []string
+	for _, tc := range []struct {
+		name    string
+		forever bool
+		req     credential.Request
+	}{
+		{"fail/pki-past-the-grant", false, credential.Request{Name: "web-cert", CommonName: "app.test.internal"}},
+		{"fail/ssh-past-the-grant", false, credential.Request{Name: "ops-ssh", PublicKey: sshKey}},
+		{"fail/ssh-forever", true, credential.Request{Name: "ops-ssh", PublicKey: sshKey}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := credential.New(credential.Options{Vault: stretching{Client: f.vc, forever: tc.forever, leases: &leases}, Access: f.grants, Specs: f.svc.Specs})
+			if _, err := svc.Issue(t.Context(), "p", tc.req); !errors.Is(err, credential.ErrTooLong) {
+				t.Fatalf("Issue = %v, want ErrTooLong", err)
+			}
+		})
+	}
+	if len(f.grants.creds) != 0 {
+		t.Errorf("certificates past the grant were recorded: %+v", f.grants.creds)
+	}
+	// The PKI certificate was leased under the grant's token: the refusal
+	// revoked it.
+	if len(leases) != 1 {
+		t.Fatalf("Vault issued leases %v, want the PKI certificate's", leases)
+	}
+	if _, err := f.vc.Write(t.Context(), f.root, "sys/leases/lookup", map[string]any{"lease_id": leases[0]}); err == nil {
+		t.Errorf("the refused certificate's lease %s lives on", leases[0])
+	}
+}

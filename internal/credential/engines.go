@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -167,6 +168,9 @@ func (s *Service) ssh(ctx context.Context, g *access.Grant, spec Spec, now time.
 	cert, ok := key.(*ssh.Certificate)
 	if err != nil || !ok {
 		return access.Credential{}, fmt.Errorf("issuing %s: Vault returned no SSH certificate", spec.Name)
+	}
+	if cert.ValidBefore > math.MaxInt64 { // ssh.CertTimeInfinity among them
+		return access.Credential{}, fmt.Errorf("%w: %s's certificate never ends (it cannot be revoked: check the role's max_ttl)", ErrTooLong, spec.Name)
 	}
 	c.ExpiresAt = time.Unix(int64(cert.ValidBefore), 0)
 	if c.ExpiresAt.After(g.ExpiresAt) {

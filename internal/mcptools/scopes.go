@@ -8,7 +8,9 @@ import "slices"
 //
 //	scope    tools
 //	read     read_secret, secret_metadata, http_request (for an agent
-//	         with at least one allowed destination)
+//	         with at least one allowed destination), issue_credential,
+//	         list_credentials, revoke_credential (for an agent with at
+//	         least one configured credential)
 //	list     list_secrets
 //	write    escalate, write_secret, patch_secret, release
 //	delete   delete_secret, undelete_secret, destroy_secret
