@@ -166,14 +166,7 @@ func TestPKICertificateEndsWithTheGrant(t *testing.T) {
 func TestSSHCertificateEndsBeforeTheGrant(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 10*time.Minute)
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := agentKey(t)
 	iss, err := f.svc.Issue(t.Context(), "p", credential.Request{Name: "ops-ssh", PublicKey: string(ssh.MarshalAuthorizedKey(key))})
 	if err != nil {
 		t.Fatal(err)
@@ -244,6 +237,20 @@ func TestGrantEndingSoon(t *testing.T) {
 	}
 }
 
+// agentKey is an agent's SSH public key.
+func agentKey(t *testing.T) ssh.PublicKey {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 // waitGone waits until Vault no longer knows the lease.
 func waitGone(t *testing.T, f *fixture, lease string) {
 	t.Helper()
@@ -308,15 +315,7 @@ func (s stretching) Write(ctx context.Context, tok sensitive.String, path string
 func TestCertificatesThatOutliveTheGrantAreRefused(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 10*time.Minute)
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sshKey := string(ssh.MarshalAuthorizedKey(key))
+	sshKey := string(ssh.MarshalAuthorizedKey(agentKey(t)))
 	var leases []string
 	for _, tc := range []struct {
 		name    string
