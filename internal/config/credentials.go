@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/secretuse"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 )
 
@@ -27,10 +28,6 @@ type Credential struct {
 	// for: exact names, or "*.example.internal" for one label under it.
 	CommonNames []string `yaml:"common_names"`
 }
-
-// credentialName is what the agent types: a plain name, also the last
-// segment of its reveal path (credentials/NAME).
-var credentialName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // commonName is a DNS name, or "*." and one: what pki common_names holds.
 var commonName = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
@@ -105,7 +102,7 @@ func (c Config) validateCredentials() []error {
 	names := map[string]bool{}
 	for i, cr := range c.Credentials {
 		where := fmt.Sprintf("credentials[%d] %q", i, cr.Name)
-		if !credentialName.MatchString(cr.Name) {
+		if !secretuse.ValidCredentialName(cr.Name) { // what the agent types, and its reveal path's last segment
 			add("%s: name must be 1 to 63 lower-case letters, digits, - and _", where)
 		}
 		if names[cr.Name] {
