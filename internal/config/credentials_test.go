@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -76,5 +78,29 @@ func TestCredentialsInTheLayout(t *testing.T) {
 		if cert.AllowsName(name) != ok {
 			t.Errorf("AllowsName(%q) = %v", name, !ok)
 		}
+	}
+}
+
+// TestCredentialsDocExample: the configuration docs/credentials.md shows
+// is valid as written, for the agent it names.
+func TestCredentialsDocExample(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "credentials.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\ncredentials:")
+	block, _, closed := strings.Cut(rest, "```")
+	if !ok || !closed {
+		t.Fatal("docs/credentials.md has no credentials: example")
+	}
+	c, err := Load(base, writeFile(t, "agents: [{name: ci}]\ncredentials:"+block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("the example does not validate: %v", err)
+	}
+	if got := len(c.CredentialsFor("ci")); got != 4 {
+		t.Errorf("the example gives ci %d credentials, want 4", got)
 	}
 }
