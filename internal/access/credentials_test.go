@@ -119,3 +119,34 @@ func TestWriteCredentialNeedsWrite(t *testing.T) {
 		t.Fatalf("ForCredential(write) without write = %v", err)
 	}
 }
+
+// TestCredentialsEndWhenTheirGrantIsReplaced: a new approval that replaces
+// a grant (write for other paths) ends the old grant's credentials, which
+// Vault revokes with its token.
+func TestCredentialsEndWhenTheirGrantIsReplaced(t *testing.T) {
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	if _, err := f.m.Escalate(t.Context(), agent, "rotate db", []string{"db/"}, passcode); err != nil {
+		t.Fatal(err)
+	}
+	old, err := f.m.ForCredential(t.Context(), agent, Write, "issue_credential rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.m.AddCredential(t.Context(), old, testCredential("rw", old, 10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.m.Escalate(t.Context(), agent, "rotate certs", []string{"certs/"}, passcode); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := f.m.ForCredential(t.Context(), agent, Write, "issue_credential rw"); err != nil || g == old {
+		t.Fatalf("ForCredential after the new approval = %+v, %v: want the new write grant", g, err)
+	}
+	if _, err := f.m.Credential(agent, "rw"); !errors.Is(err, ErrNoCredential) {
+		t.Errorf("Credential(rw) after its grant was replaced = %v, want ErrNoCredential", err)
+	}
+	ended := f.audit.named(audit.CredentialRevoked)
+	if len(ended) != 1 || ended[0].Credential != "rw" || ended[0].Detail != "ended with its grant: replaced by a new grant" {
+		t.Errorf("credential.revoked events = %+v", ended)
+	}
+}
