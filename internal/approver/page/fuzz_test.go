@@ -3,6 +3,7 @@ package page
 import (
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -65,7 +66,8 @@ func FuzzAnswer(f *testing.F) {
 		}
 
 		form, _ := url.ParseQuery(body)
-		own := m == http.MethodPost && origin == fuzzOrigin && strings.Contains(ctype, "application/x-www-form-urlencoded") &&
+		mediaType, _, _ := mime.ParseMediaType(ctype) // as ParseForm reads it: case does not matter
+		own := m == http.MethodPost && origin == fuzzOrigin && mediaType == "application/x-www-form-urlencoded" &&
 			form.Get("digest") == h.req.Digest
 		select {
 		case c := <-h.p.codes:
