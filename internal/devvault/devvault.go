@@ -141,12 +141,8 @@ func (s *Server) waitHealthy(ctx context.Context, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Addr+"/v1/sys/health", nil)
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if s.answersAsItself(ctx, client) {
+			return nil
 		}
 		select {
 		case <-s.exited:
@@ -159,6 +155,32 @@ func (s *Server) waitHealthy(ctx context.Context, limit time.Duration) error {
 			return fmt.Errorf("dev server not healthy after %s", limit)
 		}
 	}
+}
+
+// answersAsItself reports whether the server on s.Addr is healthy and is
+// this one: another process can take the port between FreePort and the
+// server binding it, and then a healthy answer comes from someone else's
+// server (seen in CI: the test wrote to another test's Vault). Only this
+// server knows its random root token.
+func (s *Server) answersAsItself(ctx context.Context, client *http.Client) bool {
+	select {
+	case <-s.exited:
+		return false
+	default:
+	}
+	for _, path := range []string{"/v1/sys/health", "/v1/auth/token/lookup-self"} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Addr+path, nil)
+		req.Header.Set("X-Vault-Token", s.RootToken)
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false
+		}
+	}
+	return true
 }
 
 // Stop kills the server and waits for it to exit. It is safe to call twice.
