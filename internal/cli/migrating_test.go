@@ -39,6 +39,14 @@ var pendingNames = []string{
 
 const guide = "../../docs/migrating.md"
 
+// What a name in the guide is, as the test reports it.
+const (
+	kindEnv     = "an environment variable"
+	kindCommand = "a command or flag"
+	kindRoute   = "an HTTP route"
+	kindOther   = "a tool, scope, config key, chart value or file"
+)
+
 // TestMigratingGuide checks that every name the migration guide maps an
 // earlier project's setting to exists in Gatekeeper: each backquoted name
 // in a table's second column is an environment variable of config.Vars, a
@@ -77,7 +85,7 @@ func TestMigratingGuide(t *testing.T) {
 		}
 	}
 	// A guide whose tables no longer parse must not pass by checking nothing.
-	for _, k := range []string{"an environment variable", "a command or flag", "an HTTP route", "a tool, scope, config key, chart value or file"} {
+	for _, k := range []string{kindEnv, kindCommand, kindRoute, kindOther} {
 		if kinds[k] < 5 {
 			t.Errorf("found %d names of kind %q in the guide, want at least 5: do its tables still parse?", kinds[k], k)
 		}
@@ -133,16 +141,16 @@ func checkName(t *testing.T, name string, probe func(method, path string) bool, 
 	switch {
 	case envRE.MatchString(name):
 		ok := slices.ContainsFunc(config.Vars, func(v config.Var) bool { return v.Name == name })
-		return []checked{{name, "an environment variable", ok}}
+		return []checked{{name, kindEnv, ok}}
 	case routeRE.MatchString(name):
 		m := routeRE.FindStringSubmatch(name)
-		return []checked{{name, "an HTTP route", probe(m[1], m[2])}}
+		return []checked{{name, kindRoute, probe(m[1], m[2])}}
 	case strings.HasPrefix(name, "gatekeeper "):
 		return checkCommand(t, strings.Fields(name)[1:])
 	}
 	ok := mcptools.Allowed(name, config.Scopes) || slices.Contains(config.Scopes, name) ||
 		configKey(reflect.TypeFor[config.Config](), name) || chartValue(values, name) || repoFile(name)
-	return []checked{{name, "a tool, scope, config key, chart value or file", ok}}
+	return []checked{{name, kindOther, ok}}
 }
 
 // checkCommand runs "gatekeeper WORDS... -h" and looks for each flag in
@@ -163,11 +171,11 @@ func checkCommand(t *testing.T, args []string) []checked {
 	err := Run(t.Context(), append(slices.Clone(words), "-h"), IO{
 		Stdin: io.NopCloser(strings.NewReader("")), Stdout: &stdout, Stderr: &stderr,
 	})
-	out := []checked{{cmd, "a command or flag", errors.Is(err, ErrHelp)}}
+	out := []checked{{cmd, kindCommand, errors.Is(err, ErrHelp)}}
 	for _, f := range flagNames {
 		name := strings.TrimLeft(f, "-")
 		listed := regexp.MustCompile(`(?m)^\s+-` + regexp.QuoteMeta(name) + `(\s|$)`).MatchString(stderr.String())
-		out = append(out, checked{cmd + " " + f, "a command or flag", out[0].ok && listed})
+		out = append(out, checked{cmd + " " + f, kindCommand, out[0].ok && listed})
 	}
 	return out
 }
