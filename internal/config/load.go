@@ -121,7 +121,7 @@ var Vars = []Var{
 	}},
 	{"GATEKEEPER_OTLP_ENDPOINT", "", "export OpenTelemetry traces over OTLP/HTTP to this collector URL (off when empty)", str(func(c *Config) *string { return &c.Tracing.OTLPEndpoint })},
 	{"GATEKEEPER_VAULT_BIN", "", "dev and tests: the Vault/OpenBao server binary to run", none},
-	{"GATEKEEPER_CACHE_DIR", "", "dev and tests: where the built Vault binary is cached", none},
+	{"GATEKEEPER_CACHE_DIR", "", "dev and tests: where the built Vault binary and CI's tools are cached", none},
 	{"GATEKEEPER_PG_BIN", "", "dev and tests: the folder holding PostgreSQL's initdb, postgres and psql (default: the highest version under /usr/lib/postgresql)", none},
 	{"GATEKEEPER_OPERATOR_TOKEN", "", "HTTP mode: turns on the status page; the secret an operator signs in with (at least 32 bytes)", func(c *Config, v string) error {
 		c.Status.OperatorToken = sensitive.New(strings.TrimSpace(v))
