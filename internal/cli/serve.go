@@ -34,11 +34,6 @@ func serve(ctx context.Context, args []string, sys IO) error {
 	if err = errors.Join(err, cfg.Validate()); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	var logout func()
-	if cfg, logout, err = vaultLogin(ctx, cfg, sys); err != nil { // Kubernetes auth, if configured
-		return err
-	}
-	defer logout()
 	if cfg.HTTP.Listen != "" {
 		return serveHTTP(ctx, cfg, sys, nil)
 	}

@@ -133,7 +133,7 @@ func setupCmd(ctx context.Context, args []string, sys IO) error {
 		}
 		opts.Duo = &duo
 	}
-	vc, err := vault.New(vault.Options{Address: cfg.VaultAddr})
+	vc, err := vault.New(vault.Options{Address: cfg.VaultAddr, Namespace: cfg.VaultNamespace})
 	if err != nil {
 		return err
 	}

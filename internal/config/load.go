@@ -54,6 +54,15 @@ var Vars = []Var{
 		c.VaultToken = sensitive.New(strings.TrimSpace(v))
 		return nil
 	}},
+	{"VAULT_ROLE_ID", "", "serve: log in with this AppRole role id (with VAULT_SECRET_ID) instead of VAULT_TOKEN", str(func(c *Config) *string { return &c.VaultAuth.AppRole.RoleID })},
+	{"VAULT_ROLE_ID_FILE", "", "file holding the AppRole role id (VAULT_ROLE_ID wins)", str(func(c *Config) *string { return &c.VaultAuth.AppRole.RoleIDFile })},
+	{"VAULT_SECRET_ID", "", "the AppRole secret id", func(c *Config, v string) error {
+		c.VaultAuth.AppRole.SecretID = sensitive.New(strings.TrimSpace(v))
+		return nil
+	}},
+	{"VAULT_SECRET_ID_FILE", "", "file holding the AppRole secret id (VAULT_SECRET_ID wins)", str(func(c *Config) *string { return &c.VaultAuth.AppRole.SecretIDFile })},
+	{"VAULT_NAMESPACE", "", "Vault Enterprise or OpenBao namespace, e.g. admin/team-a: sent as X-Vault-Namespace on every request", str(func(c *Config) *string { return &c.VaultNamespace })},
+	{"GATEKEEPER_ENV_FILE", "", ".env file read before the environment, which wins (see docs/config.md); --env-file wins", none},
 	{"GATEKEEPER_CONFIG", "", "YAML config file for many agents (see docs/config.md); --config wins", none},
 	{"GATEKEEPER_KV_MOUNT", DefaultKVMount, "KV v2 mount holding the agents' secrets", str(func(c *Config) *string { return &c.KVMount })},
 	{"GATEKEEPER_TRANSIT_MOUNT", DefaultTransitMount, "transit mount holding the agents' keys (PREFIX.KEY per agent)", str(func(c *Config) *string { return &c.TransitMount })},
@@ -181,6 +190,7 @@ func Load(environ []string, path string) (Config, error) {
 		name string
 	}{
 		{&c.VaultToken, c.VaultTokenFile, "vault_token_file"},
+		{&c.VaultAuth.AppRole.SecretID, c.VaultAuth.AppRole.SecretIDFile, "VAULT_SECRET_ID_FILE (vault_auth.approle.secret_id_file)"},
 		{&c.JWTSecret, c.Auth.JWT.HS256SecretFile, "auth.jwt.hs256_secret_file"},
 		{&c.DuoSecretKey, c.Approval.Duo.SecretKeyFile, "approval.duo.secret_key_file"},
 		{&c.PasskeyEnrollToken, c.Approval.Passkey.EnrollTokenFile, "approval.passkey.enroll_token_file"},
@@ -195,6 +205,17 @@ func Load(environ []string, path string) (Config, error) {
 			}
 			*f.dst = s
 		}
+	}
+	if ar := &c.VaultAuth.AppRole; ar.RoleID == "" && ar.RoleIDFile != "" {
+		s, err := secretFile(ar.RoleIDFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("VAULT_ROLE_ID_FILE (vault_auth.approle.role_id_file): %w", err))
+		}
+		ar.RoleID = s.Reveal()
+	}
+	// token is the default method: a role id or secret id chooses AppRole.
+	if c.VaultAuth.Method == VaultAuthToken && c.VaultAuth.AppRole.given() {
+		c.VaultAuth.Method = VaultAuthAppRole
 	}
 	return c, errors.Join(errs...)
 }
