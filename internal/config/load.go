@@ -141,6 +141,27 @@ var Vars = []Var{
 	{"GATEKEEPER_STATE_REVALIDATE", access.DefaultRevalidate.String(), "vault state: how long a replica uses a grant before asking the store again (0: every call)", duration(func(c *Config) *time.Duration { return &c.State.Revalidate })},
 }
 
+// secretVars are the variables whose value is a secret: a file holding
+// one of them must be readable by its owner only.
+var secretVars = map[string]bool{
+	"VAULT_TOKEN": true, "VAULT_SECRET_ID": true,
+	"GATEKEEPER_AUDIT_KEY": true, "GATEKEEPER_JWT_SECRET": true, "GATEKEEPER_DUO_SECRET_KEY": true,
+	"GATEKEEPER_PASSKEY_ENROLL_TOKEN": true, "GATEKEEPER_OPERATOR_TOKEN": true,
+}
+
+// HoldsSecret tells whether the variable name carries a secret.
+func HoldsSecret(name string) bool { return secretVars[name] }
+
+// Known tells whether Gatekeeper reads the variable name (it is in Vars).
+func Known(name string) bool {
+	for _, v := range Vars {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Load builds the configuration: defaults, then the YAML file (path, else
 // $GATEKEEPER_CONFIG, else none), then the environment. Every problem found
 // while reading is reported at once; Validate checks the result.
