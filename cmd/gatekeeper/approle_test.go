@@ -86,7 +86,7 @@ func TestSetupAppRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := role.Data["token_policies"]; len(got.([]any)) != 1 || got.([]any)[0] != "gatekeeper-bootstrap" ||
-		role.Data["token_no_default_policy"] != true || role.Data["token_period"].(json.Number).String() != "3600" {
+		role.Data["token_no_default_policy"] != true || role.Data["token_period"].(json.Number).String() != "2764800" {
 		t.Errorf("the role is %v", role.Data)
 	}
 	out, errOut, code := run(t, []string{"VAULT_ADDR=" + e.srv.Addr, "VAULT_TOKEN=" + e.root.Reveal()}, "setup", "--approle")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
@@ -30,14 +29,12 @@ type AppRoleResult struct {
 	RoleID string `json:"role_id"`
 }
 
-// appRoleTokenPeriod: the role's tokens are periodic, so Gatekeeper renews
-// one for as long as it runs (children minted by the broker live under
-// it), and a token it could not revoke at exit dies within the hour.
-const appRoleTokenPeriod = time.Hour
-
 // appRole enables the AppRole mount if needed and writes the role: tokens
-// with Gatekeeper's own policy alone, periodic; secret ids that can be used
-// again, since Gatekeeper logs in again when its token cannot be renewed.
+// with Gatekeeper's own policy alone, with the period of the tokens setup
+// makes (Gatekeeper renews them while it runs; with the brokered strategy
+// grants are child tokens, which Vault caps at their parent's TTL); secret
+// ids that can be used again, since Gatekeeper logs in again when its
+// token has died.
 func (r *run) appRole(ctx context.Context, a AppRole) (*AppRoleResult, error) {
 	if err := r.authMethod(ctx, a.Mount, "approle"); err != nil {
 		return nil, err
@@ -47,7 +44,7 @@ func (r *run) appRole(ctx context.Context, a AppRole) (*AppRoleResult, error) {
 		"token_policies":          []string{a.Policy},
 		"token_no_default_policy": true,
 		"token_type":              "service",
-		"token_period":            int64(appRoleTokenPeriod.Seconds()),
+		"token_period":            int64(ownTokenPeriod.Seconds()),
 		"secret_id_num_uses":      0,
 		"bind_secret_id":          true,
 	}
@@ -76,7 +73,7 @@ func sameAppRole(cur map[string]any, policy string) bool {
 	pols, _ := cur["token_policies"].([]any)
 	period := vault.Int64(cur["token_period"])
 	return slices.Equal(pols, []any{policy}) && cur["token_no_default_policy"] == true &&
-		period == int64(appRoleTokenPeriod.Seconds()) && vault.Int64(cur["secret_id_num_uses"]) == 0 && cur["bind_secret_id"] == true
+		period == int64(ownTokenPeriod.Seconds()) && vault.Int64(cur["secret_id_num_uses"]) == 0 && cur["bind_secret_id"] == true
 }
 
 // authMethod enables the auth method typ at mount unless it is there,
