@@ -39,6 +39,9 @@ type Options struct {
 // before it tries again.
 const Retry = 10 * time.Second
 
+// minWait keeps a token with (almost) no life left from making a busy loop.
+const minWait = 200 * time.Millisecond
+
 // callTimeout bounds each login, lookup, renewal and revocation.
 const callTimeout = 30 * time.Second
 
@@ -58,6 +61,8 @@ type Identity struct {
 	// stuck: the token cannot be renewed further (not renewable, or the
 	// last renewal was capped by its maximum TTL): log in again in time.
 	stuck bool
+	// lasting: the token does not expire (a TTL of 0); nothing to do.
+	lasting bool
 }
 
 // Start returns the identity, logged in if it logs in. A login refused at
@@ -118,8 +123,11 @@ func (id *Identity) step(ctx context.Context) time.Duration {
 		return id.keepGiven(ctx)
 	}
 	id.mu.RLock()
-	stuck, tok, inc := id.stuck, id.tok, id.increment
+	stuck, tok, inc, lasting := id.stuck, id.tok, id.increment, id.lasting
 	id.mu.RUnlock()
+	if lasting {
+		return time.Hour
+	}
 	if !stuck {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		ttl, err := id.opts.Vault.RenewSelf(cctx, tok, inc)
@@ -156,11 +164,14 @@ func (id *Identity) step(ctx context.Context) time.Duration {
 // that the new login happens while the old token still works. id.mu is
 // held.
 func (id *Identity) wait() time.Duration {
+	if id.lasting {
+		return time.Hour
+	}
 	d := id.ttl / 2
 	if id.stuck {
 		d = id.ttl * 2 / 3
 	}
-	return max(d, time.Second)
+	return max(d, minWait)
 }
 
 // login obtains a new token and makes it current. The old one is left to
@@ -184,7 +195,8 @@ func (id *Identity) login(ctx context.Context, msg string) error {
 	}
 	id.mu.Lock()
 	id.tok, id.accessor, id.increment, id.ttl = auth.Token, auth.Accessor, inc, info.TTL
-	id.stuck = !info.Renewable || inc <= 0
+	id.lasting = info.TTL <= 0
+	id.stuck = !id.lasting && (!info.Renewable || inc <= 0)
 	id.mu.Unlock()
 	id.opts.Logger.Info(msg, "method", id.opts.Method, "accessor", auth.Accessor,
 		"policies", info.Policies, "ttl", info.TTL, "period", info.Period, "renewable", info.Renewable)
