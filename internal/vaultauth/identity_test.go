@@ -53,6 +53,9 @@ func (f *fakeVault) issue(ttl, maxTTL, period time.Duration, renewable bool) str
 	if period > 0 {
 		t.expires = now.Add(period)
 	}
+	if ttl == 0 && period == 0 {
+		t.expires = now.AddDate(100, 0, 0) // a token that does not expire: TTL 0
+	}
 	if maxTTL > 0 {
 		t.hardEnd = now.Add(maxTTL)
 	}
@@ -104,7 +107,11 @@ func (f *fakeVault) LookupSelf(_ context.Context, tok sensitive.String) (*vault.
 	if t == nil {
 		return nil, denied("auth/token/lookup-self")
 	}
-	return &vault.TokenInfo{Accessor: "acc-" + tok.Reveal(), TTL: time.Until(t.expires).Truncate(time.Second), Renewable: t.renewable, Period: t.period}, nil
+	ttl := time.Until(t.expires).Truncate(time.Second)
+	if ttl > 50*365*24*time.Hour {
+		ttl = 0
+	}
+	return &vault.TokenInfo{Accessor: "acc-" + tok.Reveal(), TTL: ttl, Renewable: t.renewable, Period: t.period}, nil
 }
 
 func (f *fakeVault) RenewSelf(_ context.Context, tok sensitive.String, inc time.Duration) (time.Duration, error) {
@@ -306,6 +313,25 @@ func TestGivenToken(t *testing.T) {
 		if !id.Token().Equal(tok) || !f.works(tok) || f.renewals < 9 || f.logins != 0 {
 			t.Errorf("after 5h: same token %v, works %v, %d renewals, %d logins; want true, true, about 10, 0",
 				id.Token().Equal(tok), f.works(tok), f.renewals, f.logins)
+		}
+	})
+}
+
+// TestLastingToken: a login that gives a token without expiry (TTL 0) is
+// neither renewed nor replaced.
+func TestLastingToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeVault{}
+		id, err := Start(t.Context(), Options{Vault: f, Login: f.login, Method: "approle"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := running(id)
+		time.Sleep(24 * time.Hour)
+		synctest.Wait()
+		stop()
+		if f.logins != 1 || f.renewals != 0 || !f.works(id.Token()) {
+			t.Errorf("after a day: %d logins, %d renewals, token works %v; want 1, 0, true", f.logins, f.renewals, f.works(id.Token()))
 		}
 	})
 }
