@@ -120,7 +120,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		rctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
 		if err := own.Close(rctx); err != nil {
-			logger.Warn("at exit", "err", err)
+			logger.Warn("stopping", "err", err)
 		}
 	}
 
