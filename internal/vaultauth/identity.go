@@ -138,14 +138,15 @@ func (id *Identity) step(ctx context.Context) time.Duration {
 			defer id.mu.Unlock()
 			id.ttl, id.stuck = ttl, ttl < inc
 			return id.wait()
-		case !errors.Is(err, vault.ErrPermissionDenied):
+		case errors.Is(err, vault.ErrUnavailable) || errors.Is(err, vault.ErrSealed) || ctx.Err() != nil:
 			// Vault unreachable or sealed: the token may still be good.
 			if ctx.Err() == nil {
 				id.opts.Logger.Warn("renewing Gatekeeper's own Vault token; trying again", "method", id.opts.Method, "err", err)
 			}
 			return Retry
 		}
-		// Permission denied: the token is gone (revoked, expired).
+		// Refused: the token is gone (revoked, expired) or cannot be
+		// renewed after all.
 	}
 	if err := id.login(ctx, "logged in to Vault again"); err != nil {
 		if ctx.Err() == nil {
