@@ -20,7 +20,7 @@ func TestAppRoleLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := e.c.Write(ctx, e.root, "auth/approle/role/gk", map[string]any{
-		"token_policies": []string{"gk-test"}, "token_no_default_policy": true, "token_period": "1h",
+		"token_policies": []string{"gk-test"}, "token_period": "1h",
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +64,8 @@ func TestAppRoleLogin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if info.Period != time.Hour || !info.Renewable || strings.Join(info.Policies, ",") != "gk-test" {
-				t.Errorf("token: period %s renewable %v policies %v, want 1h, renewable, [gk-test]", info.Period, info.Renewable, info.Policies)
+			if info.Period != time.Hour || !info.Renewable || strings.Join(info.Policies, ",") != "default,gk-test" {
+				t.Errorf("token: period %s renewable %v policies %v, want 1h, renewable, [default gk-test]", info.Period, info.Renewable, info.Policies)
 			}
 		})
 	}
