@@ -23,9 +23,7 @@ func TestKubernetesAuth(t *testing.T) {
 	kube := vaulttest.StartKubeAPI(t)
 	vaulttest.EnableKubernetesAuth(t, e.srv, kube, "kubernetes",
 		vaulttest.KubeRole{Name: "gatekeeper", Namespace: "gatekeeper", ServiceAccount: "gatekeeper",
-			Policies: []string{"gatekeeper-bootstrap"}, Audience: "vault", Period: time.Hour},
-		vaulttest.KubeRole{Name: "short-lived", Namespace: "gatekeeper", ServiceAccount: "gatekeeper",
-			Policies: []string{"gatekeeper-bootstrap"}, Audience: "vault", TTL: time.Hour})
+			Policies: []string{"gatekeeper-bootstrap"}, Audience: "vault", Period: time.Hour})
 	if _, err := runSetupAgent(t, e, "k8s"); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +71,7 @@ agents:
 	}
 
 	// Its own token is revoked when Gatekeeper stops.
-	m := regexp.MustCompile(`msg="logged in to Vault with the Kubernetes service account".* accessor=(\S+)`).FindStringSubmatch(h.stderr.String())
+	m := regexp.MustCompile(`msg="logged in to Vault" method=kubernetes accessor=(\S+)`).FindStringSubmatch(h.stderr.String())
 	if m == nil {
 		t.Fatalf("no login line with an accessor in:\n%s", h.stderr)
 	}
@@ -96,7 +94,6 @@ agents:
 	for _, tc := range []struct {
 		name, config, want string
 	}{
-		{"fail/not-periodic", vaultAuth("short-lived", jwtFile), "set token_period"},
 		{"fail/other-service-account", vaultAuth("gatekeeper", otherSA), "permission denied"},
 		{"fail/no-token-file", vaultAuth("gatekeeper", filepath.Join(dir, "missing")), "reading the service account token"},
 		{"fail/token-too", vaultAuth("gatekeeper", jwtFile), "do not also set VAULT_TOKEN"},

@@ -12,16 +12,21 @@ import (
 // would use and list every problem, touching nothing.
 func configCmd(args []string, sys IO) error {
 	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprintln(sys.Stderr, "Usage: gatekeeper config check [--config FILE] [--http ADDR]")
+		fmt.Fprintln(sys.Stderr, "Usage: gatekeeper config check [--config FILE] [--env-file FILE] [--http ADDR]")
 		return ErrUsage
 	}
 	fs := flags("config check", "Validate the configuration serve would run with and list every problem.", sys)
 	configFile := fs.String("config", "", "YAML config file (default $GATEKEEPER_CONFIG)")
 	httpAddr := fs.String("http", "", "check as for serve --http ADDR")
+	envFile := envFileFlag(fs)
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	cfg, err := config.Load(sys.Environ, *configFile)
+	env, err := environ(sys, *envFile)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(env, *configFile)
 	if *httpAddr != "" {
 		cfg.HTTP.Listen = *httpAddr
 	}

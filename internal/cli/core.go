@@ -20,10 +20,10 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/mcptools"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/ratelimit"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/reveal"
-	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/tracing"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vaultauth"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vaultstate"
 )
 
@@ -44,6 +44,8 @@ type core struct {
 	logger *slog.Logger
 	audit  access.Recorder
 	vault  *vault.Client
+	// own is Gatekeeper's own Vault identity (bootstrap or broker token).
+	own    *vaultauth.Identity
 	access *access.Manager
 	// agentOf maps a principal to its Vault layout.
 	agentOf func(access.Principal) setup.Agent
@@ -97,13 +99,30 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 	if o.transport != nil {
 		wrap = func(rt http.RoundTripper) http.RoundTripper { return tr.Transport(o.transport(rt)) }
 	}
-	vc, err := vault.New(vault.Options{Address: cfg.VaultAddr, WrapTransport: wrap})
+	vc, err := vault.New(vault.Options{Address: cfg.VaultAddr, Namespace: cfg.VaultNamespace, WrapTransport: wrap})
 	if err != nil {
 		closeAudit()
 		return nil, err
 	}
-	kctx, stopKeepAlive := context.WithCancel(ctx)
-	go keepAlive(kctx, vc, cfg.VaultToken, logger)
+	own, err := ownIdentity(ctx, cfg, vc, logger)
+	if err != nil {
+		closeAudit()
+		return nil, fmt.Errorf("vault_auth: %w", err)
+	}
+	kctx, cancelKeepAlive := context.WithCancel(ctx)
+	var kept sync.WaitGroup
+	kept.Go(func() { own.Run(kctx) })
+	// stopKeepAlive ends the token's upkeep and revokes a token Gatekeeper
+	// logged in for: at exit, or when the start fails after the login.
+	stopKeepAlive := func() {
+		cancelKeepAlive()
+		kept.Wait()
+		rctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := own.Close(rctx); err != nil {
+			logger.Warn("stopping", "err", err)
+		}
+	}
 
 	layout := cfg.Layout()
 	pages, err := newApprovalPage(cfg, o.stdio, sys.Stderr, logger)
@@ -112,7 +131,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		closeAudit()
 		return nil, err
 	}
-	iss, err := newIssuer(cfg, vc, pages.Server, sys, o.agentOf, logger)
+	iss, err := newIssuer(cfg, vc, own.Token, pages.Server, sys, o.agentOf, logger)
 	if err != nil {
 		pages.abandon()
 		stopKeepAlive()
@@ -136,7 +155,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		}
 	}
 	approvals := ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Approvals }, cfg.Limits.Approvals), nil)
-	store, sharedOpts, err := sharedState(ctx, cfg, vc, logger)
+	store, sharedOpts, err := sharedState(ctx, cfg, vc, own.Token, logger)
 	if err != nil {
 		stopBackground()
 		stopKeepAlive()
@@ -193,7 +212,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 	c := &core{
 		reveal: matcher,
 		egress: eg,
-		cfg:    cfg, logger: logger, audit: rec, vault: vc, access: mgr, agentOf: o.agentOf, approverReady: iss.ready,
+		cfg:    cfg, logger: logger, audit: rec, vault: vc, own: own, access: mgr, agentOf: o.agentOf, approverReady: iss.ready,
 		tracing: tr,
 		state:   store,
 		pages:   pages.Server,
@@ -309,31 +328,6 @@ func (c *core) egressTool() mcptools.Egress {
 		return nil
 	}
 	return c.egress
-}
-
-// keepAlive renews the bootstrap token while Gatekeeper runs: setup makes it
-// periodic, so it lives as long as someone uses it. A token that does not
-// work is reported but does not stop the server: the agent is told, call by
-// call, what is wrong, and nothing is granted until it is fixed.
-func keepAlive(ctx context.Context, vc *vault.Client, tok sensitive.String, logger *slog.Logger) {
-	for {
-		info, err := vc.LookupSelf(ctx, tok)
-		next := time.Hour
-		if err != nil && ctx.Err() == nil {
-			logger.Warn("the bootstrap token (VAULT_TOKEN) does not work now; no access can be granted until it does", "err", err)
-		}
-		if err == nil && info.Renewable && info.Period > 0 {
-			if _, err := vc.RenewSelf(ctx, tok, info.Period); err != nil {
-				logger.Warn("renewing the bootstrap token", "err", err)
-			}
-			next = min(info.Period/2, 12*time.Hour)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(next):
-		}
-	}
 }
 
 // fanout sends each audit event to every recorder, the audit log first. An

@@ -43,10 +43,14 @@ func dev(ctx context.Context, args []string, sys IO) error {
 	if *approverFlag != "totp" && *approverFlag != config.ApproverDev {
 		return fmt.Errorf("--approver %q is not totp or dev", *approverFlag)
 	}
-	// The dev Vault gets its own address and token; other settings apply.
+	// The dev Vault gets its own address and token (no AppRole, no
+	// namespace); other settings apply.
 	var environ []string
 	for _, kv := range sys.Environ {
-		if !strings.HasPrefix(kv, "VAULT_ADDR=") && !strings.HasPrefix(kv, "VAULT_TOKEN=") {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "VAULT_ADDR", "VAULT_TOKEN", "VAULT_ROLE_ID", "VAULT_ROLE_ID_FILE", "VAULT_SECRET_ID", "VAULT_SECRET_ID_FILE", "VAULT_NAMESPACE":
+		default:
 			environ = append(environ, kv)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/page"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/vaultmfa"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
@@ -33,12 +34,13 @@ type issuing struct {
 // newIssuer builds what obtains grant tokens, as the configuration says:
 // Vault's login MFA, or an approver of Gatekeeper's own and a token role.
 // Every approval is answered on its page (pages); the page also watches
-// a Duo push or the dev prompt, and offers Deny.
-func newIssuer(cfg config.Config, vc *vault.Client, pages *page.Server, sys IO, agentOf func(access.Principal) setup.Agent, logger *slog.Logger) (issuing, error) {
+// a Duo push or the dev prompt, and offers Deny. token is Gatekeeper's own
+// token (bootstrap or broker) as it is now.
+func newIssuer(cfg config.Config, vc *vault.Client, token func() sensitive.String, pages *page.Server, sys IO, agentOf func(access.Principal) setup.Agent, logger *slog.Logger) (issuing, error) {
 	if cfg.Approval.Strategy != config.StrategyBrokered {
 		iss, err := vaultmfa.New(vaultmfa.Options{
 			Vault:     vc,
-			Bootstrap: cfg.VaultToken,
+			Bootstrap: token,
 			Pages:     pages,
 			KVMount:   cfg.KVMount,
 			Account:   func(p access.Principal, t access.Tier) string { return agentOf(p).AccountPath(t) },
@@ -50,7 +52,7 @@ func newIssuer(cfg config.Config, vc *vault.Client, pages *page.Server, sys IO, 
 			first = setup.Agent(cfg.Agents[0].Name)
 		}
 		ready := func(ctx context.Context) error {
-			if _, err := vc.KVRead(ctx, cfg.VaultToken, cfg.KVMount, first.AccountPath(access.Read)); err != nil {
+			if _, err := vc.KVRead(ctx, token(), cfg.KVMount, first.AccountPath(access.Read)); err != nil {
 				return fmt.Errorf("the bootstrap token cannot reach the read-tier login of %q: %w", first, err)
 			}
 			return nil
@@ -95,7 +97,7 @@ func newIssuer(cfg config.Config, vc *vault.Client, pages *page.Server, sys IO, 
 	}
 	iss, err := brokered.New(brokered.Options{
 		Vault:  vc,
-		Broker: cfg.VaultToken,
+		Broker: token,
 		Approver: func(p access.Principal) approver.Approver {
 			return approvers[cfg.ApproverFor(string(agentOf(p)))]
 		},

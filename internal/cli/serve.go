@@ -24,21 +24,21 @@ func serve(ctx context.Context, args []string, sys IO) error {
 		"environment and an optional config file; see the README.", sys)
 	httpAddr := fs.String("http", "", "serve Streamable HTTP at /mcp on this host:port (overrides GATEKEEPER_HTTP_ADDR)")
 	configFile := fs.String("config", "", "YAML config file (overrides GATEKEEPER_CONFIG)")
+	envFile := envFileFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(sys.Environ, *configFile)
+	env, err := environ(sys, *envFile)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(env, *configFile)
 	if *httpAddr != "" {
 		cfg.HTTP.Listen = *httpAddr
 	}
 	if err = errors.Join(err, cfg.Validate()); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	var logout func()
-	if cfg, logout, err = vaultLogin(ctx, cfg, sys); err != nil { // Kubernetes auth, if configured
-		return err
-	}
-	defer logout()
 	if cfg.HTTP.Listen != "" {
 		return serveHTTP(ctx, cfg, sys, nil)
 	}

@@ -224,7 +224,7 @@ func readiness(c *core) []httpserver.Check {
 			return nil
 		}},
 		{Name: "credential", Run: func(ctx context.Context) error {
-			_, err := c.vault.LookupSelf(ctx, c.cfg.VaultToken)
+			_, err := c.vault.LookupSelf(ctx, c.own.Token())
 			return err
 		}},
 		{Name: "approver", Run: c.approverReady},

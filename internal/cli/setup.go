@@ -22,6 +22,7 @@ import (
 // config file come first, flags last.
 type layoutFlags struct {
 	configFile        string
+	envFile           *string
 	kvMount, prefix   string
 	readTTL, writeTTL time.Duration
 	agents            agentList
@@ -30,6 +31,7 @@ type layoutFlags struct {
 
 func (l *layoutFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.configFile, "config", "", "YAML config file (default $GATEKEEPER_CONFIG); its agents are set up too")
+	l.envFile = envFileFlag(fs)
 	fs.StringVar(&l.kvMount, "kv-mount", "", "KV v2 mount (default $GATEKEEPER_KV_MOUNT or secret)")
 	fs.StringVar(&l.prefix, "prefix", "", "agents' folder in the mount (default $GATEKEEPER_PREFIX or agent)")
 	fs.DurationVar(&l.readTTL, "read-ttl", 0, "read-tier token TTL (default $GATEKEEPER_READ_TTL or 4h)")
@@ -37,6 +39,9 @@ func (l *layoutFlags) register(fs *flag.FlagSet) {
 	fs.Var(&l.agents, "agent", "a named agent for HTTP mode (repeatable): its accounts, policies and MFA")
 	fs.BoolVar(&l.replicas, "replicas", false, "replicas share grants through Vault (state.backend vault): Gatekeeper's own policy gets the state folder and key")
 }
+
+// appRoleName is the AppRole role setup --approle writes.
+const appRoleName = "gatekeeper"
 
 // agentList is a repeatable --agent flag.
 type agentList []string
@@ -47,7 +52,11 @@ func (a *agentList) Set(v string) error { *a = append(*a, v); return nil }
 // loadConfig reads the config file and the environment, applies the flags
 // and validates. withVault says whether VAULT_ADDR and VAULT_TOKEN are needed.
 func loadConfig(sys IO, lf *layoutFlags, withVault bool) (config.Config, error) {
-	cfg, err := config.Load(sys.Environ, lf.configFile)
+	env, err := environ(sys, *lf.envFile)
+	if err != nil {
+		return config.Config{}, err
+	}
+	cfg, err := config.Load(env, lf.configFile)
 	if lf.kvMount != "" {
 		cfg.KVMount = lf.kvMount
 	}
@@ -71,6 +80,7 @@ func loadConfig(sys IO, lf *layoutFlags, withVault bool) (config.Config, error) 
 	if !withVault {
 		// policy touches no Vault: fill what Validate would demand.
 		cfg.VaultAddr, cfg.VaultToken = "http://unused", sensitive.New("unused")
+		cfg.VaultAuth.Method = config.VaultAuthToken
 	}
 	if err = errors.Join(err, cfg.Validate()); err != nil {
 		return cfg, fmt.Errorf("configuration:\n%w", err)
@@ -114,6 +124,7 @@ func setupCmd(ctx context.Context, args []string, sys IO) error {
 	lf.register(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object (bootstrap_token, totp_url, kv_mount, prefix, …) instead of text")
 	brokered := fs.Bool("brokered", false, "also prepare the brokered-token strategy: token roles, the broker policy and token (printed as broker_token)")
+	approle := fs.Bool("approle", false, "also write the AppRole role "+appRoleName+" (on vault_auth.approle.mount) that serve logs in with instead of VAULT_TOKEN, and print its role id")
 	var duo setup.Duo
 	fs.StringVar(&duo.Host, "duo-host", "", "Duo API hostname, e.g. api-XXXXXXXX.duosecurity.com")
 	fs.StringVar(&duo.IntegrationKey, "duo-integration-key", "", "Duo integration key")
@@ -126,6 +137,14 @@ func setupCmd(ctx context.Context, args []string, sys IO) error {
 		return err
 	}
 	opts := setup.Options{Layout: cfg.Layout(), Agents: cfg.AgentSetups(), Brokered: *brokered || cfg.Approval.Strategy == config.StrategyBrokered}
+	if *approle {
+		// The identity serve runs with: the strategy it is configured for.
+		policy := setup.BootstrapPolicy
+		if cfg.Approval.Strategy == config.StrategyBrokered {
+			policy = setup.BrokerPolicy
+		}
+		opts.AppRole = &setup.AppRole{Mount: cfg.VaultAuth.AppRole.Mount, Role: appRoleName, Policy: policy}
+	}
 	if duo.Host != "" || duo.IntegrationKey != "" || duo.Username != "" {
 		duo.SecretKey = cfg.DuoSecretKey
 		if duo.Host == "" || duo.IntegrationKey == "" || duo.Username == "" || duo.SecretKey.IsZero() {
@@ -133,7 +152,7 @@ func setupCmd(ctx context.Context, args []string, sys IO) error {
 		}
 		opts.Duo = &duo
 	}
-	vc, err := vault.New(vault.Options{Address: cfg.VaultAddr})
+	vc, err := vault.New(vault.Options{Address: cfg.VaultAddr, Namespace: cfg.VaultNamespace})
 	if err != nil {
 		return err
 	}
@@ -189,5 +208,11 @@ func printSetup(w io.Writer, res *setup.Result) {
 	fmt.Fprintf(w, "\nBootstrap token for gatekeeper serve (VAULT_TOKEN). It can only start a login that the approver must confirm:\n%s\n", res.BootstrapToken.Reveal())
 	if !res.BrokerToken.IsZero() {
 		fmt.Fprintf(w, "\nBroker token for approval.strategy brokered (VAULT_TOKEN instead). It can only mint tokens through the gatekeeper-* roles:\n%s\n", res.BrokerToken.Reveal())
+	}
+	if a := res.AppRole; a != nil {
+		fmt.Fprintf(w, "\nAppRole for gatekeeper serve, instead of VAULT_TOKEN: role %s on auth/%s, policy %s.\n", a.Role, a.Mount, a.Policy)
+		fmt.Fprintf(w, "  VAULT_ROLE_ID=%s\n", a.RoleID)
+		fmt.Fprintf(w, "  A secret id (keep it like a password; give it as VAULT_SECRET_ID or VAULT_SECRET_ID_FILE):\n")
+		fmt.Fprintf(w, "    vault write -f -field=secret_id auth/%s/role/%s/secret-id\n", a.Mount, a.Role)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vaultstate"
@@ -20,13 +21,13 @@ import (
 // sharedState is the replicas' shared store (state.backend: vault), or nil
 // for one process. It is checked now, so that a replica whose identity
 // lacks the state policy or key fails at start, not at the first approval.
-func sharedState(ctx context.Context, cfg config.Config, vc *vault.Client, logger *slog.Logger) (*vaultstate.Store, access.SharedOptions, error) {
+func sharedState(ctx context.Context, cfg config.Config, vc *vault.Client, token func() sensitive.String, logger *slog.Logger) (*vaultstate.Store, access.SharedOptions, error) {
 	o := access.SharedOptions{Replica: replicaID(), Revalidate: cfg.State.Revalidate, Poll: cfg.State.Poll, Heartbeat: cfg.State.Heartbeat}
 	if !cfg.SharedState() {
 		return nil, o, nil
 	}
 	st, err := vaultstate.New(vaultstate.Options{
-		Vault: vc, Token: cfg.VaultToken, KVMount: cfg.KVMount, Folder: setup.StateFolder,
+		Vault: vc, Token: token, KVMount: cfg.KVMount, Folder: setup.StateFolder,
 		TransitMount: cfg.Layout().Transit(), Key: setup.StateKey, Logger: logger.With("component", "state"),
 	})
 	if err == nil {

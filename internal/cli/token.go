@@ -19,10 +19,15 @@ func tokenCmd(args []string, sys IO) error {
 	scope := fs.String("scope", "", "comma-separated scopes, e.g. read,list,write")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime")
 	configFile := fs.String("config", "", "YAML config file (default $GATEKEEPER_CONFIG)")
+	envFile := envFileFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(sys.Environ, *configFile)
+	env, err := environ(sys, *envFile)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(env, *configFile)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}

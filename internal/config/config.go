@@ -21,9 +21,12 @@ import (
 
 // Config is what every command runs with. The yaml tags are the file format.
 type Config struct {
-	VaultAddr       string        `yaml:"vault_addr"`
-	VaultTokenFile  string        `yaml:"vault_token_file"` // read at load time; VAULT_TOKEN wins
-	VaultAuth       VaultAuth     `yaml:"vault_auth"`       // or log in (Kubernetes auth); see k8sauth.go
+	VaultAddr      string    `yaml:"vault_addr"`
+	VaultTokenFile string    `yaml:"vault_token_file"` // read at load time; VAULT_TOKEN wins
+	VaultAuth      VaultAuth `yaml:"vault_auth"`       // or log in (Kubernetes auth, AppRole); see k8sauth.go
+	// VaultNamespace is sent as X-Vault-Namespace on every request (Vault
+	// Enterprise and OpenBao namespaces).
+	VaultNamespace  string        `yaml:"vault_namespace"`
 	KVMount         string        `yaml:"kv_mount"`
 	TransitMount    string        `yaml:"transit_mount"`
 	Prefix          string        `yaml:"prefix"`
@@ -269,8 +272,12 @@ func Default() Config {
 		WriteTTL:        access.DefaultWriteTTL,
 		ApprovalTimeout: access.DefaultApprovalTimeout,
 		LogLevel:        "info",
-		VaultAuth:       VaultAuth{Method: VaultAuthToken, Kubernetes: KubernetesAuth{Mount: DefaultKubernetesMount, JWTFile: DefaultServiceAccountTokenFile}},
-		HTTP:            HTTP{SessionTimeout: 30 * time.Minute, MaxBodyBytes: 1 << 20},
+		VaultAuth: VaultAuth{
+			Method:     VaultAuthToken,
+			Kubernetes: KubernetesAuth{Mount: DefaultKubernetesMount, JWTFile: DefaultServiceAccountTokenFile},
+			AppRole:    AppRoleAuth{Mount: DefaultAppRoleMount},
+		},
+		HTTP: HTTP{SessionTimeout: 30 * time.Minute, MaxBodyBytes: 1 << 20},
 		Approval: Approval{
 			Strategy: StrategyVaultMFA,
 			Cooldown: access.DefaultDenialCooldown,

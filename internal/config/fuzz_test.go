@@ -15,12 +15,6 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
-// secretVars hold secret values: no error may quote them.
-var secretVars = map[string]bool{
-	"VAULT_TOKEN": true, "GATEKEEPER_AUDIT_KEY": true, "GATEKEEPER_JWT_SECRET": true,
-	"GATEKEEPER_DUO_SECRET_KEY": true, "GATEKEEPER_PASSKEY_ENROLL_TOKEN": true, "GATEKEEPER_OPERATOR_TOKEN": true,
-}
-
 // FuzzLoad feeds Load a config file and two environment variables (picked
 // from Vars by v1 and v2), then validates what it loaded, as serve and
 // config check do. Whatever the input:

@@ -17,6 +17,9 @@ const (
 	// account token through Vault's Kubernetes auth method, so no static
 	// token exists anywhere.
 	VaultAuthKubernetes = "kubernetes"
+	// VaultAuthAppRole: Gatekeeper logs in with a role id and a secret id
+	// through Vault's AppRole auth method (see approle.go).
+	VaultAuthAppRole = "approle"
 
 	DefaultKubernetesMount = "kubernetes"
 	// DefaultServiceAccountTokenFile is where Kubernetes mounts the pod's
@@ -27,14 +30,15 @@ const (
 // VaultAuth says how Gatekeeper obtains its own Vault token (the bootstrap
 // token of the vault-mfa strategy, or the broker token of the brokered one).
 type VaultAuth struct {
-	Method     string         `yaml:"method"` // token (default) or kubernetes
+	Method     string         `yaml:"method"` // token (default), kubernetes or approle
 	Kubernetes KubernetesAuth `yaml:"kubernetes"`
+	AppRole    AppRoleAuth    `yaml:"approle"`
 }
 
 // KubernetesAuth is a login to Vault's Kubernetes auth method. The role must
-// carry Gatekeeper's policy (gatekeeper-bootstrap, or the broker policy) and
-// a token_period: Gatekeeper renews the token while it runs, revokes it when
-// it stops, and refuses a token it could not keep alive.
+// carry Gatekeeper's policy (gatekeeper-bootstrap, or the broker policy).
+// Gatekeeper renews the token while it runs, logs in again when it cannot
+// be renewed any more, and revokes it when it stops.
 type KubernetesAuth struct {
 	Mount   string `yaml:"mount"`    // default kubernetes
 	Role    string `yaml:"role"`     // required
@@ -51,8 +55,10 @@ func (a VaultAuth) validate(haveToken bool) []error {
 	switch a.Method {
 	case VaultAuthToken:
 		if !haveToken {
-			add("VAULT_TOKEN is required (or vault_token_file in the config file, or vault_auth.method: kubernetes)")
+			add("VAULT_TOKEN is required (or vault_token_file in the config file, or VAULT_ROLE_ID and VAULT_SECRET_ID, or vault_auth.method: kubernetes)")
 		}
+	case VaultAuthAppRole:
+		errs = append(errs, a.AppRole.validate(haveToken)...)
 	case VaultAuthKubernetes:
 		k := a.Kubernetes
 		if haveToken {
@@ -67,8 +73,11 @@ func (a VaultAuth) validate(haveToken bool) []error {
 		if !filepath.IsAbs(k.JWTFile) {
 			add("vault_auth.kubernetes.jwt_file %q is not an absolute path", k.JWTFile)
 		}
+		if a.AppRole.given() {
+			add("vault_auth.method kubernetes: do not also set VAULT_ROLE_ID or VAULT_SECRET_ID (AppRole)")
+		}
 	default:
-		add("vault_auth.method %q is not token or kubernetes", a.Method)
+		add("vault_auth.method %q is not token, kubernetes or approle", a.Method)
 	}
 	return errs
 }

@@ -24,7 +24,7 @@ func TestVaultAuthKubernetes(t *testing.T) {
 		{"fail/role-path", noToken, "vault_auth:\n  method: kubernetes\n  kubernetes: {role: ../admin}\n", []string{"is not a Vault role name"}},
 		{"fail/mount", noToken, "vault_auth:\n  method: kubernetes\n  kubernetes: {role: gk, mount: /kubernetes/}\n", []string{"mount \"/kubernetes/\" is not a mount path"}},
 		{"fail/relative-jwt", noToken, "vault_auth:\n  method: kubernetes\n  kubernetes: {role: gk, jwt_file: token}\n", []string{"jwt_file \"token\" is not an absolute path"}},
-		{"fail/method", noToken, "vault_auth:\n  method: approle\n", []string{"vault_auth.method \"approle\" is not token or kubernetes"}},
+		{"fail/method", noToken, "vault_auth:\n  method: ldap\n", []string{"vault_auth.method \"ldap\" is not token, kubernetes or approle"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,8 +61,9 @@ func TestVaultAuthDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := VaultAuth{Method: "kubernetes", Kubernetes: KubernetesAuth{Mount: "kubernetes", Role: "gatekeeper", JWTFile: "/var/run/secrets/kubernetes.io/serviceaccount/token"}}
-	if diff := cmp.Diff(want, c.VaultAuth); diff != "" {
+	want := VaultAuth{Method: "kubernetes", Kubernetes: KubernetesAuth{Mount: "kubernetes", Role: "gatekeeper", JWTFile: "/var/run/secrets/kubernetes.io/serviceaccount/token"},
+		AppRole: AppRoleAuth{Mount: "approle"}}
+	if diff := cmp.Diff(want, c.VaultAuth, cmpConfig...); diff != "" {
 		t.Errorf("mismatch (-want +got):\n%s", diff)
 	}
 }

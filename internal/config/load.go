@@ -54,6 +54,15 @@ var Vars = []Var{
 		c.VaultToken = sensitive.New(strings.TrimSpace(v))
 		return nil
 	}},
+	{"VAULT_ROLE_ID", "", "serve: log in with this AppRole role id (with VAULT_SECRET_ID) instead of VAULT_TOKEN", str(func(c *Config) *string { return &c.VaultAuth.AppRole.RoleID })},
+	{"VAULT_ROLE_ID_FILE", "", "file holding the AppRole role id (VAULT_ROLE_ID wins)", str(func(c *Config) *string { return &c.VaultAuth.AppRole.RoleIDFile })},
+	{"VAULT_SECRET_ID", "", "the AppRole secret id", func(c *Config, v string) error {
+		c.VaultAuth.AppRole.SecretID = sensitive.New(strings.TrimSpace(v))
+		return nil
+	}},
+	{"VAULT_SECRET_ID_FILE", "", "file holding the AppRole secret id (VAULT_SECRET_ID wins)", str(func(c *Config) *string { return &c.VaultAuth.AppRole.SecretIDFile })},
+	{"VAULT_NAMESPACE", "", "Vault Enterprise or OpenBao namespace, e.g. admin/team-a: sent as X-Vault-Namespace on every request", str(func(c *Config) *string { return &c.VaultNamespace })},
+	{"GATEKEEPER_ENV_FILE", "", ".env file read before the environment, which wins (see docs/config.md); --env-file wins", none},
 	{"GATEKEEPER_CONFIG", "", "YAML config file for many agents (see docs/config.md); --config wins", none},
 	{"GATEKEEPER_KV_MOUNT", DefaultKVMount, "KV v2 mount holding the agents' secrets", str(func(c *Config) *string { return &c.KVMount })},
 	{"GATEKEEPER_TRANSIT_MOUNT", DefaultTransitMount, "transit mount holding the agents' keys (PREFIX.KEY per agent)", str(func(c *Config) *string { return &c.TransitMount })},
@@ -132,6 +141,27 @@ var Vars = []Var{
 	{"GATEKEEPER_STATE_REVALIDATE", access.DefaultRevalidate.String(), "vault state: how long a replica uses a grant before asking the store again (0: every call)", duration(func(c *Config) *time.Duration { return &c.State.Revalidate })},
 }
 
+// secretVars are the variables whose value is a secret: a file holding
+// one of them must be readable by its owner only.
+var secretVars = map[string]bool{
+	"VAULT_TOKEN": true, "VAULT_SECRET_ID": true,
+	"GATEKEEPER_AUDIT_KEY": true, "GATEKEEPER_JWT_SECRET": true, "GATEKEEPER_DUO_SECRET_KEY": true,
+	"GATEKEEPER_PASSKEY_ENROLL_TOKEN": true, "GATEKEEPER_OPERATOR_TOKEN": true,
+}
+
+// HoldsSecret tells whether the variable name carries a secret.
+func HoldsSecret(name string) bool { return secretVars[name] }
+
+// Known tells whether Gatekeeper reads the variable name (it is in Vars).
+func Known(name string) bool {
+	for _, v := range Vars {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Load builds the configuration: defaults, then the YAML file (path, else
 // $GATEKEEPER_CONFIG, else none), then the environment. Every problem found
 // while reading is reported at once; Validate checks the result.
@@ -181,6 +211,7 @@ func Load(environ []string, path string) (Config, error) {
 		name string
 	}{
 		{&c.VaultToken, c.VaultTokenFile, "vault_token_file"},
+		{&c.VaultAuth.AppRole.SecretID, c.VaultAuth.AppRole.SecretIDFile, "VAULT_SECRET_ID_FILE (vault_auth.approle.secret_id_file)"},
 		{&c.JWTSecret, c.Auth.JWT.HS256SecretFile, "auth.jwt.hs256_secret_file"},
 		{&c.DuoSecretKey, c.Approval.Duo.SecretKeyFile, "approval.duo.secret_key_file"},
 		{&c.PasskeyEnrollToken, c.Approval.Passkey.EnrollTokenFile, "approval.passkey.enroll_token_file"},
@@ -195,6 +226,17 @@ func Load(environ []string, path string) (Config, error) {
 			}
 			*f.dst = s
 		}
+	}
+	if ar := &c.VaultAuth.AppRole; ar.RoleID == "" && ar.RoleIDFile != "" {
+		s, err := secretFile(ar.RoleIDFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("VAULT_ROLE_ID_FILE (vault_auth.approle.role_id_file): %w", err))
+		}
+		ar.RoleID = s.Reveal()
+	}
+	// token is the default method: a role id or secret id chooses AppRole.
+	if c.VaultAuth.Method == VaultAuthToken && c.VaultAuth.AppRole.given() {
+		c.VaultAuth.Method = VaultAuthAppRole
 	}
 	return c, errors.Join(errs...)
 }

@@ -32,6 +32,11 @@ func (c Config) Validate() error {
 		add("VAULT_ADDR %q is not an http(s) URL", c.VaultAddr)
 	}
 	errs = append(errs, c.VaultAuth.validate(!c.VaultToken.IsZero())...)
+	if ns := strings.TrimSuffix(c.VaultNamespace, "/"); c.VaultNamespace != "" {
+		if p, err := paths.Parse(ns, false); err != nil || p != ns {
+			add("VAULT_NAMESPACE %q is not a namespace path like admin/team-a", c.VaultNamespace)
+		}
+	}
 	if m, err := paths.Parse(c.KVMount, false); err != nil || m != c.KVMount {
 		add("GATEKEEPER_KV_MOUNT %q is not a mount path like secret", c.KVMount)
 	}

@@ -99,7 +99,7 @@ func (r *run) ownToken(ctx context.Context, kvPath, policy, name string) (sensit
 		"policies":          []string{policy},
 		"no_default_policy": true,
 		"no_parent":         true,
-		"period":            ownTokenPeriod,
+		"period":            int64(ownTokenPeriod.Seconds()),
 		"renewable":         true,
 		"display_name":      name,
 	})

@@ -30,6 +30,8 @@ type Options struct {
 	// Brokered also prepares the brokered-token strategy: token roles per
 	// agent and tier, the broker policy and the broker token.
 	Brokered bool
+	// AppRole, if set, also writes the AppRole role Gatekeeper logs in with.
+	AppRole *AppRole
 }
 
 // withTTLs is the layout with an agent's own TTLs.
@@ -68,6 +70,8 @@ type Result struct {
 	Policies    []string `json:"policies"`
 	AuthMounts  []string `json:"auth_mounts"`
 	Changed     []string `json:"changed"` // what this run created or altered
+	// AppRole is the role Gatekeeper logs in with, if asked for.
+	AppRole *AppRoleResult `json:"approle,omitempty"`
 }
 
 // Vault is the admin side of the Vault client that setup uses.
@@ -154,6 +158,11 @@ func Apply(ctx context.Context, v Vault, admin sensitive.String, opts Options) (
 			}
 		}
 		if r.res.BrokerToken, err = r.brokerToken(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if opts.AppRole != nil {
+		if r.res.AppRole, err = r.appRole(ctx, *opts.AppRole); err != nil {
 			return nil, err
 		}
 	}

@@ -34,6 +34,9 @@ type Options struct {
 	Timeout time.Duration
 	// WrapTransport, if set, wraps the HTTP transport (to measure latency).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// Namespace is sent as X-Vault-Namespace on every request (Vault
+	// Enterprise and OpenBao namespaces); empty sends none.
+	Namespace string
 }
 
 // maxIdleConns bounds the connections kept open to Vault between requests:
@@ -84,6 +87,12 @@ func New(opts Options) (*Client, error) {
 		return nil, fmt.Errorf("creating Vault client for %s: %w", opts.Address, err)
 	}
 	c.ClearToken() // NewClient reads VAULT_TOKEN; every call names its own token.
+	// NewClient also reads BAO_NAMESPACE / VAULT_NAMESPACE from the process;
+	// the configuration alone decides, as it does for the token.
+	c.ClearNamespace()
+	if opts.Namespace != "" {
+		c.SetNamespace(opts.Namespace)
+	}
 	return &Client{base: c, timeout: opts.Timeout}, nil
 }
 

@@ -161,7 +161,7 @@ func (s *Store) seal(ctx context.Context, p access.Principal, t access.Tier, g *
 	if err != nil {
 		return "", fmt.Errorf("sealing a grant: %w", err)
 	}
-	ct, err := s.opts.Vault.TransitEncrypt(ctx, s.opts.Token, s.opts.TransitMount, s.opts.Key, base64.StdEncoding.EncodeToString(b))
+	ct, err := s.opts.Vault.TransitEncrypt(ctx, s.opts.Token(), s.opts.TransitMount, s.opts.Key, base64.StdEncoding.EncodeToString(b))
 	clear(b)
 	if err != nil {
 		return "", fmt.Errorf("sealing the grant of %s at %s: %w", p, t, err)
@@ -176,7 +176,7 @@ func (s *Store) Unseal(ctx context.Context, sl access.Slot) (*access.Grant, erro
 	if sl.Sealed == "" {
 		return nil, fmt.Errorf("%w: no seal", access.ErrSlotUnreadable)
 	}
-	pt, err := s.opts.Vault.TransitDecrypt(ctx, s.opts.Token, s.opts.TransitMount, s.opts.Key, sl.Sealed)
+	pt, err := s.opts.Vault.TransitDecrypt(ctx, s.opts.Token(), s.opts.TransitMount, s.opts.Key, sl.Sealed)
 	if errors.Is(err, vault.ErrInvalidRequest) {
 		// Another key's ciphertext, damaged, or not Vault's format.
 		return nil, fmt.Errorf("%w: the seal does not open", access.ErrSlotUnreadable)

@@ -22,7 +22,7 @@ func (s *Store) Beat(ctx context.Context, replica string, until time.Time) error
 		return fmt.Errorf("vaultstate: %q is not a replica id", replica)
 	}
 	host, _ := os.Hostname()
-	_, err := s.opts.Vault.KVWriteCAS(ctx, s.opts.Token, s.opts.KVMount, s.beatPath(replica), map[string]any{
+	_, err := s.opts.Vault.KVWriteCAS(ctx, s.opts.Token(), s.opts.KVMount, s.beatPath(replica), map[string]any{
 		"replica": replica, "host": host, "until": until.UTC().Format(time.RFC3339Nano),
 	}, nil)
 	if err != nil {
@@ -45,7 +45,7 @@ func (s *Store) Replicas(ctx context.Context) (map[string]time.Time, error) {
 		if !validReplica.MatchString(id) {
 			continue
 		}
-		sec, err := s.opts.Vault.KVRead(ctx, s.opts.Token, s.opts.KVMount, s.beatPath(id))
+		sec, err := s.opts.Vault.KVRead(ctx, s.opts.Token(), s.opts.KVMount, s.beatPath(id))
 		if errors.Is(err, vault.ErrNotFound) {
 			continue
 		}
@@ -59,7 +59,7 @@ func (s *Store) Replicas(ctx context.Context) (map[string]time.Time, error) {
 		}
 		if perr != nil || now.Sub(until) > s.opts.PruneAfter {
 			path := s.opts.KVMount + "/metadata/" + s.beatPath(id)
-			if err := s.opts.Vault.Delete(ctx, s.opts.Token, path); err != nil {
+			if err := s.opts.Vault.Delete(ctx, s.opts.Token(), path); err != nil {
 				s.opts.Logger.WarnContext(ctx, "pruning an old heartbeat", "replica", id, "err", err)
 			}
 		}
@@ -76,10 +76,10 @@ func (s *Store) Check(ctx context.Context) error {
 	if _, err := s.list(ctx, s.opts.Folder+"/replicas/"); err != nil {
 		return fmt.Errorf("the shared state folder: %w", err)
 	}
-	ct, err := s.opts.Vault.TransitEncrypt(ctx, s.opts.Token, s.opts.TransitMount, s.opts.Key, probe)
+	ct, err := s.opts.Vault.TransitEncrypt(ctx, s.opts.Token(), s.opts.TransitMount, s.opts.Key, probe)
 	if err == nil {
 		var pt string
-		pt, err = s.opts.Vault.TransitDecrypt(ctx, s.opts.Token, s.opts.TransitMount, s.opts.Key, ct)
+		pt, err = s.opts.Vault.TransitDecrypt(ctx, s.opts.Token(), s.opts.TransitMount, s.opts.Key, ct)
 		if err == nil && pt != probe {
 			err = errors.New("the key does not give back what it sealed")
 		}

@@ -30,8 +30,9 @@ type Vault interface {
 // and Key are required.
 type Options struct {
 	Vault Vault
-	// Token is Gatekeeper's own (the bootstrap or broker token).
-	Token        sensitive.String
+	// Token is Gatekeeper's own (the bootstrap or broker token) as it is
+	// now: a new login replaces it.
+	Token        func() sensitive.String
 	KVMount      string // e.g. "secret"
 	Folder       string // e.g. "gatekeeper/state"
 	TransitMount string // e.g. "transit"
@@ -51,7 +52,7 @@ var _ access.Shared = (*Store)(nil)
 
 // New returns a Store.
 func New(opts Options) (*Store, error) {
-	if opts.Vault == nil || opts.Token.IsZero() || opts.KVMount == "" || opts.Folder == "" || opts.TransitMount == "" || opts.Key == "" {
+	if opts.Vault == nil || opts.Token == nil || opts.KVMount == "" || opts.Folder == "" || opts.TransitMount == "" || opts.Key == "" {
 		return nil, errors.New("vaultstate: Vault, Token, KVMount, Folder, TransitMount and Key are required")
 	}
 	if opts.PruneAfter <= 0 {
@@ -106,7 +107,7 @@ func (s *Store) slotPath(p access.Principal, t access.Tier) string {
 // overwritten) and nothing else.
 func (s *Store) Load(ctx context.Context, p access.Principal, t access.Tier) (access.Slot, error) {
 	empty := access.Slot{Principal: p, Tier: t}
-	sec, err := s.opts.Vault.KVRead(ctx, s.opts.Token, s.opts.KVMount, s.slotPath(p, t))
+	sec, err := s.opts.Vault.KVRead(ctx, s.opts.Token(), s.opts.KVMount, s.slotPath(p, t))
 	if errors.Is(err, vault.ErrNotFound) {
 		// Never written, or deleted by hand: absent, at the version a
 		// check-and-set must name.
@@ -156,7 +157,7 @@ func (s *Store) Store(ctx context.Context, sl access.Slot) (access.Slot, error) 
 		return access.Slot{}, err
 	}
 	cas := sl.Version
-	v, err := s.opts.Vault.KVWriteCAS(ctx, s.opts.Token, s.opts.KVMount, s.slotPath(sl.Principal, sl.Tier), data, &cas)
+	v, err := s.opts.Vault.KVWriteCAS(ctx, s.opts.Token(), s.opts.KVMount, s.slotPath(sl.Principal, sl.Tier), data, &cas)
 	if errors.Is(err, vault.ErrCASMismatch) {
 		return access.Slot{}, access.ErrSlotConflict
 	}
@@ -202,7 +203,7 @@ func (s *Store) List(ctx context.Context) ([]access.Slot, error) {
 
 // list lists a folder; a missing one is empty.
 func (s *Store) list(ctx context.Context, path string) ([]string, error) {
-	keys, err := s.opts.Vault.KVList(ctx, s.opts.Token, s.opts.KVMount, path)
+	keys, err := s.opts.Vault.KVList(ctx, s.opts.Token(), s.opts.KVMount, path)
 	if errors.Is(err, vault.ErrNotFound) {
 		return nil, nil
 	}

@@ -49,7 +49,7 @@ func start(t *testing.T) *env {
 func (e *env) newStore(t *testing.T, tok sensitive.String) *vaultstate.Store {
 	t.Helper()
 	s, err := vaultstate.New(vaultstate.Options{
-		Vault: e.vc, Token: tok, KVMount: "secret", Folder: setup.StateFolder, TransitMount: "transit", Key: setup.StateKey,
+		Vault: e.vc, Token: func() sensitive.String { return tok }, KVMount: "secret", Folder: setup.StateFolder, TransitMount: "transit", Key: setup.StateKey,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +272,7 @@ func TestListAndHeartbeats(t *testing.T) {
 
 	now := time.Now()
 	old, err := vaultstate.New(vaultstate.Options{
-		Vault: e.vc, Token: e.res.BootstrapToken, KVMount: "secret", Folder: setup.StateFolder, TransitMount: "transit", Key: setup.StateKey,
+		Vault: e.vc, Token: func() sensitive.String { return e.res.BootstrapToken }, KVMount: "secret", Folder: setup.StateFolder, TransitMount: "transit", Key: setup.StateKey,
 		Now: func() time.Time { return now.Add(3 * time.Hour) },
 	})
 	if err != nil {

@@ -45,8 +45,10 @@ type Vault interface {
 
 // Options configure an Issuer. Every field but Logger is required.
 type Options struct {
-	Vault  Vault
-	Broker sensitive.String // Gatekeeper's own token: may only create tokens through the roles
+	Vault Vault
+	// Broker is Gatekeeper's own token as it is now (a new login replaces
+	// it): it may only create tokens through the roles.
+	Broker func() sensitive.String
 	// Approver asks the human; it may differ per agent.
 	Approver func(p access.Principal) approver.Approver
 	// Role names the token role (and the policy it allows) of an agent's tier.
@@ -62,7 +64,7 @@ type Issuer struct {
 
 // New returns an Issuer.
 func New(opts Options) (*Issuer, error) {
-	if opts.Vault == nil || opts.Broker.IsZero() || opts.Approver == nil || opts.Role == nil {
+	if opts.Vault == nil || opts.Broker == nil || opts.Approver == nil || opts.Role == nil {
 		return nil, errors.New("brokered: Vault, Broker, Approver and Role are required")
 	}
 	if opts.Logger == nil {
@@ -89,7 +91,7 @@ func (b *Issuer) Issue(ctx context.Context, req access.Request, held sensitive.S
 func (b *Issuer) mint(ctx context.Context, req access.Request) (access.Issued, error) {
 	role, policy := b.opts.Role(req.Principal, req.Tier)
 	ttl := fmt.Sprintf("%ds", int64(req.TTL/time.Second))
-	s, err := b.opts.Vault.Write(ctx, b.opts.Broker, "auth/token/create/"+role, map[string]any{
+	s, err := b.opts.Vault.Write(ctx, b.opts.Broker(), "auth/token/create/"+role, map[string]any{
 		"policies":          []string{policy},
 		"no_default_policy": true,
 		"renewable":         false,

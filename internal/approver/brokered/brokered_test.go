@@ -55,7 +55,7 @@ func newFixture(t *testing.T) *fixture {
 		}
 	}
 	f.is, err = brokered.New(brokered.Options{
-		Vault: f.vc, Broker: f.broker,
+		Vault: f.vc, Broker: func() sensitive.String { return f.broker },
 		Approver: func(access.Principal) approver.Approver { return f.human },
 		Role: func(p access.Principal, t access.Tier) (string, string) {
 			a := setup.Agent(p)

@@ -77,7 +77,7 @@ func TestVaultPush(t *testing.T) {
 			web.Config.Handler = pages.Handler()
 			web.Start()
 			defer web.Close()
-			a, err := New(Options{Vault: v, Pages: pages, KVMount: "secret", Account: func(access.Principal, access.Tier) string { return "gatekeeper/read" }})
+			a, err := New(Options{Vault: v, Bootstrap: func() sensitive.String { return sensitive.New("bootstrap") }, Pages: pages, KVMount: "secret", Account: func(access.Principal, access.Tier) string { return "gatekeeper/read" }})
 			if err != nil {
 				t.Fatal(err)
 			}

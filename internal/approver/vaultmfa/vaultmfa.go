@@ -44,8 +44,10 @@ type Pages interface {
 
 // Options configure an Approver.
 type Options struct {
-	Vault     Vault
-	Bootstrap sensitive.String // Gatekeeper's own token: may read the read-tier account only
+	Vault Vault
+	// Bootstrap is Gatekeeper's own token as it is now (a new login
+	// replaces it): it may read the read-tier account only.
+	Bootstrap func() sensitive.String
 	// Pages is where the human answers. Required; a request that carries a
 	// passcode (the operator's fallback, the agent passed it) needs none.
 	Pages   Pages
@@ -64,8 +66,8 @@ type Approver struct {
 
 // New returns an Approver.
 func New(opts Options) (*Approver, error) {
-	if opts.Vault == nil || opts.Pages == nil || opts.KVMount == "" || opts.Account == nil {
-		return nil, errors.New("vaultmfa: Vault, Pages, KVMount and Account are required")
+	if opts.Vault == nil || opts.Bootstrap == nil || opts.Pages == nil || opts.KVMount == "" || opts.Account == nil {
+		return nil, errors.New("vaultmfa: Vault, Bootstrap, Pages, KVMount and Account are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -86,7 +88,7 @@ type account struct {
 func (a *Approver) Issue(ctx context.Context, req access.Request, held sensitive.String) (access.Issued, error) {
 	via := held
 	if req.Tier == access.Read {
-		via = a.opts.Bootstrap
+		via = a.opts.Bootstrap()
 	}
 	acct, err := a.account(ctx, req.Principal, req.Tier, via)
 	if err != nil {

@@ -49,7 +49,7 @@ func newFixture(t *testing.T) *fixture {
 	web.Start()
 	t.Cleanup(web.Close)
 	ap, err := vaultmfa.New(vaultmfa.Options{
-		Vault: f.vc, Bootstrap: f.res.BootstrapToken, Pages: pages, KVMount: "secret",
+		Vault: f.vc, Bootstrap: func() sensitive.String { return f.res.BootstrapToken }, Pages: pages, KVMount: "secret",
 		Account: func(_ access.Principal, t access.Tier) string { return setup.Agent("").AccountPath(t) },
 	})
 	if err != nil {

@@ -87,8 +87,14 @@ owns laid over it (addresses, listeners and every file it mounts).
 {{- if eq .Values.vault.auth.method "kubernetes" -}}
 {{- $k := .Values.vault.auth.kubernetes -}}
 {{- $_ := set $own "vault_auth" (dict "method" "kubernetes" "kubernetes" (dict "role" $k.role "mount" $k.mount "jwt_file" "/var/run/secrets/gatekeeper/sa/token")) -}}
+{{- else if eq .Values.vault.auth.method "approle" -}}
+{{- $r := .Values.vault.auth.approle -}}
+{{- $_ := set $own "vault_auth" (dict "method" "approle" "approle" (dict "mount" $r.mount "role_id_file" (printf "/var/run/secrets/gatekeeper/approle/%s" $r.roleIdKey) "secret_id_file" (printf "/var/run/secrets/gatekeeper/approle/%s" $r.secretIdKey))) -}}
 {{- else -}}
 {{- $_ := set $own "vault_token_file" (include "gatekeeper.tokenFile" .) -}}
+{{- end -}}
+{{- with .Values.vault.namespace -}}
+{{- $_ := set $own "vault_namespace" . -}}
 {{- end -}}
 {{- $http := dict "listen" (printf "0.0.0.0:%d" (int .Values.http.port)) -}}
 {{- if .Values.http.tls.enabled -}}
@@ -141,6 +147,9 @@ owns laid over it (addresses, listeners and every file it mounts).
 {{- if and (eq .Values.vault.auth.method "token") (not .Values.vault.auth.token.secretName) -}}
 {{- fail "vault.auth.method token needs vault.auth.token.secretName: a Secret holding the token from gatekeeper setup (or choose agentInjector / vaultSecretsOperator)" -}}
 {{- end -}}
+{{- if and (eq .Values.vault.auth.method "approle") (not .Values.vault.auth.approle.secretName) -}}
+{{- fail "vault.auth.method approle needs vault.auth.approle.secretName: a Secret holding the role id and a secret id (gatekeeper setup --approle)" -}}
+{{- end -}}
 {{- if and .Values.http.tls.enabled (not .Values.http.tls.secretName) -}}
 {{- fail "http.tls.enabled needs http.tls.secretName (a kubernetes.io/tls Secret)" -}}
 {{- end -}}
@@ -150,9 +159,9 @@ owns laid over it (addresses, listeners and every file it mounts).
 {{- if and (default dict .Values.config).audit_file (not .Values.secrets.auditKey.secretName) -}}
 {{- fail "config.audit_file needs secrets.auditKey: a Secret holding the audit chain's key (head -c 32 /dev/urandom | base64)" -}}
 {{- end -}}
-{{- range $k := list "vault_addr" "vault_token_file" "vault_auth" -}}
+{{- range $k := list "vault_addr" "vault_token_file" "vault_auth" "vault_namespace" -}}
 {{- if hasKey (default dict $.Values.config) $k -}}
-{{- fail (printf "config.%s is set by the chart; use vault.address and vault.auth instead" $k) -}}
+{{- fail (printf "config.%s is set by the chart; use vault.address, vault.namespace and vault.auth instead" $k) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
