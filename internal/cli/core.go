@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -19,7 +20,6 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/egress"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/mcptools"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/ratelimit"
-	"github.com/gatekeeper-mcp/gatekeeper/internal/reveal"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/tracing"
@@ -40,17 +40,27 @@ const shutdownTimeout = 15 * time.Second
 // core is what both transports share: one access model, one Vault client,
 // one audit stream.
 type core struct {
-	cfg    config.Config
+	// live are the settings a reload may change; read them through
+	// settings().
+	live atomic.Pointer[settings]
+	// base bounds what settings run in the background: the server's life.
+	base      context.Context
+	stdio     bool
+	reloading sync.Mutex // one reload at a time
+	// forget ends the MCP sessions of an agent a reload removed; nil
+	// over stdio.
+	forget func(agent string)
+
 	logger *slog.Logger
 	audit  access.Recorder
 	vault  *vault.Client
 	access *access.Manager
 	// agentOf maps a principal to its Vault layout.
 	agentOf func(access.Principal) setup.Agent
-	limits  *ratelimit.Limiter
+	limits    *ratelimit.Limiter // tool calls
+	approvals *ratelimit.Limiter // approval requests
 	// approverReady tells whether an approval can be run now.
 	approverReady check
-	reveal        *reveal.Matcher
 	tracing       *tracing.Tracing
 	// exec runs run_with_secret's commands; nil leaves the tool out.
 	exec mcptools.Runner
@@ -104,6 +114,15 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 	}
 	kctx, stopKeepAlive := context.WithCancel(ctx)
 	go keepAlive(kctx, vc, cfg.VaultToken, logger)
+	c := &core{base: kctx, stdio: o.stdio, logger: logger}
+	st, err := newSettings(kctx, cfg, o.stdio, logger)
+	if err != nil {
+		stopKeepAlive()
+		closeAudit()
+		return nil, err
+	}
+	c.live.Store(st)
+	live := func() config.Config { return c.settings().cfg }
 
 	layout := cfg.Layout()
 	pages, err := newApprovalPage(cfg, o.stdio, sys.Stderr, logger)
@@ -112,7 +131,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		closeAudit()
 		return nil, err
 	}
-	iss, err := newIssuer(cfg, vc, pages.Server, sys, o.agentOf, logger)
+	iss, err := newIssuer(cfg, live, vc, pages.Server, sys, o.agentOf, logger)
 	if err != nil {
 		pages.abandon()
 		stopKeepAlive()
@@ -126,16 +145,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 			logger.Error("a background part stopped", "err", err)
 		}
 	})
-	rateOf := func(pick func(config.Agent) *config.Rate, def config.Rate) func(string) ratelimit.Rate {
-		return func(agent string) ratelimit.Rate {
-			r := def
-			if a, ok := cfg.FindAgent(agent); ok && pick(a) != nil {
-				r = *pick(a)
-			}
-			return ratelimit.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
-		}
-	}
-	approvals := ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Approvals }, cfg.Limits.Approvals), nil)
+	c.approvals = ratelimit.New(c.rateOf(approvalRate), nil)
 	store, sharedOpts, err := sharedState(ctx, cfg, vc, logger)
 	if err != nil {
 		stopBackground()
@@ -154,26 +164,19 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		Logger:          logger,
 		ApprovalTimeout: cfg.ApprovalTimeout,
 		PolicyFor: func(p access.Principal) access.Policy {
-			a := o.agentOf(p)
+			a, live := o.agentOf(p), live()
 			return access.Policy{
 				Scope:    cfg.KVMount + "/" + layout.Folder(a) + "/",
-				ReadTTL:  cfg.TTL(string(a), access.Read),
-				WriteTTL: cfg.TTL(string(a), access.Write),
+				ReadTTL:  live.TTL(string(a), access.Read),
+				WriteTTL: live.TTL(string(a), access.Write),
 			}
 		},
-		ApprovalLimit:  func(p access.Principal) (time.Duration, bool) { return approvals.Allow(string(p)) },
+		ApprovalLimit:  func(p access.Principal) (time.Duration, bool) { return c.approvals.Allow(string(p)) },
 		AcceptPasscode: cfg.Approval.PasscodeFallback,
 		Shared:         shared,
 		SharedOptions:  sharedOpts,
 	})
 	if err := mgr.Join(ctx); err != nil {
-		stopBackground()
-		stopKeepAlive()
-		closeAudit()
-		return nil, err
-	}
-	matcher, err := reveal.New(cfg.RevealPolicy()) // validated with the configuration
-	if err != nil {
 		stopBackground()
 		stopKeepAlive()
 		closeAudit()
@@ -190,15 +193,9 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 			return nil, fmt.Errorf("http_request: %w", err)
 		}
 	}
-	c := &core{
-		reveal: matcher,
-		egress: eg,
-		cfg:    cfg, logger: logger, audit: rec, vault: vc, access: mgr, agentOf: o.agentOf, approverReady: iss.ready,
-		tracing: tr,
-		state:   store,
-		pages:   pages.Server,
-		limits:  ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Rate }, cfg.Limits.Rate), nil),
-	}
+	c.egress, c.audit, c.vault, c.access, c.agentOf, c.approverReady = eg, rec, vc, mgr, o.agentOf, iss.ready
+	c.tracing, c.state, c.pages = tr, store, pages.Server
+	c.limits = ratelimit.New(c.rateOf(toolRate), nil)
 	if len(cfg.Credentials) > 0 {
 		c.creds = credential.New(credential.Options{
 			Vault: vc, Access: mgr, Specs: credentialSpecs(cfg, o.agentOf), Logger: logger,
@@ -214,13 +211,39 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		}
 		stopBackground()
 		bgDone.Wait()
-		stopKeepAlive()
+		stopKeepAlive() // and the settings' background
 		if err := tr.Shutdown(sctx); err != nil {
 			logger.Warn("exporting the last traces", "err", err)
 		}
 		closeAudit()
 	})
 	return c, nil
+}
+
+// toolRate and approvalRate pick an agent's own limit of tool calls or of
+// approval requests, else the default.
+func toolRate(c config.Config, a config.Agent) config.Rate {
+	if a.Rate != nil {
+		return *a.Rate
+	}
+	return c.Limits.Rate
+}
+
+func approvalRate(c config.Config, a config.Agent) config.Rate {
+	if a.Approvals != nil {
+		return *a.Approvals
+	}
+	return c.Limits.Approvals
+}
+
+// rateOf is a limiter's rate for each agent, as the live settings say.
+func (c *core) rateOf(pick func(config.Config, config.Agent) config.Rate) func(string) ratelimit.Rate {
+	return func(agent string) ratelimit.Rate {
+		cfg := c.settings().cfg
+		a, _ := cfg.FindAgent(agent)
+		r := pick(cfg, a)
+		return ratelimit.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
+	}
 }
 
 // cooldown maps the configuration's "0 means none" to the access model's
@@ -254,15 +277,16 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		Instructions: instructions,
 		Logger:       c.logger.With("component", "mcp"),
 	})
-	layout := c.cfg.Layout()
+	cfg := c.settings().cfg // what mcpServer reads here only changes with a restart
+	layout := cfg.Layout()
 	mcptools.Register(server, mcptools.Options{
 		Access:       c.access,
 		Vault:        c.vault,
-		KVMount:      c.cfg.KVMount,
+		KVMount:      cfg.KVMount,
 		TransitMount: layout.Transit(),
 		Folder:       func(p access.Principal) string { return layout.Folder(c.agentOf(p)) },
 		KeyName:      func(p access.Principal, key string) string { return c.agentOf(p).KeyName(key) },
-		Reveal:       func(_ access.Principal, path string) bool { return c.reveal.Reveal(path) },
+		Reveal:       func(_ access.Principal, path string) bool { return c.settings().reveal.Reveal(path) },
 		Exec:         c.exec,
 		Egress:       c.egressTool(),
 		Credentials:  c.credentialTools(),
@@ -274,7 +298,7 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		Tracer:       c.tracing.Tracer(),
 		Links:        c.pages.Waiting,
 
-		PasscodeFallback: c.cfg.Approval.PasscodeFallback,
+		PasscodeFallback: cfg.Approval.PasscodeFallback,
 	})
 	return server
 }

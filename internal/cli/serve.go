@@ -27,12 +27,20 @@ func serve(ctx context.Context, args []string, sys IO) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(sys.Environ, *configFile)
-	if *httpAddr != "" {
-		cfg.HTTP.Listen = *httpAddr
+	// load reads the configuration, at start and again on a reload.
+	load := func() (config.Config, error) {
+		cfg, err := config.Load(sys.Environ, *configFile)
+		if *httpAddr != "" {
+			cfg.HTTP.Listen = *httpAddr
+		}
+		if err = errors.Join(err, cfg.Validate()); err != nil {
+			return cfg, fmt.Errorf("configuration:\n%w", err)
+		}
+		return cfg, nil
 	}
-	if err = errors.Join(err, cfg.Validate()); err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
+	cfg, err := load()
+	if err != nil {
+		return err
 	}
 	var logout func()
 	if cfg, logout, err = vaultLogin(ctx, cfg, sys); err != nil { // Kubernetes auth, if configured
@@ -40,14 +48,15 @@ func serve(ctx context.Context, args []string, sys IO) error {
 	}
 	defer logout()
 	if cfg.HTTP.Listen != "" {
-		return serveHTTP(ctx, cfg, sys, nil)
+		return serveHTTP(ctx, cfg, sys, load, nil)
 	}
-	return serveStdio(ctx, cfg, sys)
+	return serveStdio(ctx, cfg, sys, load)
 }
 
 // serveStdio serves one agent over stdin/stdout: the single stdio agent, or
-// the named agent GATEKEEPER_AGENT. stdout carries only JSON-RPC.
-func serveStdio(ctx context.Context, cfg config.Config, sys IO) error {
+// the named agent GATEKEEPER_AGENT. stdout carries only JSON-RPC. A hangup
+// reloads the configuration with load.
+func serveStdio(ctx context.Context, cfg config.Config, sys IO, load func() (config.Config, error)) error {
 	principal := stdioPrincipal
 	if cfg.Agent != "" {
 		principal = access.Principal(cfg.Agent)
@@ -71,6 +80,9 @@ func serveStdio(ctx context.Context, cfg config.Config, sys IO) error {
 	server := c.mcpServer(c.toolsFor(principal, nil), func(context.Context, *mcp.CallToolRequest) (mcptools.Caller, error) {
 		return mcptools.Caller{Principal: principal}, nil
 	})
+	rctx, stopReloads := context.WithCancel(ctx)
+	defer stopReloads()
+	go c.watchReload(rctx, sys.Hangup, load)
 	c.logger.Info("serving MCP on stdio", "vault", cfg.VaultAddr, "principal", principal,
 		"folder", cfg.KVMount+"/"+cfg.Layout().Folder(setup.Agent(cfg.Agent)))
 	runErr := server.Run(ctx, &mcp.IOTransport{Reader: sys.Stdin, Writer: nopCloser{sys.Stdout}})
