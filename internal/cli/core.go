@@ -164,11 +164,11 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		Logger:          logger,
 		ApprovalTimeout: cfg.ApprovalTimeout,
 		PolicyFor: func(p access.Principal) access.Policy {
-			a, live := o.agentOf(p), live()
+			a, now := o.agentOf(p), live()
 			return access.Policy{
 				Scope:    cfg.KVMount + "/" + layout.Folder(a) + "/",
-				ReadTTL:  live.TTL(string(a), access.Read),
-				WriteTTL: live.TTL(string(a), access.Write),
+				ReadTTL:  now.TTL(string(a), access.Read),
+				WriteTTL: now.TTL(string(a), access.Write),
 			}
 		},
 		ApprovalLimit:  func(p access.Principal) (time.Duration, bool) { return c.approvals.Allow(string(p)) },

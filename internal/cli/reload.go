@@ -62,7 +62,7 @@ func (c *core) reloadConfig(ctx context.Context, load func() (config.Config, err
 	c.reloading.Lock()
 	defer c.reloading.Unlock()
 	cur := c.settings()
-	next, err := c.prepare(ctx, cur, load)
+	next, err := c.prepare(cur, load)
 	if err != nil {
 		ev := audit.Event{Event: audit.ConfigReloadRefused, Outcome: audit.Refused, Detail: err.Error()}
 		if aerr := c.audit.Record(ctx, ev); aerr != nil {
@@ -101,8 +101,9 @@ func (c *core) reloadConfig(ctx context.Context, load func() (config.Config, err
 }
 
 // prepare loads and checks the next configuration and builds its
-// settings, changing nothing.
-func (c *core) prepare(ctx context.Context, cur *settings, load func() (config.Config, error)) (*settings, error) {
+// settings, changing nothing. They run in the background for the server's
+// life (c.base), not the reload's.
+func (c *core) prepare(cur *settings, load func() (config.Config, error)) (*settings, error) {
 	cfg, err := load()
 	if err != nil {
 		return nil, err
@@ -113,7 +114,7 @@ func (c *core) prepare(ctx context.Context, cur *settings, load func() (config.C
 	if names := config.NeedsRestart(cur.cfg, cfg); len(names) > 0 {
 		return nil, fmt.Errorf("these settings change only with a restart: %s", strings.Join(names, ", "))
 	}
-	return newSettings(ctx, cfg, c.stdio, c.logger)
+	return newSettings(c.base, cfg, c.stdio, c.logger)
 }
 
 // agentChanges names the agents next adds and removes.
