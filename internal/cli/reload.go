@@ -81,6 +81,7 @@ func (c *core) reloadConfig(ctx context.Context, load func() (config.Config, err
 	}
 	if err := c.audit.Record(ctx, ev); err != nil {
 		next.stop()
+		c.logger.Error("configuration reload not recorded; the running configuration stays", "err", err)
 		return fmt.Errorf("recording the reload in the audit log (the running configuration stays): %w", err)
 	}
 	c.live.Store(next)
@@ -93,6 +94,7 @@ func (c *core) reloadConfig(ctx context.Context, load func() (config.Config, err
 			c.forget(a)
 		}
 		if _, err := c.access.RevokeAgent(ctx, access.Principal(a)); err != nil && !errors.Is(err, access.ErrNothingToRevoke) {
+			c.logger.Error("revoking the grants of a removed agent", "agent", a, "err", err)
 			errs = append(errs, fmt.Errorf("revoking the grants of the removed agent %s: %w", a, err))
 		}
 	}
@@ -147,7 +149,7 @@ func (c *core) watchReload(ctx context.Context, hangup <-chan os.Signal, load fu
 		case <-ctx.Done():
 			return
 		case <-hangup:
-			_ = c.reloadConfig(ctx, load) // logged and audited
+			_ = c.reloadConfig(ctx, load) // logged and audited there
 		}
 	}
 }
