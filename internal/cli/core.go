@@ -56,7 +56,7 @@ type core struct {
 	vault  *vault.Client
 	access *access.Manager
 	// agentOf maps a principal to its Vault layout.
-	agentOf func(access.Principal) setup.Agent
+	agentOf   func(access.Principal) setup.Agent
 	limits    *ratelimit.Limiter // tool calls
 	approvals *ratelimit.Limiter // approval requests
 	// approverReady tells whether an approval can be run now.

@@ -29,10 +29,10 @@ type statusData struct {
 	Notice   string
 	NoticeOK bool
 	// Reload shows the Reload button.
-	Reload bool
-	Agents   []agentRow
-	Pending  []pendingRow
-	Events   []audit.Event
+	Reload  bool
+	Agents  []agentRow
+	Pending []pendingRow
+	Events  []audit.Event
 }
 
 // pendingRow is a pending approval and, if this replica runs it, the
