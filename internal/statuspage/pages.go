@@ -28,11 +28,11 @@ type statusData struct {
 	Expires  time.Time
 	Notice   string
 	NoticeOK bool
-	// Reload shows the Reload button.
-	Reload  bool
-	Agents  []agentRow
-	Pending []pendingRow
-	Events  []audit.Event
+	Agents   []agentRow
+	Pending  []pendingRow
+	Events   []audit.Event
+
+	Reload bool // show the Reload button
 }
 
 // pendingRow is a pending approval and, if this replica runs it, the
