@@ -3,8 +3,12 @@ package main_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -188,5 +192,76 @@ func TestReloadStdio(t *testing.T) {
 	}
 	if tier := a.tier(); tier != "read" {
 		t.Errorf("the grant after the reload: %s", tier)
+	}
+}
+
+// TestReloadFromStatusPage presses the status page's Reload button: an
+// operator signed in, with the page's CSRF token and origin, reloads; an
+// invalid file is refused on the page and in the audit trail.
+func TestReloadFromStatusPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := func(agents string) string {
+		return "auth:\n  api_keys:\n    - {id: alice-key, agent: alice, sha256: " + sha(aliceKey) + ", scopes: [read]}\nagents: [" + agents + "]\n"
+	}
+	h := e.serveHTTP(cfg("{name: alice}"), nil, "GATEKEEPER_OPERATOR_TOKEN="+operatorToken)
+	page := h.statusPageURL(t)
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: time.Minute,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(path string, form url.Values) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, page+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", page)
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("/login", url.Values{"token": {operatorToken}}); code != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d %s", code, body)
+	}
+	resp, err := browser.Get(page + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`action="/reload"><input type="hidden" name="csrf" value="([^"]+)"`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatalf("the status page has no Reload button:\n%s", b)
+	}
+	events := func(name string) int {
+		n := 0
+		for _, ev := range h.auditEvents(t) {
+			if ev["event"] == name {
+				n++
+			}
+		}
+		return n
+	}
+
+	next := cfg("{name: alice}, {name: bob}")
+	if err := os.WriteFile(h.config, []byte(next), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := post("/reload", url.Values{"csrf": {m[1]}}); code != http.StatusSeeOther {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	if n := events("config.reloaded"); n != 1 {
+		t.Errorf("config.reloaded recorded %d times", n)
+	}
+	if err := os.WriteFile(h.config, []byte(next+"http: {stateless: true}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := post("/reload", url.Values{"csrf": {m[1]}}); code != http.StatusConflict || !strings.Contains(body, "http.stateless") {
+		t.Errorf("reloading a file that needs a restart: %d %s", code, body)
+	}
+	if n := events("config.reload_refused"); n != 1 {
+		t.Errorf("config.reload_refused recorded %d times", n)
 	}
 }
