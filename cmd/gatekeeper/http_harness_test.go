@@ -162,6 +162,7 @@ func sha(key string) string {
 // httpServer is a running `gatekeeper serve --http`.
 type httpServer struct {
 	url    string // https://127.0.0.1:PORT
+	config string // the config file's path
 	cmd    *exec.Cmd
 	stderr *lockedBuffer
 	audit  string
@@ -178,7 +179,7 @@ func (e *env) serveHTTP(config string, p *pki, extraEnv ...string) *httpServer {
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := &httpServer{stderr: &lockedBuffer{}, audit: filepath.Join(dir, "audit.jsonl"), pki: p}
+	h := &httpServer{config: cfgPath, stderr: &lockedBuffer{}, audit: filepath.Join(dir, "audit.jsonl"), pki: p}
 	h.cmd = exec.Command(binary, "serve", "--http", "127.0.0.1:0", "--config", cfgPath)
 	h.cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),

@@ -16,7 +16,15 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := cli.Run(ctx, os.Args[1:], cli.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Environ: os.Environ()})
+	sys := cli.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Environ: os.Environ()}
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		// serve reloads its configuration on SIGHUP; for every other
+		// command a hangup keeps its default: the process ends.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		sys.Hangup = hup
+	}
+	err := cli.Run(ctx, os.Args[1:], sys)
 	switch {
 	case err == nil, errors.Is(err, cli.ErrHelp):
 	case errors.Is(err, cli.ErrUsage):

@@ -31,9 +31,13 @@ const (
 	RevokeFailed      = "grant.revoke_failed"
 	RateLimited       = "rate_limit"
 	Authentication    = "authentication"
-	ConfigLoaded      = "config.loaded"      // the configuration a server started (or reloaded) with
-	CredentialIssued  = "credential.issued"  // Vault issued a credential with a grant's token
-	CredentialRevoked = "credential.revoked" // it ended: revoked by the agent, or with its grant
+	ConfigLoaded      = "config.loaded"   // the configuration a server started with
+	ConfigReloaded    = "config.reloaded" // a new configuration replaced the running one
+	// ConfigReloadRefused: a new configuration was refused whole; the
+	// running one stays.
+	ConfigReloadRefused = "config.reload_refused"
+	CredentialIssued    = "credential.issued"  // Vault issued a credential with a grant's token
+	CredentialRevoked   = "credential.revoked" // it ended: revoked by the agent, or with its grant
 )
 
 // Event is one audit record. Fields that do not apply stay empty.

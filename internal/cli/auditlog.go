@@ -75,14 +75,20 @@ func openAudit(cfg config.Config, stderr io.Writer, logger *slog.Logger) (*audit
 // recordConfigLoaded audits the configuration a server starts with: a
 // digest of the config file, never its values.
 func recordConfigLoaded(ctx context.Context, l *audit.Log, cfg config.Config) error {
-	e := audit.Event{Event: audit.ConfigLoaded, Outcome: audit.OK, Detail: "environment only"}
-	if cfg.FileSHA256 != "" {
-		e.Detail, e.Digest = "config file", "sha256:"+cfg.FileSHA256
-	}
-	if err := l.Record(ctx, e); err != nil {
+	if err := l.Record(ctx, configEvent(audit.ConfigLoaded, cfg)); err != nil {
 		return fmt.Errorf("recording the configuration in the audit log: %w", err)
 	}
 	return nil
+}
+
+// configEvent is the audit event name about cfg (loaded, reloaded): the
+// digest of its file, never its values.
+func configEvent(name string, cfg config.Config) audit.Event {
+	e := audit.Event{Event: name, Outcome: audit.OK, Detail: "environment only"}
+	if cfg.FileSHA256 != "" {
+		e.Detail, e.Digest = "config file", "sha256:"+cfg.FileSHA256
+	}
+	return e
 }
 
 // closeAuditLog closes the sinks and logs the chain's head, for an operator

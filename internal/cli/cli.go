@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 )
 
@@ -18,6 +19,9 @@ type IO struct {
 	Stdout  io.Writer
 	Stderr  io.Writer
 	Environ []string
+	// Hangup delivers SIGHUP to serve, which reloads its configuration;
+	// nil never does.
+	Hangup <-chan os.Signal
 }
 
 // ErrUsage means the arguments were wrong; usage has been printed.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -19,7 +20,6 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/egress"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/mcptools"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/ratelimit"
-	"github.com/gatekeeper-mcp/gatekeeper/internal/reveal"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/tracing"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
@@ -40,7 +40,17 @@ const shutdownTimeout = 15 * time.Second
 // core is what both transports share: one access model, one Vault client,
 // one audit stream.
 type core struct {
-	cfg    config.Config
+	// live are the settings a reload may change; read them through
+	// settings().
+	live atomic.Pointer[settings]
+	// base bounds what settings run in the background: the server's life.
+	base      context.Context
+	stdio     bool
+	reloading sync.Mutex // one reload at a time
+	// forget ends the MCP sessions of an agent a reload removed; nil
+	// over stdio.
+	forget func(agent string)
+
 	logger *slog.Logger
 	audit  access.Recorder
 	vault  *vault.Client
@@ -48,11 +58,11 @@ type core struct {
 	own    *vaultauth.Identity
 	access *access.Manager
 	// agentOf maps a principal to its Vault layout.
-	agentOf func(access.Principal) setup.Agent
-	limits  *ratelimit.Limiter
+	agentOf   func(access.Principal) setup.Agent
+	limits    *ratelimit.Limiter // tool calls
+	approvals *ratelimit.Limiter // approval requests
 	// approverReady tells whether an approval can be run now.
 	approverReady check
-	reveal        *reveal.Matcher
 	tracing       *tracing.Tracing
 	// exec runs run_with_secret's commands; nil leaves the tool out.
 	exec mcptools.Runner
@@ -123,6 +133,15 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 			logger.Warn("stopping", "err", err)
 		}
 	}
+	c := &core{base: kctx, stdio: o.stdio, logger: logger, own: own}
+	st, err := newSettings(kctx, cfg, o.stdio, logger)
+	if err != nil {
+		stopKeepAlive()
+		closeAudit()
+		return nil, err
+	}
+	c.live.Store(st)
+	live := func() config.Config { return c.settings().cfg }
 
 	layout := cfg.Layout()
 	pages, err := newApprovalPage(cfg, o.stdio, sys.Stderr, logger)
@@ -131,7 +150,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		closeAudit()
 		return nil, err
 	}
-	iss, err := newIssuer(cfg, vc, own.Token, pages.Server, sys, o.agentOf, logger)
+	iss, err := newIssuer(cfg, live, vc, own.Token, pages.Server, sys, o.agentOf, logger)
 	if err != nil {
 		pages.abandon()
 		stopKeepAlive()
@@ -145,16 +164,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 			logger.Error("a background part stopped", "err", err)
 		}
 	})
-	rateOf := func(pick func(config.Agent) *config.Rate, def config.Rate) func(string) ratelimit.Rate {
-		return func(agent string) ratelimit.Rate {
-			r := def
-			if a, ok := cfg.FindAgent(agent); ok && pick(a) != nil {
-				r = *pick(a)
-			}
-			return ratelimit.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
-		}
-	}
-	approvals := ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Approvals }, cfg.Limits.Approvals), nil)
+	c.approvals = ratelimit.New(c.rateOf(approvalRate), nil)
 	store, sharedOpts, err := sharedState(ctx, cfg, vc, own.Token, logger)
 	if err != nil {
 		stopBackground()
@@ -173,26 +183,19 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		Logger:          logger,
 		ApprovalTimeout: cfg.ApprovalTimeout,
 		PolicyFor: func(p access.Principal) access.Policy {
-			a := o.agentOf(p)
+			a, now := o.agentOf(p), live()
 			return access.Policy{
 				Scope:    cfg.KVMount + "/" + layout.Folder(a) + "/",
-				ReadTTL:  cfg.TTL(string(a), access.Read),
-				WriteTTL: cfg.TTL(string(a), access.Write),
+				ReadTTL:  now.TTL(string(a), access.Read),
+				WriteTTL: now.TTL(string(a), access.Write),
 			}
 		},
-		ApprovalLimit:  func(p access.Principal) (time.Duration, bool) { return approvals.Allow(string(p)) },
+		ApprovalLimit:  func(p access.Principal) (time.Duration, bool) { return c.approvals.Allow(string(p)) },
 		AcceptPasscode: cfg.Approval.PasscodeFallback,
 		Shared:         shared,
 		SharedOptions:  sharedOpts,
 	})
 	if err := mgr.Join(ctx); err != nil {
-		stopBackground()
-		stopKeepAlive()
-		closeAudit()
-		return nil, err
-	}
-	matcher, err := reveal.New(cfg.RevealPolicy()) // validated with the configuration
-	if err != nil {
 		stopBackground()
 		stopKeepAlive()
 		closeAudit()
@@ -209,15 +212,9 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 			return nil, fmt.Errorf("http_request: %w", err)
 		}
 	}
-	c := &core{
-		reveal: matcher,
-		egress: eg,
-		cfg:    cfg, logger: logger, audit: rec, vault: vc, own: own, access: mgr, agentOf: o.agentOf, approverReady: iss.ready,
-		tracing: tr,
-		state:   store,
-		pages:   pages.Server,
-		limits:  ratelimit.New(rateOf(func(a config.Agent) *config.Rate { return a.Rate }, cfg.Limits.Rate), nil),
-	}
+	c.egress, c.audit, c.vault, c.access, c.agentOf, c.approverReady = eg, rec, vc, mgr, o.agentOf, iss.ready
+	c.tracing, c.state, c.pages = tr, store, pages.Server
+	c.limits = ratelimit.New(c.rateOf(toolRate), nil)
 	if len(cfg.Credentials) > 0 {
 		c.creds = credential.New(credential.Options{
 			Vault: vc, Access: mgr, Specs: credentialSpecs(cfg, o.agentOf), Logger: logger,
@@ -233,13 +230,39 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 		}
 		stopBackground()
 		bgDone.Wait()
-		stopKeepAlive()
+		stopKeepAlive() // and the settings' background
 		if err := tr.Shutdown(sctx); err != nil {
 			logger.Warn("exporting the last traces", "err", err)
 		}
 		closeAudit()
 	})
 	return c, nil
+}
+
+// toolRate and approvalRate pick an agent's own limit of tool calls or of
+// approval requests, else the default.
+func toolRate(c config.Config, a config.Agent) config.Rate {
+	if a.Rate != nil {
+		return *a.Rate
+	}
+	return c.Limits.Rate
+}
+
+func approvalRate(c config.Config, a config.Agent) config.Rate {
+	if a.Approvals != nil {
+		return *a.Approvals
+	}
+	return c.Limits.Approvals
+}
+
+// rateOf is a limiter's rate for each agent, as the live settings say.
+func (c *core) rateOf(pick func(config.Config, config.Agent) config.Rate) func(string) ratelimit.Rate {
+	return func(agent string) ratelimit.Rate {
+		cfg := c.settings().cfg
+		a, _ := cfg.FindAgent(agent)
+		r := pick(cfg, a)
+		return ratelimit.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
+	}
 }
 
 // cooldown maps the configuration's "0 means none" to the access model's
@@ -273,15 +296,16 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		Instructions: instructions,
 		Logger:       c.logger.With("component", "mcp"),
 	})
-	layout := c.cfg.Layout()
+	cfg := c.settings().cfg // what mcpServer reads here only changes with a restart
+	layout := cfg.Layout()
 	mcptools.Register(server, mcptools.Options{
 		Access:       c.access,
 		Vault:        c.vault,
-		KVMount:      c.cfg.KVMount,
+		KVMount:      cfg.KVMount,
 		TransitMount: layout.Transit(),
 		Folder:       func(p access.Principal) string { return layout.Folder(c.agentOf(p)) },
 		KeyName:      func(p access.Principal, key string) string { return c.agentOf(p).KeyName(key) },
-		Reveal:       func(_ access.Principal, path string) bool { return c.reveal.Reveal(path) },
+		Reveal:       func(_ access.Principal, path string) bool { return c.settings().reveal.Reveal(path) },
 		Exec:         c.exec,
 		Egress:       c.egressTool(),
 		Credentials:  c.credentialTools(),
@@ -293,7 +317,7 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		Tracer:       c.tracing.Tracer(),
 		Links:        c.pages.Waiting,
 
-		PasscodeFallback: c.cfg.Approval.PasscodeFallback,
+		PasscodeFallback: cfg.Approval.PasscodeFallback,
 	})
 	return server
 }

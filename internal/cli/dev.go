@@ -153,7 +153,7 @@ func devBrokered(ctx context.Context, cfg config.Config, vc *vault.Client, srv *
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	err = serveHTTP(ctx, cfg, sys, func(url string) {
+	err = serveHTTP(ctx, cfg, sys, nil, func(url string) {
 		fmt.Fprintf(sys.Stdout, `
 Gatekeeper (dev approver) serves MCP at %s/mcp for agent %q; its dev Vault is %s.
 Connect Claude Code:

@@ -35,8 +35,10 @@ type issuing struct {
 // Vault's login MFA, or an approver of Gatekeeper's own and a token role.
 // Every approval is answered on its page (pages); the page also watches
 // a Duo push or the dev prompt, and offers Deny. token is Gatekeeper's own
-// token (bootstrap or broker) as it is now.
-func newIssuer(cfg config.Config, vc *vault.Client, token func() sensitive.String, pages *page.Server, sys IO, agentOf func(access.Principal) setup.Agent, logger *slog.Logger) (issuing, error) {
+// token (bootstrap or broker) as it is now. Which approver and which Duo
+// user answer for an agent follow live, the configuration a reload may
+// change.
+func newIssuer(cfg config.Config, live func() config.Config, vc *vault.Client, token func() sensitive.String, pages *page.Server, sys IO, agentOf func(access.Principal) setup.Agent, logger *slog.Logger) (issuing, error) {
 	if cfg.Approval.Strategy != config.StrategyBrokered {
 		iss, err := vaultmfa.New(vaultmfa.Options{
 			Vault:     vc,
@@ -72,7 +74,7 @@ func newIssuer(cfg config.Config, vc *vault.Client, token func() sensitive.Strin
 		switch name {
 		case config.ApproverDuo:
 			var d *duo.Approver
-			d, err = newDuo(cfg, agentOf, logger)
+			d, err = newDuo(cfg, live, agentOf, logger)
 			ap = page.Watched{Pages: pages, Approver: d, Where: "A Duo push showing this request is on its way to your phone: approve or deny it there."}
 			ready = func(ctx context.Context) error { return d.Check(ctx) }
 		case config.ApproverPasskey:
@@ -99,7 +101,7 @@ func newIssuer(cfg config.Config, vc *vault.Client, token func() sensitive.Strin
 		Vault:  vc,
 		Broker: token,
 		Approver: func(p access.Principal) approver.Approver {
-			return approvers[cfg.ApproverFor(string(agentOf(p)))]
+			return approvers[live().ApproverFor(string(agentOf(p)))]
 		},
 		Role: func(p access.Principal, t access.Tier) (string, string) {
 			a := agentOf(p)
@@ -132,7 +134,7 @@ func agentApprovers(cfg config.Config) []string {
 	return out
 }
 
-func newDuo(cfg config.Config, agentOf func(access.Principal) setup.Agent, logger *slog.Logger) (*duo.Approver, error) {
+func newDuo(cfg config.Config, live func() config.Config, agentOf func(access.Principal) setup.Agent, logger *slog.Logger) (*duo.Approver, error) {
 	d := cfg.Approval.Duo
 	roots, err := certPool(d.CAFile)
 	if err != nil {
@@ -142,7 +144,7 @@ func newDuo(cfg config.Config, agentOf func(access.Principal) setup.Agent, logge
 		Host:           d.Host,
 		IntegrationKey: d.IntegrationKey,
 		SecretKey:      cfg.DuoSecretKey,
-		Username:       func(p access.Principal) string { return cfg.DuoUsername(string(agentOf(p))) },
+		Username:       func(p access.Principal) string { return live().DuoUsername(string(agentOf(p))) },
 		RootCAs:        roots,
 		Logger:         logger,
 	})

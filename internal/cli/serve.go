@@ -28,26 +28,36 @@ func serve(ctx context.Context, args []string, sys IO) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	env, err := environ(sys, *envFile)
+	// load reads the configuration, at start and again on a reload: the
+	// .env file too, so a reload sees what it now says.
+	load := func() (config.Config, error) {
+		env, err := environ(sys, *envFile)
+		if err != nil {
+			return config.Config{}, err
+		}
+		cfg, err := config.Load(env, *configFile)
+		if *httpAddr != "" {
+			cfg.HTTP.Listen = *httpAddr
+		}
+		if err = errors.Join(err, cfg.Validate()); err != nil {
+			return cfg, fmt.Errorf("configuration:\n%w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := load()
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(env, *configFile)
-	if *httpAddr != "" {
-		cfg.HTTP.Listen = *httpAddr
-	}
-	if err = errors.Join(err, cfg.Validate()); err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
-	}
 	if cfg.HTTP.Listen != "" {
-		return serveHTTP(ctx, cfg, sys, nil)
+		return serveHTTP(ctx, cfg, sys, load, nil)
 	}
-	return serveStdio(ctx, cfg, sys)
+	return serveStdio(ctx, cfg, sys, load)
 }
 
 // serveStdio serves one agent over stdin/stdout: the single stdio agent, or
-// the named agent GATEKEEPER_AGENT. stdout carries only JSON-RPC.
-func serveStdio(ctx context.Context, cfg config.Config, sys IO) error {
+// the named agent GATEKEEPER_AGENT. stdout carries only JSON-RPC. A hangup
+// reloads the configuration with load.
+func serveStdio(ctx context.Context, cfg config.Config, sys IO, load func() (config.Config, error)) error {
 	principal := stdioPrincipal
 	if cfg.Agent != "" {
 		principal = access.Principal(cfg.Agent)
@@ -71,6 +81,9 @@ func serveStdio(ctx context.Context, cfg config.Config, sys IO) error {
 	server := c.mcpServer(c.toolsFor(principal, nil), func(context.Context, *mcp.CallToolRequest) (mcptools.Caller, error) {
 		return mcptools.Caller{Principal: principal}, nil
 	})
+	rctx, stopReloads := context.WithCancel(ctx)
+	defer stopReloads()
+	go c.watchReload(rctx, sys.Hangup, load)
 	c.logger.Info("serving MCP on stdio", "vault", cfg.VaultAddr, "principal", principal,
 		"folder", cfg.KVMount+"/"+cfg.Layout().Folder(setup.Agent(cfg.Agent)))
 	runErr := server.Run(ctx, &mcp.IOTransport{Reader: sys.Stdin, Writer: nopCloser{sys.Stdout}})

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -25,8 +26,10 @@ import (
 // serveHTTP serves many agents over Streamable HTTP. Each authenticated
 // agent is its own principal with its own namespace, accounts and tokens.
 //
-// onListen, if set, is told the base URL once the server listens.
-func serveHTTP(ctx context.Context, cfg config.Config, sys IO, onListen func(url string)) error {
+// onListen, if set, is told the base URL once the server listens. load,
+// if set, reads the configuration again for a reload (a hangup, the status
+// page); without it the configuration is fixed.
+func serveHTTP(ctx context.Context, cfg config.Config, sys IO, load func() (config.Config, error), onListen func(url string)) error {
 	var m *metrics.Metrics
 	var mgr *access.Manager
 	m = metrics.New(func() map[access.Tier]int { return mgr.LiveGrants() })
@@ -42,15 +45,15 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, onListen func(url
 	mgr = c.access
 	defer c.close()
 
-	method, err := authMethods(ctx, cfg, c)
-	if err != nil {
-		return err
-	}
 	tlsCfg, err := tlsConfig(cfg.HTTP)
 	if err != nil {
 		return err
 	}
-	stopStatus, err := startStatusPage(ctx, cfg, c, recent, sys.Stdout)
+	var reload func(context.Context) error
+	if load != nil {
+		reload = func(ctx context.Context) error { return c.reloadConfig(ctx, load) }
+	}
+	stopStatus, err := startStatusPage(ctx, cfg, c, recent, reload, sys.Stdout)
 	if err != nil {
 		return err
 	}
@@ -62,9 +65,9 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, onListen func(url
 	srv, err := httpserver.New(httpserver.Options{
 		Addr: cfg.HTTP.Listen,
 		TLS:  tlsCfg,
-		Auth: method,
+		Auth: liveAuth{c},
 		Agents: func(name string) ([]string, bool) {
-			a, ok := cfg.FindAgent(name)
+			a, ok := c.settings().cfg.FindAgent(name)
 			return a.Scopes, ok
 		},
 		MCPServer: func(agent string, scopes []string) *mcp.Server {
@@ -87,6 +90,14 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, onListen func(url
 	})
 	if err != nil {
 		return err
+	}
+	if load != nil {
+		c.reloading.Lock() // the status page may be reloading already
+		c.forget = srv.Forget
+		c.reloading.Unlock()
+		rctx, stopReloads := context.WithCancel(ctx)
+		defer stopReloads()
+		go c.watchReload(rctx, sys.Hangup, load)
 	}
 	c.logger.Info("serving MCP over HTTP", "url", srv.URL()+"/mcp", "vault", cfg.VaultAddr,
 		"auth", cfg.AuthMethods(), "agents", len(cfg.Agents), "stateless", cfg.HTTP.Stateless)
@@ -133,10 +144,20 @@ func httpCaller(_ context.Context, req *mcp.CallToolRequest) (mcptools.Caller, e
 	return mcptools.Caller{Principal: access.Principal(ti.UserID), Scopes: slices.Clip(append([]string{}, ti.Scopes...))}, nil
 }
 
+// liveAuth authenticates with the methods of the live settings, taken once
+// per request.
+type liveAuth struct{ c *core }
+
+func (l liveAuth) Name() string { return l.c.settings().auth.Name() }
+
+func (l liveAuth) Authenticate(r *http.Request) (*clientauth.Identity, error) {
+	return l.c.settings().auth.Authenticate(r)
+}
+
 // authMethods builds the configured client authentication methods. mTLS
 // goes first so that an identity header from an untrusted address is
-// refused whatever else the request carries.
-func authMethods(ctx context.Context, cfg config.Config, c *core) (clientauth.Method, error) {
+// refused whatever else the request carries. ctx bounds the JWKS refresh.
+func authMethods(ctx context.Context, cfg config.Config, logger *slog.Logger) (clientauth.Method, error) {
 	var methods []clientauth.Method
 	if cfg.HTTP.ClientCAFile != "" || len(cfg.Auth.MTLS.TrustedProxies) > 0 {
 		var proxies []netip.Prefix
@@ -178,7 +199,7 @@ func authMethods(ctx context.Context, cfg config.Config, c *core) (clientauth.Me
 			Audience:    j.Audience,
 			Algorithms:  j.Algorithms,
 			Leeway:      j.Leeway,
-			Logger:      c.logger,
+			Logger:      logger,
 		})
 		if err != nil {
 			return nil, err

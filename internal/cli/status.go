@@ -34,8 +34,8 @@ func statusFeed(cfg config.Config) (*statuspage.Recent, []access.Recorder) {
 // (loopback unless TLS is configured, like the approval page), opened now
 // so that a bad address fails at start. It runs until ctx ends or stop is
 // called; stop waits for it. Off (stop does nothing) without an operator
-// token.
-func startStatusPage(ctx context.Context, cfg config.Config, c *core, recent *statuspage.Recent, stdout io.Writer) (stop func(), err error) {
+// token. reload, if set, is the page's Reload button.
+func startStatusPage(ctx context.Context, cfg config.Config, c *core, recent *statuspage.Recent, reload func(context.Context) error, stdout io.Writer) (stop func(), err error) {
 	if !cfg.StatusEnabled() {
 		return func() {}, nil
 	}
@@ -54,6 +54,7 @@ func startStatusPage(ctx context.Context, cfg config.Config, c *core, recent *st
 		ApprovalLink:  c.pages.Link,
 		Audit:         c.audit,
 		SessionTTL:    st.SessionTTL,
+		Reload:        reload,
 		Logger:        c.logger.With("component", "status"),
 	})
 	if err != nil {

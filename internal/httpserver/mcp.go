@@ -19,13 +19,12 @@ import (
 // mcpHandler is /mcp: cross-origin protection, client authentication, then
 // the SDK's Streamable HTTP handler with a server per set of tools.
 func (s *Server) mcpHandler() http.Handler {
-	servers := &serverCache{build: s.opts.MCPServer, byKey: map[string]*mcp.Server{}}
 	sdk := mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
 		ti := auth.TokenInfoFromContext(r.Context())
 		if ti == nil {
 			return nil
 		}
-		return servers.get(ti.UserID, ti.Scopes)
+		return s.servers.get(ti.UserID, ti.Scopes)
 	}, &mcp.StreamableHTTPOptions{
 		Stateless:      s.opts.Stateless,
 		SessionTimeout: s.opts.SessionTimeout,
@@ -146,6 +145,26 @@ type serverCache struct {
 	build func(agent string, scopes []string) *mcp.Server
 	mu    sync.Mutex
 	byKey map[string]*mcp.Server
+}
+
+// Forget ends agent's MCP sessions and drops its servers (the agent was
+// removed from the configuration): its next request is authenticated
+// again, as any new one.
+func (s *Server) Forget(agent string) {
+	s.servers.mu.Lock()
+	var gone []*mcp.Server
+	for key, srv := range s.servers.byKey {
+		if name, _, _ := strings.Cut(key, "\x00"); name == agent {
+			gone = append(gone, srv)
+			delete(s.servers.byKey, key)
+		}
+	}
+	s.servers.mu.Unlock()
+	for _, srv := range gone {
+		for ss := range srv.Sessions() {
+			_ = ss.Close()
+		}
+	}
 }
 
 func (c *serverCache) get(agent string, scopes []string) *mcp.Server {

@@ -76,9 +76,10 @@ type Options struct {
 
 // Server is a listening HTTP server.
 type Server struct {
-	opts Options
-	ln   net.Listener
-	srv  *http.Server
+	opts    Options
+	ln      net.Listener
+	srv     *http.Server
+	servers *serverCache // /mcp's servers
 }
 
 // New validates opts and opens the listener, so a bad address fails at start.
@@ -105,7 +106,7 @@ func New(opts Options) (*Server, error) {
 	if opts.TLS != nil {
 		ln = tls.NewListener(ln, opts.TLS)
 	}
-	s := &Server{opts: opts, ln: ln}
+	s := &Server{opts: opts, ln: ln, servers: &serverCache{build: opts.MCPServer, byKey: map[string]*mcp.Server{}}}
 	s.srv = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -57,3 +57,18 @@ func (l *Limiter) Allow(key string) (retryAfter time.Duration, ok bool) {
 	}
 	return 0, true
 }
+
+// SetRates makes rateFor the buckets' rates, at once for the buckets that
+// exist (a configuration reload): each keeps the tokens it holds, up to
+// its new burst.
+func (l *Limiter) SetRates(rateFor func(key string) Rate) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rateFor = rateFor
+	for key, b := range l.buckets {
+		r := rateFor(key)
+		b.SetLimitAt(now, rate.Limit(r.PerMinute/60))
+		b.SetBurstAt(now, r.Burst)
+	}
+}

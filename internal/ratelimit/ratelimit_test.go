@@ -53,3 +53,32 @@ func TestBucketPerKey(t *testing.T) {
 		t.Fatal("more tokens than the rate refills")
 	}
 }
+
+func TestSetRates(t *testing.T) {
+	clock := &fakeNow{t: time.Unix(1_800_000_000, 0)}
+	l := New(func(string) Rate { return Rate{PerMinute: 60, Burst: 1} }, clock.now)
+	if _, ok := l.Allow("a"); !ok {
+		t.Fatal("first call refused")
+	}
+	// Slower: the spent token now comes back after 10s, not 1s.
+	l.SetRates(func(string) Rate { return Rate{PerMinute: 6, Burst: 1} })
+	clock.add(2 * time.Second)
+	if wait, ok := l.Allow("a"); ok || wait < 7*time.Second {
+		t.Fatalf("after slowing down = %v, %v; want a refusal for about 8s", wait, ok)
+	}
+	// A new key gets the new rate too.
+	if _, ok := l.Allow("b"); !ok {
+		t.Fatal("b's first call refused")
+	}
+	if wait, ok := l.Allow("b"); ok || wait < 9*time.Second {
+		t.Fatalf("b's second call = %v, %v; want a refusal for about 10s", wait, ok)
+	}
+	// A larger burst applies at once to an existing bucket once refilled.
+	l.SetRates(func(string) Rate { return Rate{PerMinute: 600, Burst: 3} })
+	clock.add(time.Second)
+	for i := range 3 {
+		if _, ok := l.Allow("b"); !ok {
+			t.Fatalf("b's call %d within the new burst refused", i+1)
+		}
+	}
+}

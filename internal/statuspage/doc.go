@@ -41,4 +41,12 @@
 // cancelled, and the agent's next call needs a new approval. A revoke
 // button names the approval behind the grant shown, so a click never ends a
 // newer grant the operator has not seen.
+//
+// # Reloading the configuration
+//
+// When the server gives it a Reload function, the page has a Reload button
+// (POST /reload, checked like a revocation): Gatekeeper reads its
+// configuration again and either makes it live or refuses it whole; the
+// page says which, and why. The page does not know what a configuration
+// is: reading, checking and auditing it is the server's.
 package statuspage

@@ -31,6 +31,8 @@ type statusData struct {
 	Agents   []agentRow
 	Pending  []pendingRow
 	Events   []audit.Event
+
+	Reload bool // show the Reload button
 }
 
 // pendingRow is a pending approval and, if this replica runs it, the
@@ -48,7 +50,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	snap := s.opts.Access.Snapshot()
-	d := statusData{At: snap.At, CSRF: sess.csrf, Session: sess.ref, Expires: sess.expires}
+	d := statusData{At: snap.At, CSRF: sess.csrf, Session: sess.ref, Expires: sess.expires, Reload: s.opts.Reload != nil}
 	for _, p := range snap.Pending {
 		row := pendingRow{PendingView: p}
 		if s.opts.ApprovalLink != nil {
@@ -137,6 +139,20 @@ func (s *Server) revokeAgent(w http.ResponseWriter, r *http.Request, sess *sessi
 			fmt.Sprintf("%s holds no grant and waits for no approval now. Nothing was revoked.", p))
 	}
 	return s.revoked(w, rev, err, sess)
+}
+
+// reload reads the configuration again. Like a revocation, it runs to its
+// end even if the browser goes away: a removed agent's grants are revoked.
+func (s *Server) reload(w http.ResponseWriter, r *http.Request, sess *session) error {
+	ctx, cancel := s.revokeContext(r.Context(), sess)
+	defer cancel()
+	if err := s.opts.Reload(ctx); err != nil {
+		return refuse(http.StatusConflict, "Reload not complete", err.Error())
+	}
+	s.setFlash(sess, true, "Gatekeeper read its configuration again; the new one is live.")
+	w.Header().Set("Location", "/")
+	w.WriteHeader(http.StatusSeeOther)
+	return nil
 }
 
 // revokeContext outlives the browser: a revocation that started runs to

@@ -61,7 +61,10 @@ type Options struct {
 	// MaxSessions bounds the sessions kept (the oldest goes first);
 	// default 16.
 	MaxSessions int
-	// RevokeTimeout bounds a revocation in Vault, which runs to its end
+	// Reload reads the configuration again and makes it the live one, or
+	// says why it refused it; nil shows no Reload button.
+	Reload func(ctx context.Context) error
+	// RevokeTimeout bounds a revocation (and a reload) in Vault, which runs to its end
 	// even if the browser goes away; default 20s.
 	RevokeTimeout time.Duration
 	Now           func() time.Time
@@ -160,6 +163,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 //	POST /logout          {csrf} → no session
 //	POST /revoke          {csrf, principal, tier, approval_id} → the grant ends
 //	POST /revoke-agent    {csrf, principal} → all of the agent's access ends
+//	POST /reload          {csrf} → the configuration is read again (if Reload is set)
 //	GET  /static/status.css
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -169,6 +173,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /logout", s.form(s.signedIn(s.logout)))
 	mux.Handle("POST /revoke", s.form(s.signedIn(s.revokeGrant)))
 	mux.Handle("POST /revoke-agent", s.form(s.signedIn(s.revokeAgent)))
+	if s.opts.Reload != nil {
+		mux.Handle("POST /reload", s.form(s.signedIn(s.reload)))
+	}
 	mux.HandleFunc("GET /static/status.css", serveCSS)
 	return securityHeaders(s.checkHost(mux))
 }
