@@ -124,9 +124,13 @@ func TestAppRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := newNamespaceProxy(t, e.srv.Addr)
+	cfgFile := filepath.Join(t.TempDir(), "gatekeeper.yaml")
+	if err := os.WriteFile(cfgFile, []byte("reveal: {default: true}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	a := e.serve("VAULT_TOKEN=", "VAULT_ADDR="+proxy.url, "VAULT_NAMESPACE=team-a/gatekeeper",
-		"VAULT_ROLE_ID="+roleID, "VAULT_SECRET_ID_FILE="+secretFile)
+		"VAULT_ROLE_ID="+roleID, "VAULT_SECRET_ID_FILE="+secretFile, "GATEKEEPER_CONFIG="+cfgFile)
 	logins := regexp.MustCompile(`msg="logged in to Vault(?: again)?" method=approle accessor=(\S+) policies=\[gatekeeper-bootstrap\]`)
 	accessors := func() []string {
 		var out []string
@@ -160,6 +164,17 @@ func TestAppRole(t *testing.T) {
 	if got := a.ok("read_secret", map[string]any{"path": "app/db"}); got["data"].(map[string]any)["password"] != "pw-db-5f2c9e" {
 		t.Fatalf("read_secret after the new login = %v", got)
 	}
+
+	// A reload keeps the identity it logged in with: a secret id rotated
+	// in its file since is not a setting that needs a restart.
+	if err := os.WriteFile(secretFile, []byte("rotated-"+secretID+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	next := "reveal: {default: true}\nlimits: {rate: {per_minute: 600, burst: 50}}\n"
+	if ev := reload(t, a.cmd.Process, cfgFile, a.audit, next); ev["event"] != "config.reloaded" {
+		t.Fatalf("a reload under AppRole = %v", ev)
+	}
+	a.ok("token_status", nil)
 
 	a.stop()
 	all := accessors()
