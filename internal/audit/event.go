@@ -43,14 +43,18 @@ type Event struct {
 	Outcome       Outcome   `json:"outcome"`
 	CorrelationID string    `json:"correlation_id,omitempty"`
 	Principal     string    `json:"principal,omitempty"`
-	Tool          string    `json:"tool,omitempty"`
-	Method        string    `json:"method,omitempty"` // how a client authenticated
-	Path          string    `json:"path,omitempty"`
-	Tier          string    `json:"tier,omitempty"`
-	ApprovalID    string    `json:"approval_id,omitempty"`
-	Accessor      string    `json:"accessor,omitempty"`
-	Reason        string    `json:"reason,omitempty"`
-	ExpiresAt     time.Time `json:"expires_at,omitzero"`
+	// API is the front door a call came through: "mcp" (the tools) or
+	// "rest" (the REST API under /v1/). Every event a call causes carries
+	// it (WithAPI), so the trail records both alike.
+	API        string    `json:"api,omitempty"`
+	Tool       string    `json:"tool,omitempty"`
+	Method     string    `json:"method,omitempty"` // how a client authenticated
+	Path       string    `json:"path,omitempty"`
+	Tier       string    `json:"tier,omitempty"`
+	ApprovalID string    `json:"approval_id,omitempty"`
+	Accessor   string    `json:"accessor,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	ExpiresAt  time.Time `json:"expires_at,omitzero"`
 	// Credential names a credential (issue_credential) and LeaseID its
 	// lease in Vault, never its values.
 	Credential string `json:"credential,omitempty"`
@@ -90,6 +94,25 @@ type Event struct {
 // the Log and are not part of Event.
 
 type ctxKey struct{}
+
+type apiKey struct{}
+
+// Front doors, for Event.API.
+const (
+	APIMCP  = "mcp"
+	APIREST = "rest"
+)
+
+// WithAPI returns a context whose events say they came through api.
+func WithAPI(ctx context.Context, api string) context.Context {
+	return context.WithValue(ctx, apiKey{}, api)
+}
+
+// API returns the front door stored by WithAPI, or "".
+func API(ctx context.Context) string {
+	api, _ := ctx.Value(apiKey{}).(string)
+	return api
+}
 
 // WithCorrelationID returns a context whose events carry id. The same id is
 // shown to the agent in an error message, so one line of the audit log can be
