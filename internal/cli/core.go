@@ -254,8 +254,17 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		Instructions: instructions,
 		Logger:       c.logger.With("component", "mcp"),
 	})
+	opts := c.toolOptions()
+	opts.Caller, opts.Include = callerOf, include
+	mcptools.Register(server, opts)
+	return server
+}
+
+// toolOptions are the operations' options, whichever the front door: the
+// MCP tools and the REST API read the configuration here alone.
+func (c *core) toolOptions() mcptools.Options {
 	layout := c.cfg.Layout()
-	mcptools.Register(server, mcptools.Options{
+	return mcptools.Options{
 		Access:       c.access,
 		Vault:        c.vault,
 		KVMount:      c.cfg.KVMount,
@@ -266,8 +275,6 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		Exec:         c.exec,
 		Egress:       c.egressTool(),
 		Credentials:  c.credentialTools(),
-		Caller:       callerOf,
-		Include:      include,
 		Limit:        func(p access.Principal) (time.Duration, bool) { return c.limits.Allow(string(p)) },
 		Audit:        c.audit,
 		Logger:       c.logger,
@@ -275,8 +282,7 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		Links:        c.pages.Waiting,
 
 		PasscodeFallback: c.cfg.Approval.PasscodeFallback,
-	})
-	return server
+	}
 }
 
 // credentialTools is the credential service as the tools take it: a nil
