@@ -172,6 +172,7 @@ type call struct {
 	req       *mcp.CallToolRequest // nil outside MCP
 	principal access.Principal
 	scopes    []string // the caller's; nil: no restriction (stdio)
+	api       string   // the front door (audit.APIMCP, audit.APIREST)
 	tool      string
 	path      string // the agent's path, once validated, for the audit log
 	reveal    string // "revealed", "withheld" or "injected", when the call read values
@@ -200,7 +201,7 @@ type httpAudit struct {
 // cannot be recorded reveals nothing. The error, if any, is the raw one:
 // each front door shows it through agentMessage (and classify).
 func (t *tools) invoke(ctx context.Context, c *call, who func() (Caller, error), h func(ctx context.Context) (any, error)) (_ any, id string, _ error) {
-	id = newCorrelationID()
+	id, c.api = newCorrelationID(), audit.API(ctx)
 	ctx = audit.WithCorrelationID(ctx, id)
 	ctx, span := t.opts.Tracer.Start(ctx, "tool "+c.tool, trace.WithAttributes(
 		attribute.String("gatekeeper.tool", c.tool), attribute.String("gatekeeper.correlation_id", id)))
@@ -226,7 +227,7 @@ func (t *tools) invoke(ctx context.Context, c *call, who func() (Caller, error),
 		attribute.String("gatekeeper.tier", ev.Tier))
 	tracing.End(span, string(ev.Outcome), err != nil)
 	if err != nil {
-		t.opts.Logger.DebugContext(ctx, "tool call failed", "tool", c.tool, "api", audit.API(ctx), "correlation_id", id, "err", err)
+		t.opts.Logger.DebugContext(ctx, "tool call failed", "tool", c.tool, "api", c.api, "correlation_id", id, "err", err)
 		return nil, id, err
 	}
 	return out, id, nil
@@ -254,7 +255,7 @@ func (t *tools) intent(ctx context.Context, c *call, g *access.Grant) error {
 
 // event fills in what the call knows about itself.
 func (c *call) event(e audit.Event) audit.Event {
-	e.Principal, e.Tool, e.Path, e.Tier, e.Accessor, e.Reveal = string(c.principal), c.tool, c.path, c.tier, c.accessor, c.reveal
+	e.Principal, e.API, e.Tool, e.Path, e.Tier, e.Accessor, e.Reveal = string(c.principal), c.api, c.tool, c.path, c.tier, c.accessor, c.reveal
 	e.Secrets, e.Destination, e.HTTPMethod, e.BytesSent = c.secrets, c.http.destination, c.http.method, c.http.sent
 	return e
 }
