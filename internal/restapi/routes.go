@@ -24,9 +24,11 @@ type route struct {
 	body bool
 }
 
-// param is a query parameter and the input field it fills.
+// param is a query parameter and the input field it fills; def, if set,
+// fills it when the parameter is absent.
 type param struct {
 	name, field, kind, description string // kind: string, integer, boolean, integers (comma-separated)
+	def                            any
 }
 
 var routes = []route{
@@ -37,7 +39,7 @@ var routes = []route{
 	{method: http.MethodPost, pattern: "/v1/release", operation: "release", summary: "Give up write access"},
 	{method: http.MethodPost, pattern: "/v1/logout", operation: "logout", summary: "Give up all access"},
 	{method: http.MethodGet, pattern: "/v1/secrets", operation: "list_secrets", summary: "List secrets under a prefix", query: []param{
-		{name: "prefix", field: "path", kind: "string", description: "a folder relative to your secrets folder; empty for the top"},
+		{name: "prefix", field: "path", kind: "string", def: "", description: "a folder relative to your secrets folder; empty for the top"},
 		{name: "recursive", field: "recursive", kind: "boolean", description: "also list inside the folders"},
 		{name: "depth", field: "depth", kind: "integer", description: "with recursive: how many levels (1 to 5)"},
 	}},
@@ -87,6 +89,9 @@ func (rt route) input(r *http.Request, path string) (json.RawMessage, error) {
 	q := r.URL.Query()
 	for _, p := range rt.query {
 		if !q.Has(p.name) {
+			if p.def != nil {
+				in[p.field] = p.def
+			}
 			continue
 		}
 		v := q.Get(p.name)
