@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -162,7 +164,7 @@ func decode(schema *jsonschema.Resolved, args json.RawMessage, v any) error {
 		return inputError("the input does not match the operation's schema")
 	}
 	if err := schema.Validate(&instance); err != nil {
-		return inputError("the input does not match the operation's schema (see /v1/openapi.json)")
+		return inputError(schemaProblem(err))
 	}
 	b, err := json.Marshal(instance)
 	if err != nil {
@@ -175,6 +177,27 @@ func decode(schema *jsonschema.Resolved, args json.RawMessage, v any) error {
 		return inputError("the body must be a JSON object")
 	}
 	return nil
+}
+
+var (
+	badProperty     = regexp.MustCompile(`/properties/([a-z_]+)`)
+	missingProperty = regexp.MustCompile(`missing properties: \[("[a-z_]+"(?:,\s*"[a-z_]+")*)\]`)
+)
+
+// schemaProblem says what the validator found wrong, by the names of the
+// schema's own properties: the validator's words may quote a value.
+func schemaProblem(err error) string {
+	msg := err.Error()
+	if m := missingProperty.FindStringSubmatch(msg); m != nil {
+		return "missing " + strings.ReplaceAll(m[1], `"`, "")
+	}
+	if m := badProperty.FindAllStringSubmatch(msg, -1); m != nil {
+		return m[len(m)-1][1] + " has the wrong type or value"
+	}
+	if strings.Contains(msg, "additional properties") {
+		return "the input has a field the operation does not take (see its schema)"
+	}
+	return "the input does not match the operation's schema"
 }
 
 // Request is a call through a front door other than MCP.
@@ -195,7 +218,7 @@ type Request struct {
 func (o *Operations) Call(ctx context.Context, req Request) (any, error) {
 	op := o.find(req.Operation)
 	if op == nil {
-		return nil, &CallError{Status: http.StatusNotFound, Message: "There is no operation " + fmt.Sprintf("%q", req.Operation) + "."}
+		return nil, &CallError{Status: http.StatusNotFound, Message: fmt.Sprintf("There is no operation %q.", req.Operation)}
 	}
 	caller := req.Caller
 	if caller.Scopes == nil {

@@ -119,22 +119,26 @@ func TestWhoami(t *testing.T) {
 }
 
 func TestCallRefusesBadInput(t *testing.T) {
-	for name, args := range map[string]string{
-		"not-an-object":   `[1]`,
-		"wrong-type":      `{"path": "db", "version": "two"}`,
-		"unknown-field":   `{"path": "db", "token": "x"}`,
-		"missing-path":    `{}`,
-		"negative":        `{"path": "db", "version": -1}`,
-		"traversal":       `{"path": "../other/db"}`,
-		"trailing-tokens": `{"path": "db"} {}`,
+	for name, tc := range map[string]struct{ args, want string }{
+		"not-an-object":   {`[1]`, "must be a JSON object"},
+		"wrong-type":      {`{"path": "db", "version": "two-secret-words"}`, "version has the wrong type"},
+		"unknown-field":   {`{"path": "db", "token": "x"}`, "a field the operation does not take"},
+		"missing-path":    {`{}`, "missing path"},
+		"negative":        {`{"path": "db", "version": -1}`, "version must be positive"},
+		"traversal":       {`{"path": "../other/db"}`, "invalid path"},
+		"trailing-tokens": {`{"path": "db"} {}`, "must be a JSON object"},
 	} {
 		t.Run(name, func(t *testing.T) {
+			args := tc.args
 			kv, rec := &stubKV{}, &recorder{}
 			ops := newTestOperations(Options{Access: &stubAccess{}, Vault: kv, Audit: rec})
 			_, err := restCall(t, ops, []string{"read"}, "read_secret", args)
 			var ce *CallError
 			if !errors.As(err, &ce) || ce.Status != http.StatusBadRequest || !strings.Contains(ce.Message, "(ref "+ce.CorrelationID+")") {
 				t.Fatalf("err = %#v, want 400 with the correlation id in the message", err)
+			}
+			if !strings.Contains(ce.Message, tc.want) || strings.Contains(ce.Message, "secret-words") {
+				t.Errorf("message %q, want it to say %q and quote no value", ce.Message, tc.want)
 			}
 			if len(kv.reads) != 0 {
 				t.Errorf("Vault was read: %v", kv.reads)

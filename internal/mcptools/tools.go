@@ -207,7 +207,7 @@ func (t *tools) invoke(ctx context.Context, c *call, who func() (Caller, error),
 		attribute.String("gatekeeper.tool", c.tool), attribute.String("gatekeeper.correlation_id", id)))
 	ctx, relayed := offerLinks(ctx, c)
 	start := time.Now()
-	out, err := t.run(ctx, c, who, func() (any, error) { return h(ctx) })
+	out, err := t.run(c, who, func() (any, error) { return h(ctx) })
 	if link := relayed(); link != nil && errors.Is(err, context.Canceled) {
 		// The approval goes on; the agent passes its link on.
 		err = link
@@ -261,7 +261,7 @@ func (c *call) event(e audit.Event) audit.Event {
 }
 
 // run checks the caller, its scopes and its rate before the handler runs.
-func (t *tools) run(ctx context.Context, c *call, who func() (Caller, error), h func() (any, error)) (any, error) {
+func (t *tools) run(c *call, who func() (Caller, error), h func() (any, error)) (any, error) {
 	caller, err := who()
 	if err != nil {
 		return nil, err
