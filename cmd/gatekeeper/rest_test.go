@@ -173,11 +173,11 @@ func TestRESTMatchesMCP(t *testing.T) {
 					t.Errorf("%s read %v", who, got)
 				}
 
-				who_ := m.rest(t, hc, "GET", "/v1/whoami", nil)
+				me := m.rest(t, hc, "GET", "/v1/whoami", nil)
 				want := map[string]any{"principal": who, "tier": "none", "folder": "secret/agent/" + who}
-				got := map[string]any{"principal": who_.body["principal"], "tier": who_.body["tier"], "folder": who_.body["folder"]}
-				if diff := cmp.Diff(want, got); diff != "" || len(who_.body) != 4 || who_.body["scopes"] == nil {
-					t.Errorf("whoami = %s (-want +got):\n%s", who_.raw, diff)
+				got := map[string]any{"principal": me.body["principal"], "tier": me.body["tier"], "folder": me.body["folder"]}
+				if diff := cmp.Diff(want, got); diff != "" || len(me.body) != 4 || me.body["scopes"] == nil {
+					t.Errorf("whoami = %s (-want +got):\n%s", me.raw, diff)
 				}
 			})
 		}
