@@ -234,6 +234,14 @@ func TestRESTMatchesMCP(t *testing.T) {
 				t.Errorf("%s: %d %v %s, want 401 with a challenge and a JSON error", name, r.status, r.header, r.raw)
 			}
 		}
+		// DNS rebinding: a loopback server answers only to loopback names.
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", m.h.url+"/v1/whoami", nil)
+		req.Host = "rebound.example"
+		if resp, err := m.httpClient(t, "alice").Do(req); err != nil || resp.StatusCode != 403 {
+			t.Errorf("a request for a foreign Host: %v %v, want 403", resp, err)
+		} else {
+			resp.Body.Close()
+		}
 		// A traversal the router cleans never reaches another agent's secret.
 		if r := m.rest(t, m.httpClient(t, "alice"), "GET", "/v1/secrets/%2e%2e/bob/db", nil); r.status == 200 {
 			t.Errorf("alice read through a traversal: %s", r.raw)

@@ -2,7 +2,10 @@ package httpserver
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
 )
@@ -32,7 +35,33 @@ func (s *Server) mountREST(mux *http.ServeMux) {
 	if s.opts.REST == nil {
 		return
 	}
-	api := s.opts.Instrument("rest", s.crossOrigin(audit.APIREST).Handler(s.authenticate(audit.APIREST, s.opts.REST.API)))
+	api := s.opts.Instrument("rest", rebinding(s.crossOrigin(audit.APIREST).Handler(s.authenticate(audit.APIREST, s.opts.REST.API))))
 	mux.Handle("/v1/", api)
 	mux.Handle("GET /v1/openapi.json", s.opts.Instrument("openapi", s.opts.REST.Document))
+}
+
+// rebinding refuses, on a loopback listener, a request for a Host that is
+// not loopback (DNS rebinding), as the MCP SDK does for /mcp.
+func rebinding(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		if ok && local != nil && loopback(local.String()) && !loopback(r.Host) {
+			refuse(w, audit.APIREST, http.StatusForbidden, "this server answers only to a loopback host name")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopback says whether a host or host:port names this machine.
+func loopback(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
 }
