@@ -43,18 +43,14 @@ type Event struct {
 	Outcome       Outcome   `json:"outcome"`
 	CorrelationID string    `json:"correlation_id,omitempty"`
 	Principal     string    `json:"principal,omitempty"`
-	// API is the front door a call came through: "mcp" (the tools) or
-	// "rest" (the REST API under /v1/). Every event a call causes carries
-	// it (WithAPI), so the trail records both alike.
-	API        string    `json:"api,omitempty"`
-	Tool       string    `json:"tool,omitempty"`
-	Method     string    `json:"method,omitempty"` // how a client authenticated
-	Path       string    `json:"path,omitempty"`
-	Tier       string    `json:"tier,omitempty"`
-	ApprovalID string    `json:"approval_id,omitempty"`
-	Accessor   string    `json:"accessor,omitempty"`
-	Reason     string    `json:"reason,omitempty"`
-	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+	Tool          string    `json:"tool,omitempty"`
+	Method        string    `json:"method,omitempty"` // how a client authenticated
+	Path          string    `json:"path,omitempty"`
+	Tier          string    `json:"tier,omitempty"`
+	ApprovalID    string    `json:"approval_id,omitempty"`
+	Accessor      string    `json:"accessor,omitempty"`
+	Reason        string    `json:"reason,omitempty"`
+	ExpiresAt     time.Time `json:"expires_at,omitzero"`
 	// Credential names a credential (issue_credential) and LeaseID its
 	// lease in Vault, never its values.
 	Credential string `json:"credential,omitempty"`
@@ -85,6 +81,10 @@ type Event struct {
 	BytesReceived int64 `json:"bytes_received,omitempty"`
 	// Redactions counts the markers put in what went back to the agent.
 	Redactions int64 `json:"redactions,omitempty"`
+	// API is the front door a call came through: "mcp" (the tools) or
+	// "rest" (the REST API under /v1/). Every event a call causes carries
+	// it (WithAPI), so the trail records both alike.
+	API string `json:"api,omitempty"`
 }
 
 // Event may hold only plain field kinds (string, Outcome, time.Time,
