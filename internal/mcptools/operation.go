@@ -153,7 +153,7 @@ func decode(schema *jsonschema.Resolved, args json.RawMessage, v any) error {
 	m := map[string]any{}
 	if len(args) > 0 {
 		if err := json.Unmarshal(args, &m); err != nil {
-			return inputError("the body must be a JSON object")
+			return inputError("the input must be a JSON object")
 		}
 	}
 	if m == nil {
@@ -168,13 +168,13 @@ func decode(schema *jsonschema.Resolved, args json.RawMessage, v any) error {
 	}
 	b, err := json.Marshal(instance)
 	if err != nil {
-		return inputError("the body must be a JSON object")
+		return inputError("the input must be a JSON object")
 	}
 	var typeErr *json.UnmarshalTypeError
 	if err := json.Unmarshal(b, v); errors.As(err, &typeErr) {
 		return inputError("the field " + typeErr.Field + " has the wrong type")
 	} else if err != nil {
-		return inputError("the body must be a JSON object")
+		return inputError("the input must be a JSON object")
 	}
 	return nil
 }
@@ -233,6 +233,7 @@ func (o *Operations) Call(ctx context.Context, req Request) (any, error) {
 	return out, nil
 }
 
+// find is the operation of that name this front door offers, or nil.
 func (o *Operations) find(name string) *operation {
 	if front, only := fronts[name]; only && front == audit.APIMCP {
 		return nil

@@ -37,8 +37,6 @@ type API struct {
 	opts Options
 	mux  *http.ServeMux
 	doc  []byte
-	// named are the routes whose operation the table offers.
-	named []route
 }
 
 // New builds the API and its OpenAPI document.
@@ -55,13 +53,15 @@ func New(opts Options) (*API, error) {
 	for _, s := range specs {
 		offered[s.Name] = true
 	}
+	// The named routes whose operation the table offers, by pattern.
+	var named []route
 	byPattern := map[string][]route{}
 	var patterns []string
 	for _, rt := range routes {
 		if !offered[rt.operation] {
 			continue
 		}
-		a.named = append(a.named, rt)
+		named = append(named, rt)
 		key := rt.method + " " + rt.pattern
 		if _, seen := byPattern[key]; !seen {
 			patterns = append(patterns, key)
@@ -73,7 +73,7 @@ func New(opts Options) (*API, error) {
 	}
 	a.mux.HandleFunc("POST "+operationsPrefix+"{operation}", a.operation)
 	a.mux.HandleFunc("/v1/", a.unknown)
-	doc, err := json.Marshal(document(specs, a.named, opts.Version))
+	doc, err := json.Marshal(document(specs, named, opts.Version))
 	if err != nil {
 		return nil, err
 	}
