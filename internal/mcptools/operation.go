@@ -251,10 +251,8 @@ type Spec struct {
 	Name, Title, Description string
 	// Scope is the scope a credential needs ("" any that opens some
 	// operation; see Allowed).
-	Scope string
-	// ReadOnly, Destructive and Idempotent are the tool's annotations.
-	ReadOnly, Destructive, Idempotent bool
-	Input, Output                     *jsonschema.Schema
+	Scope         string
+	Input, Output *jsonschema.Schema
 }
 
 // Specs lists the operations this front door offers, in table order.
@@ -264,10 +262,8 @@ func (o *Operations) Specs() []Spec {
 		if o.find(op.tool.Name) == nil {
 			continue
 		}
-		a := op.tool.Annotations
 		out = append(out, Spec{
 			Name: op.tool.Name, Title: op.tool.Title, Description: op.tool.Description, Scope: toolScopes[op.tool.Name],
-			ReadOnly: a.ReadOnlyHint, Destructive: a.DestructiveHint != nil && *a.DestructiveHint, Idempotent: a.IdempotentHint,
 			Input: op.tool.InputSchema.(*jsonschema.Schema), Output: op.tool.OutputSchema.(*jsonschema.Schema),
 		})
 	}
