@@ -1,7 +1,9 @@
-// Package mcptools exposes the access model as MCP tools. Each tool is a thin
-// adapter: it validates input, asks the access.Manager for a grant, calls
-// Vault with that grant's token and turns every error into a message the
-// model can act on, with the audit correlation id. Decisions live in the
+// Package mcptools exposes the access model as MCP tools, and the same
+// operations to the REST API (Operations): one table of operations, several
+// front doors. Each operation is a thin adapter: it validates input, asks
+// the access.Manager for a grant, calls Vault with that grant's token and
+// turns every error into a message the model can act on, with the audit
+// correlation id (and, for HTTP, a status: classify). Decisions live in the
 // access package, not here.
 package mcptools
 
