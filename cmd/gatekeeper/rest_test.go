@@ -218,6 +218,33 @@ func TestRESTMatchesMCP(t *testing.T) {
 		}
 	}
 
+	t.Run("transit", func(t *testing.T) {
+		alice := m.httpClient(t, "alice")
+		r := m.rest(t, alice, "POST", "/v1/authenticate", nil)
+		if r.status != 403 || r.errorField("approval_url") == "" {
+			t.Fatalf("authenticate: %d %s, want 403 with the approval link", r.status, r.raw)
+		}
+		if state := human.Code(t, r.errorField("approval_url"), m.e.authFor["alice"].Code(t)); state != "approved" {
+			t.Fatalf("the approval page after the code: %s", state)
+		}
+		if r := m.rest(t, alice, "POST", "/v1/authenticate", nil); r.status != 200 || r.body["tier"] != "read" {
+			t.Fatalf("authenticate again: %d %s", r.status, r.raw)
+		}
+		enc := m.rest(t, alice, "POST", "/v1/transit/encrypt", map[string]any{"plaintext": "aGVsbG8="})
+		ct, _ := enc.body["ciphertext"].(string)
+		if enc.status != 200 || !strings.HasPrefix(ct, "vault:v1:") {
+			t.Fatalf("encrypt: %d %s", enc.status, enc.raw)
+		}
+		if dec := m.rest(t, alice, "POST", "/v1/transit/decrypt", map[string]any{"ciphertext": ct}); dec.status != 200 || dec.body["plaintext"] != "aGVsbG8=" {
+			t.Errorf("decrypt: %d %s", dec.status, dec.raw)
+		}
+		// carol's credential has no transit scope: the route is refused.
+		if r := m.rest(t, m.httpClient(t, "carol"), "POST", "/v1/transit/decrypt", map[string]any{"ciphertext": ct}); r.status != 403 {
+			t.Errorf("carol decrypting: %d %s, want 403", r.status, r.raw)
+		}
+		m.rest(t, alice, "POST", "/v1/logout", nil)
+	})
+
 	t.Run("refusals", func(t *testing.T) {
 		dave := m.httpClient(t, "dave")
 		if r := m.rest(t, dave, "GET", "/v1/secrets/db", nil); r.status != 403 || !strings.Contains(r.errorField("message"), "not available to your credential") {
