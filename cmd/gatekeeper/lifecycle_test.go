@@ -355,7 +355,7 @@ func TestStdioCannotReachNamedAgents(t *testing.T) {
 		{"list_secrets", map[string]any{"path": ""}},
 	} {
 		r := a.call(c.name, c.args)
-			if !r.isError || strings.Contains(r.text, "alice-pw") {
+		if !r.isError || strings.Contains(r.text, "alice-pw") {
 			t.Errorf("%s(%v) = %q %v, want an error", c.name, c.args, r.text, r.out)
 		}
 	}
