@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
@@ -46,7 +47,7 @@ func (r *run) namedAgents(ctx context.Context) ([]string, error) {
 	var out []string
 	for _, k := range anySlice(s.Data["keys"]) {
 		if name, _ := k.(string); name != "" {
-			out = append(out, name[:len(name)-1]) // folders end in "/"
+			out = append(out, strings.TrimSuffix(name, "/"))
 		}
 	}
 	slices.Sort(out)
