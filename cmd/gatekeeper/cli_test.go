@@ -84,6 +84,13 @@ func TestPolicyTouchesNoVault(t *testing.T) {
 			t.Errorf("policy output lacks %s", want)
 		}
 	}
+	// Named agents' policies only: nothing of the stdio agent, whose
+	// folder is the whole prefix.
+	for _, unwanted := range []string{`"gatekeeper-read"`, `path "secret/data/gatekeeper/tier/read"`, `path "secret/data/bots/*"`} {
+		if strings.Contains(out, unwanted) {
+			t.Errorf("policy output has %s", unwanted)
+		}
+	}
 }
 
 func TestServeRefusesBadConfig(t *testing.T) {

@@ -320,3 +320,43 @@ func TestStdioAsNamedAgent(t *testing.T) {
 		}
 	}
 }
+
+// TestStdioCannotReachNamedAgents: with the bootstrap token of a Vault set
+// up for named agents, a stdio server acting as the single stdio agent gets
+// no access at all, even with the human approving: there is no account
+// whose folder holds every agent's, so it reads and lists no agent's
+// secrets.
+func TestStdioCannotReachNamedAgents(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, name := range []string{"alice", "bob"} {
+		if out, err := runSetupAgent(t, e, name); err != nil {
+			t.Fatalf("setup --agent %s: %v\n%s", name, err, out)
+		}
+	}
+	if _, err := e.vc.KVWrite(t.Context(), e.root, "secret", "agent/alice/db", map[string]any{"password": "alice-pw"}); err != nil {
+		t.Fatal(err)
+	}
+	a := e.serve()
+	r := a.call("authenticate", nil)
+	if link := linkIn(r.text); link != "" {
+		t.Logf("the approval page after the code: %s", human.Code(t, link, a.code()))
+		r = a.call("authenticate", nil)
+	}
+	if !r.isError || !strings.Contains(r.text, "no access can be granted") {
+		t.Errorf("authenticate as the stdio agent = %q %v, want no access", r.text, r.out)
+	}
+	for _, c := range []struct {
+		name string
+		args map[string]any
+	}{
+		{"read_secret", map[string]any{"path": "alice/db"}},
+		{"list_secrets", map[string]any{"path": "alice"}},
+		{"list_secrets", map[string]any{"path": ""}},
+	} {
+		r := a.call(c.name, c.args)
+		if !r.isError || strings.Contains(r.text, "alice-pw") {
+			t.Errorf("%s(%v) = %q %v, want an error", c.name, c.args, r.text, r.out)
+		}
+	}
+}

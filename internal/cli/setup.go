@@ -100,12 +100,9 @@ func policyCmd(args []string, sys IO) error {
 	if err != nil {
 		return err
 	}
-	agents := []setup.Agent{""}
-	if len(cfg.Agents) > 0 {
-		agents = nil
-		for _, a := range cfg.Agents {
-			agents = append(agents, setup.Agent(a.Name))
-		}
+	var agents []setup.Agent
+	for _, a := range cfg.Agents {
+		agents = append(agents, setup.Agent(a.Name))
 	}
 	policies := cfg.Layout().Policies(agents...)
 	if cfg.Approval.Strategy == config.StrategyBrokered {

@@ -4,9 +4,10 @@
 // that matters: passwords, the human's authenticator enrollment and a
 // still-valid bootstrap token are kept.
 //
-// There is one layout for the single agent of stdio mode (Agent "") and one
-// per named agent for HTTP mode, so that every Vault token belongs to
-// exactly one agent and its policies reach only that agent's folder.
+// A Vault holds either the layout of the single agent of stdio mode
+// (Agent ""), whose folder is the whole prefix, or one layout per named
+// agent, never both: every Vault token belongs to exactly one agent and its
+// policies reach only that agent's folder (stdio.go).
 //
 // Policies renders the HCL without touching Vault, so an operator can review
 // it first (gatekeeper policy).
@@ -149,18 +150,22 @@ path "auth/token/revoke-self" {
 `
 
 // Bootstrap is the policy of Gatekeeper's own token: it may read the
-// read-tier login of the single agent and of every named agent, each
-// guarded by login MFA, and nothing else.
-func (l Layout) Bootstrap() Policy {
+// read-tier logins, each guarded by login MFA, and nothing else. With named
+// agents those are the named agents' logins alone, each of which reaches
+// one agent's folder; without, the single stdio agent's, which reaches the
+// whole prefix. Never both: a token that serves named agents must not reach
+// an account whose folder holds all of them.
+func (l Layout) Bootstrap(named bool) Policy {
+	login := l.dataPath(Agent("").AccountPath(access.Read))
+	if named {
+		login = l.dataPath(OwnFolder + "/agents/+/tier/read")
+	}
 	hcl := fmt.Sprintf(`# Gatekeeper bootstrap: may only read read-tier logins, which Vault
 # guards with login MFA. It can read no secret.
 path "%s" {
   capabilities = ["read"]
 }
-path "%s" {
-  capabilities = ["read"]
-}
-`, l.dataPath(Agent("").AccountPath(access.Read)), l.dataPath(OwnFolder+"/agents/+/tier/read")) + selfPolicy + l.statePolicy()
+`, login) + selfPolicy + l.statePolicy()
 	return Policy{Name: BootstrapPolicy, HCL: hcl}
 }
 
@@ -221,11 +226,15 @@ path "%s/destroy/%s/*" {
 	}
 }
 
-// Policies returns the bootstrap policy and the tier policies of the given
-// agents, in the order they build on each other.
-func (l Layout) Policies(agents ...Agent) []Policy {
-	out := []Policy{l.Bootstrap()}
-	for _, a := range agents {
+// Policies returns the bootstrap policy and the tier policies of the named
+// agents, or with none those of the single stdio agent, in the order they
+// build on each other.
+func (l Layout) Policies(named ...Agent) []Policy {
+	out := []Policy{l.Bootstrap(len(named) > 0)}
+	if len(named) == 0 {
+		named = []Agent{""}
+	}
+	for _, a := range named {
 		out = append(out, l.Tiers(a)...)
 	}
 	return out

@@ -21,8 +21,8 @@ type Duo struct {
 	Username       string // the approving human's Duo username
 }
 
-// Options say what to set up. The single agent of stdio mode is always set
-// up; Agents adds named agents for HTTP mode.
+// Options say what to set up: the named agents, or without any the single
+// agent of stdio mode (stdio.go says why never both).
 type Options struct {
 	Layout Layout
 	Agents []AgentSetup
@@ -81,6 +81,7 @@ type Vault interface {
 	Read(ctx context.Context, tok sensitive.String, path string) (*vault.Secret, error)
 	Write(ctx context.Context, tok sensitive.String, path string, data map[string]any) (*vault.Secret, error)
 	List(ctx context.Context, tok sensitive.String, path string) (*vault.Secret, error)
+	Delete(ctx context.Context, tok sensitive.String, path string) error
 	MountKVv2(ctx context.Context, tok sensitive.String, mount string) error
 	KVRead(ctx context.Context, tok sensitive.String, mount, path string) (*vault.KVSecret, error)
 	KVWrite(ctx context.Context, tok sensitive.String, mount, path string, data map[string]any) (int64, error)
@@ -115,19 +116,23 @@ func Apply(ctx context.Context, v Vault, admin sensitive.String, opts Options) (
 	if err := v.MountKVv2(ctx, admin, l.KVMount); err != nil {
 		return nil, fmt.Errorf("preparing KV mount %s: %w", l.KVMount, err)
 	}
+	if err := r.exclusive(ctx); err != nil {
+		return nil, err
+	}
 	if err := r.transitMount(ctx); err != nil {
 		return nil, err
 	}
 	if err := r.stateKey(ctx); err != nil {
 		return nil, err
 	}
-	agents := append([]AgentSetup{{}}, opts.Agents...)
-	for _, a := range agents {
-		if a.Name != "" {
-			r.res.Agents = append(r.res.Agents, string(a.Name))
-		}
+	agents := opts.Agents
+	if len(agents) == 0 {
+		agents = []AgentSetup{{}}
 	}
-	if err := r.policy(ctx, l.Bootstrap()); err != nil {
+	for _, a := range opts.Agents {
+		r.res.Agents = append(r.res.Agents, string(a.Name))
+	}
+	if err := r.policy(ctx, l.Bootstrap(len(opts.Agents) > 0)); err != nil {
 		return nil, err
 	}
 	entityID, err := r.entity(ctx)
@@ -261,13 +266,22 @@ func (r *run) account(ctx context.Context, l Layout, a Agent, t access.Tier) (st
 	return acc, nil
 }
 
+// loadAuthMounts reads Vault's list of auth mounts once per run.
+func (r *run) loadAuthMounts(ctx context.Context) error {
+	if r.authMounts != nil {
+		return nil
+	}
+	s, err := r.v.Read(ctx, r.admin, "sys/auth")
+	if err != nil {
+		return fmt.Errorf("listing auth mounts: %w", err)
+	}
+	r.authMounts = s.Data
+	return nil
+}
+
 func (r *run) authMount(ctx context.Context, mount string) (string, error) {
-	if r.authMounts == nil {
-		s, err := r.v.Read(ctx, r.admin, "sys/auth")
-		if err != nil {
-			return "", fmt.Errorf("listing auth mounts: %w", err)
-		}
-		r.authMounts = s.Data
+	if err := r.loadAuthMounts(ctx); err != nil {
+		return "", err
 	}
 	if m, ok := r.authMounts[mount+"/"].(map[string]any); ok {
 		return userpassAccessor(mount, m)

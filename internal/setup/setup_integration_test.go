@@ -304,7 +304,7 @@ func TestPolicyRendersConfiguredPaths(t *testing.T) {
 	t.Parallel()
 	l := setup.Layout{KVMount: "kv/team", Prefix: "bots/ci"}
 	var all string
-	for _, p := range l.Policies("") {
+	for _, p := range l.Policies() {
 		all += p.HCL
 	}
 	for _, want := range []string{`path "kv/team/data/bots/ci/*"`, `path "kv/team/metadata/bots/ci"`, `path "kv/team/data/gatekeeper/tier/read"`} {

@@ -20,7 +20,7 @@ func TestStatePolicyOnlyWithSharedState(t *testing.T) {
 	}{{"ok/one process", false}, {"ok/replicas", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := setup.Layout{KVMount: "kv", Prefix: "bots", TransitMount: "tr", SharedState: tc.shared}
-			for _, p := range []setup.Policy{l.Bootstrap(), l.Broker()} {
+			for _, p := range []setup.Policy{l.Bootstrap(false), l.Bootstrap(true), l.Broker()} {
 				for _, want := range []string{`path "kv/data/gatekeeper/state/*"`, `path "kv/metadata/gatekeeper/state/replicas/*"`,
 					`path "tr/encrypt/gatekeeper-state"`, `path "tr/decrypt/gatekeeper-state"`} {
 					if got := strings.Contains(p.HCL, want); got != tc.shared {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net"
 	"net/http"
@@ -26,9 +27,13 @@ import (
 // server, it signs service account tokens with its own key and, on review,
 // accepts only its own unexpired tokens with a requested audience.
 type KubeAPI struct {
-	URL  string // http://127.0.0.1:PORT
-	key  *rsa.PrivateKey
-	uids map[string]string // namespace/name -> uid
+	URL string // https://127.0.0.1:PORT
+	// CACert is the PEM certificate the API serves TLS with, as a
+	// cluster's CA certificate is: Vault verifies the TokenReview call
+	// against it (kubernetes_ca_cert).
+	CACert string
+	key    *rsa.PrivateKey
+	uids   map[string]string // namespace/name -> uid
 }
 
 // ServiceAccount names a service account token.
@@ -40,7 +45,8 @@ type ServiceAccount struct {
 	Key *rsa.PrivateKey
 }
 
-// StartKubeAPI serves the TokenReview endpoint on 127.0.0.1 until cleanup.
+// StartKubeAPI serves the TokenReview endpoint over TLS on 127.0.0.1 until
+// cleanup.
 func StartKubeAPI(t testing.TB) *KubeAPI {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -58,9 +64,10 @@ func StartKubeAPI(t testing.TB) *KubeAPI {
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Config.ReadHeaderTimeout = 10 * time.Second
-	srv.Start()
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	k.URL = srv.URL
+	k.CACert = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
 	return k
 }
 
@@ -177,7 +184,10 @@ type KubeRole struct {
 }
 
 // EnableKubernetesAuth enables the Kubernetes auth method at mount on srv,
-// pointed at api, and writes the roles.
+// pointed at api, and writes the roles. The config names the API's CA
+// certificate and turns off the in-pod defaults (the local CA and service
+// account token), which Vault accepts either way and OpenBao only with a
+// CA certificate given.
 func EnableKubernetesAuth(t testing.TB, srv *devvault.Server, api *KubeAPI, mount string, roles ...KubeRole) {
 	t.Helper()
 	c, root := Client(t, srv), Root(srv)
@@ -187,6 +197,7 @@ func EnableKubernetesAuth(t testing.TB, srv *devvault.Server, api *KubeAPI, moun
 	}
 	if _, err := c.Write(ctx, root, "auth/"+mount+"/config", map[string]any{
 		"kubernetes_host":      api.URL,
+		"kubernetes_ca_cert":   api.CACert,
 		"disable_local_ca_jwt": true,
 	}); err != nil {
 		t.Fatalf("configuring the kubernetes auth method: %v", err)
