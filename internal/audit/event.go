@@ -85,6 +85,12 @@ type Event struct {
 	BytesReceived int64 `json:"bytes_received,omitempty"`
 	// Redactions counts the markers put in what went back to the agent.
 	Redactions int64 `json:"redactions,omitempty"`
+	// Source is the network peer (an IP address) of a failed
+	// authentication.
+	Source string `json:"source,omitempty"`
+	// Count is how many failed authentications, alike in every other
+	// field, one record stands for (refusals.go); absent, one.
+	Count int64 `json:"count,omitempty"`
 }
 
 // Event may hold only plain field kinds (string, Outcome, time.Time,
