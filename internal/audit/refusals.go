@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -132,4 +133,14 @@ func (r *refusals) write(out []Event) {
 			r.l.opts.Logger.Error("AUDIT RECORD LOST: a count of failed authentications", "count", e.Count, "source", e.Source, "err", err)
 		}
 	}
+}
+
+// Peer is the address an HTTP request came from (http.Request.RemoteAddr)
+// without its port, which changes with every connection: the Source of an
+// authentication event.
+func Peer(remoteAddr string) string {
+	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
+		return ap.Addr().Unmap().String()
+	}
+	return remoteAddr
 }

@@ -73,7 +73,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id, err := s.opts.Auth.Authenticate(r)
-		ev := audit.Event{Event: audit.Authentication, Outcome: audit.Refused, Path: r.URL.Path}
+		ev := audit.Event{Event: audit.Authentication, Outcome: audit.Refused, Path: r.URL.Path, Source: audit.Peer(r.RemoteAddr)}
 		if id != nil {
 			ev.Method, ev.Principal = id.Method, id.Agent
 		}
