@@ -75,6 +75,7 @@ func New(opts Options) *Log {
 		opts.Clock = clock.Real{}
 	}
 	l := &Log{opts: opts, clock: opts.Clock, held: opts.Head}
+	l.lines.New = func() any { return new([]byte) }
 	l.refused = newRefusals(l, opts.RefusalWindow)
 	if !opts.Key.IsZero() {
 		l.chain = newChain(opts.Key, opts.Head)
@@ -119,12 +120,7 @@ func (l *Log) write(ctx context.Context, e Event) error {
 	if err != nil {
 		return fmt.Errorf("%w: encoding %s: %w", ErrUnavailable, e.Event, err)
 	}
-	bp, _ := l.lines.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	defer l.lines.Put(bp)
-	p := &pending{done: make(chan struct{})}
+	p := &pending{line: enc, done: make(chan struct{})}
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -134,11 +130,13 @@ func (l *Log) write(ctx context.Context, e Event) error {
 		l.mu.Unlock()
 		return nil
 	}
-	p.line, p.epoch, p.remaining = enc, l.epoch, len(l.queues)
+	p.epoch, p.remaining = l.epoch, len(l.queues)
 	if l.chain != nil {
+		bp := l.lines.Get().(*[]byte)
+		defer l.lines.Put(bp) // once every sink has let go of it
 		*bp, p.head = l.chain.seal((*bp)[:0], enc)
 		p.line = *bp
-		l.chain.head = p.head // the next record links to this one; answer undoes it if no sink takes it
+		l.chain.head = p.head // the next record links to this one; answer undoes that if no sink takes it
 	}
 	for _, w := range l.queues {
 		w.push(p)

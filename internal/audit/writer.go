@@ -73,13 +73,16 @@ func (w *writer) signal() {
 	}
 }
 
-// next waits for the records queued since the last call; none once
-// stopped and drained.
-func (w *writer) next() []*pending {
+// next returns done, emptied, for reuse and waits for the records queued
+// since; none once stopped and drained.
+func (w *writer) next(done []*pending) []*pending {
+	clear(done)
 	for {
 		w.mu.Lock()
 		batch, closed := w.queue, w.closed
-		w.queue = nil
+		if len(batch) > 0 {
+			w.queue = done[:0]
+		}
 		w.mu.Unlock()
 		if len(batch) > 0 || closed {
 			return batch
@@ -90,8 +93,9 @@ func (w *writer) next() []*pending {
 
 func (l *Log) runWriter(w *writer) {
 	defer l.writers.Done()
+	var batch []*pending
 	for {
-		batch := w.next()
+		batch = w.next(batch)
 		if len(batch) == 0 {
 			return // stopped
 		}

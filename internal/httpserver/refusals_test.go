@@ -37,11 +37,13 @@ func TestBadCredentialFloodIsCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err := New(Options{
-		Addr:      "127.0.0.1:0",
-		Auth:      keys,
-		Agents:    func(string) ([]string, bool) { return nil, true },
-		MCPServer: func(string, []string) *mcp.Server { return mcp.NewServer(&mcp.Implementation{Name: "t", Version: "1"}, nil) },
-		Audit:     log,
+		Addr:   "127.0.0.1:0",
+		Auth:   keys,
+		Agents: func(string) ([]string, bool) { return nil, true },
+		MCPServer: func(string, []string) *mcp.Server {
+			return mcp.NewServer(&mcp.Implementation{Name: "t", Version: "1"}, nil)
+		},
+		Audit: log,
 	})
 	if err != nil {
 		t.Fatal(err)
