@@ -42,6 +42,8 @@ type refusals struct {
 	counts map[refusalKey]int64 // refusals not yet written, per key seen this window
 	stop   func() bool          // cancels the armed flush; nil when none is armed
 	closed bool
+	// flushing is a flush writing its records, which close waits for.
+	flushing sync.WaitGroup
 }
 
 func newRefusals(l *Log, window time.Duration) *refusals {
@@ -84,9 +86,15 @@ func (r *refusals) absorb(e Event) bool {
 // once.
 func (r *refusals) flush() {
 	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.flushing.Add(1)
+	defer r.flushing.Done()
 	out := r.take(true)
 	r.stop = nil
-	if len(r.counts) > 0 && !r.closed {
+	if len(r.counts) > 0 {
 		r.stop = r.l.clock.AfterFunc(r.window, r.flush)
 	}
 	r.mu.Unlock()
@@ -103,6 +111,7 @@ func (r *refusals) close() {
 	}
 	out := r.take(false)
 	r.mu.Unlock()
+	r.flushing.Wait() // before the Log closes under it
 	r.write(out)
 }
 
