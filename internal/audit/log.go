@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/clock"
@@ -59,9 +60,9 @@ type Log struct {
 	refused *refusals
 
 	mu     sync.Mutex
-	chain  *chain // nil without a key
-	held   Head   // the last record a sink holds
-	epoch  uint64 // advances when the chain goes back past a lost record
+	chain  *chain        // nil without a key
+	held   Head          // the last record a sink holds
+	epoch  atomic.Uint64 // advances, under mu, when the chain goes back past a lost record
 	queues []*writer
 	closed bool
 }
@@ -130,7 +131,7 @@ func (l *Log) write(ctx context.Context, e Event) error {
 		l.mu.Unlock()
 		return nil
 	}
-	p.epoch, p.remaining = l.epoch, len(l.queues)
+	p.epoch, p.remaining = l.epoch.Load(), len(l.queues)
 	if l.chain != nil {
 		bp := l.lines.Get().(*[]byte)
 		defer l.lines.Put(bp) // once every sink has let go of it

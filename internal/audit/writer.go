@@ -116,12 +116,11 @@ func (l *Log) runWriter(w *writer) {
 	}
 }
 
-// stale reports whether p was sealed before the chain went back.
-func (l *Log) stale(p *pending) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return p.epoch != l.epoch
-}
+// stale reports whether p was sealed before the chain went back. The
+// writers read the epoch without the Log's mutex: a change to it that
+// concerns p happened before the done of the record that made it, which
+// every writer waited for before coming to p.
+func (l *Log) stale(p *pending) bool { return p.epoch != l.epoch.Load() }
 
 // answer notes one sink's result for p; the last answer settles it.
 func (l *Log) answer(p *pending, err error) {
@@ -142,9 +141,9 @@ func (l *Log) answer(p *pending, err error) {
 	switch {
 	case p.held:
 		l.held = p.head
-	case p.epoch == l.epoch && l.chain != nil:
+	case p.epoch == l.epoch.Load() && l.chain != nil:
 		l.chain.head = l.held
-		l.epoch++
+		l.epoch.Add(1)
 	}
 	l.mu.Unlock()
 	close(p.done)
