@@ -54,6 +54,16 @@ func wait(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
+// eventually fails the test if cond does not hold soon.
+func eventually(t *testing.T, cond func() bool, msg string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+	}
+}
+
 func verifyFile(t *testing.T, path string, records int) {
 	t.Helper()
 	sum, err := Verify(VerifyOptions{Key: testKey(t)}, setFiles(t, path))
@@ -93,13 +103,8 @@ func TestSlowSinkDoesNotHoldTheChain(t *testing.T) {
 	}()
 	// Both records are in flight at once: the fast sink takes record 2
 	// while the slow one still holds record 1.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(fileLines(t, filepath.Join(dir, "fast.jsonl"))) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("record 2 was not written to the fast sink while record 1 was stuck in the slow one")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, func() bool { return len(fileLines(t, filepath.Join(dir, "fast.jsonl"))) == 2 },
+		"record 2 was not written to the fast sink while record 1 was stuck in the slow one")
 	select {
 	case err := <-results:
 		t.Fatalf("a Record returned (%v) before the slow sink had its record", err)
@@ -144,9 +149,7 @@ func TestLostRecordRefusesWhatFollowsIt(t *testing.T) {
 	wg.Go(func() { errs[0] = l.Record(ctx, event(2)) })
 	wait(t, g.started, "record 2 to reach the sink")
 	wg.Go(func() { errs[1] = l.Record(ctx, event(3)) })
-	for l.sealed() < 3 {
-		time.Sleep(time.Millisecond) // record 3 is sealed behind record 2
-	}
+	eventually(t, func() bool { return l.sealed() == 3 }, "record 3 was not sealed behind record 2")
 	close(g.release)
 	wg.Wait()
 	for i, err := range errs {
