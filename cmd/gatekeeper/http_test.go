@@ -84,6 +84,12 @@ agents:
 // session connects as one of the agents.
 func (m *manyAgents) session(t *testing.T, who, protocol string) *agent {
 	t.Helper()
+	return &agent{t: t, e: m.e, name: who, session: m.h.connect(t, m.httpClient(t, who), protocol), stderr: m.h.stderr, audit: m.h.audit, closed: true}
+}
+
+// httpClient is a plain HTTP client carrying one agent's credential.
+func (m *manyAgents) httpClient(t *testing.T, who string) *http.Client {
+	t.Helper()
 	var hc *http.Client
 	switch who {
 	case "alice":
@@ -96,7 +102,7 @@ func (m *manyAgents) session(t *testing.T, who, protocol string) *agent {
 	case "dave":
 		hc = m.h.client(nil, map[string]string{"Authorization": "Bearer " + daveKey})
 	}
-	return &agent{t: t, e: m.e, name: who, session: m.h.connect(t, hc, protocol), stderr: m.h.stderr, audit: m.h.audit, closed: true}
+	return hc
 }
 
 // TestThreeAgents is the platform-team scenario: three agents, three ways

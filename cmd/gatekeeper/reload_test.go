@@ -100,8 +100,22 @@ func TestReload(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	// rest is the REST API's answer to GET path: the same live settings
+	// decide there.
+	rest := func(c *http.Client, path string) int {
+		t.Helper()
+		resp, err := c.Get(h.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
 	if got := status(daveKey); got != http.StatusUnauthorized {
 		t.Fatalf("dave before he is configured: %d", got)
+	}
+	if got := rest(keyed(daveKey), "/v1/whoami"); got != http.StatusUnauthorized {
+		t.Fatalf("dave before he is configured, over REST: %d", got)
 	}
 	alice := &agent{t: t, e: e, name: "alice", session: h.connect(t, keyed(aliceKey), ""), stderr: h.stderr, audit: h.audit, closed: true}
 	alice.authenticate()
@@ -142,10 +156,19 @@ func TestReload(t *testing.T) {
 	}
 	carol.fails("read_secret", map[string]any{"path": "db"}, "not available to your credential")
 	carol.ok("list_secrets", map[string]any{"path": ""})
+	if got := rest(keyed(aliceKey), "/v1/whoami"); got != http.StatusUnauthorized {
+		t.Errorf("the removed agent's key over REST: %d", got)
+	}
+	if got := rest(h.client(&cert, nil), "/v1/secrets/db"); got != http.StatusForbidden {
+		t.Errorf("carol's read over REST after her scope was narrowed: %d", got)
+	}
 	dave := &agent{t: t, e: e, name: "dave", session: h.connect(t, keyed(daveKey), ""), stderr: h.stderr, audit: h.audit, closed: true}
 	dave.authenticate()
 	if got := dave.ok("read_secret", map[string]any{"path": "db"})["data"]; got.(map[string]any)["password"] != "pw-of-dave" {
 		t.Errorf("the added agent read %v", got)
+	}
+	if got := rest(keyed(daveKey), "/v1/secrets/db"); got != http.StatusOK {
+		t.Errorf("the added agent's read over REST: %d", got)
 	}
 
 	// Refused whole: the running configuration stays.

@@ -85,8 +85,12 @@ type Event struct {
 	BytesReceived int64 `json:"bytes_received,omitempty"`
 	// Redactions counts the markers put in what went back to the agent.
 	Redactions int64 `json:"redactions,omitempty"`
-	// Source is the network peer (an IP address) of a failed
-	// authentication.
+	// API is the front door a call came through: "mcp" (the tools) or
+	// "rest" (the REST API under /v1/). Every event a call causes carries
+	// it (WithAPI), so the trail records both alike.
+	API string `json:"api,omitempty"`
+	// Source is the network peer (an IP address) an HTTP authentication
+	// came from.
 	Source string `json:"source,omitempty"`
 	// Count is how many failed authentications, alike in every other
 	// field, one record stands for (refusals.go); absent, one.
@@ -100,6 +104,25 @@ type Event struct {
 // the Log and are not part of Event.
 
 type ctxKey struct{}
+
+type apiKey struct{}
+
+// Front doors, for Event.API.
+const (
+	APIMCP  = "mcp"
+	APIREST = "rest"
+)
+
+// WithAPI returns a context whose events say they came through api.
+func WithAPI(ctx context.Context, api string) context.Context {
+	return context.WithValue(ctx, apiKey{}, api)
+}
+
+// API returns the front door stored by WithAPI, or "".
+func API(ctx context.Context) string {
+	api, _ := ctx.Value(apiKey{}).(string)
+	return api
+}
 
 // WithCorrelationID returns a context whose events carry id. The same id is
 // shown to the agent in an error message, so one line of the audit log can be

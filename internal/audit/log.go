@@ -105,6 +105,9 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 	if e.CorrelationID == "" {
 		e.CorrelationID = CorrelationID(ctx)
 	}
+	if e.API == "" {
+		e.API = API(ctx)
+	}
 	if e.Outcome == "" {
 		e.Outcome = Failed
 	}

@@ -30,8 +30,8 @@ const maxRefusalKeys = 1024
 const overflowDetail = "refusals from more sources and reasons than are counted apart"
 
 type refusalKey struct {
-	outcome                                    Outcome
-	source, method, principal, tool, path, det string
+	outcome                                         Outcome
+	source, api, method, principal, tool, path, det string
 }
 
 type refusals struct {
@@ -59,7 +59,7 @@ func (r *refusals) absorb(e Event) bool {
 	if e.Event != Authentication || e.Outcome == OK {
 		return false
 	}
-	k := refusalKey{outcome: e.Outcome, source: e.Source, method: e.Method, principal: e.Principal, tool: e.Tool, path: e.Path, det: e.Detail}
+	k := refusalKey{outcome: e.Outcome, source: e.Source, api: e.API, method: e.Method, principal: e.Principal, tool: e.Tool, path: e.Path, det: e.Detail}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -123,7 +123,7 @@ func (r *refusals) take(keep bool) []Event {
 	for k, n := range r.counts {
 		if n > 0 {
 			out = append(out, Event{
-				Time: now, Event: Authentication, Outcome: k.outcome, Source: k.source, Method: k.method,
+				Time: now, Event: Authentication, Outcome: k.outcome, Source: k.source, API: k.api, Method: k.method,
 				Principal: k.principal, Tool: k.tool, Path: k.path, Detail: k.det, Count: n,
 			})
 		}

@@ -296,9 +296,20 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		Instructions: instructions,
 		Logger:       c.logger.With("component", "mcp"),
 	})
-	cfg := c.settings().cfg // what mcpServer reads here only changes with a restart
+	opts := c.toolOptions()
+	opts.Caller, opts.Include = callerOf, include
+	mcptools.Register(server, opts)
+	return server
+}
+
+// toolOptions are the operations' options, whichever the front door: the
+// MCP tools and the REST API read the configuration here alone. What they
+// read from it here changes only with a restart; what a reload changes
+// (reveal rules, limits) is read at call time.
+func (c *core) toolOptions() mcptools.Options {
+	cfg := c.settings().cfg
 	layout := cfg.Layout()
-	mcptools.Register(server, mcptools.Options{
+	return mcptools.Options{
 		Access:       c.access,
 		Vault:        c.vault,
 		KVMount:      cfg.KVMount,
@@ -309,8 +320,6 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		Exec:         c.exec,
 		Egress:       c.egressTool(),
 		Credentials:  c.credentialTools(),
-		Caller:       callerOf,
-		Include:      include,
 		Limit:        func(p access.Principal) (time.Duration, bool) { return c.limits.Allow(string(p)) },
 		Audit:        c.audit,
 		Logger:       c.logger,
@@ -318,8 +327,7 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 		Links:        c.pages.Waiting,
 
 		PasscodeFallback: cfg.Approval.PasscodeFallback,
-	})
-	return server
+	}
 }
 
 // credentialTools is the credential service as the tools take it: a nil

@@ -21,19 +21,8 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/httpserver"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/mcptools"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/restapi"
 )
-
-// pendingNames are names docs/migrating.md maps to that other parts of
-// issue 15 add: the REST API. While
-// one does not exist it is skipped; once it does, the test fails until it
-// is deleted here. Delete the whole list when those parts are merged.
-var pendingNames = []string{
-	"GET /v1/secrets/{path}", "PUT /v1/secrets/{path}", "DELETE /v1/secrets/{path}", "GET /v1/secrets",
-	"POST /v1/secrets/{path}:undelete", "POST /v1/secrets/{path}:destroy",
-	"POST /v1/transit/encrypt", "POST /v1/transit/decrypt", "GET /v1/whoami",
-	"POST /v1/authenticate", "POST /v1/escalate", "POST /v1/release", "POST /v1/logout", "GET /v1/status",
-	"GET /v1/openapi.json",
-}
 
 const guide = "../../docs/migrating.md"
 
@@ -68,18 +57,9 @@ func TestMigratingGuide(t *testing.T) {
 			}
 			seen[c.key] = true
 			kinds[c.kind]++
-			pending := slices.Contains(pendingNames, c.key)
-			switch {
-			case pending && c.ok:
-				t.Errorf("%s (%s) exists now: delete it from pendingNames", c.key, c.kind)
-			case !pending && !c.ok:
+			if !c.ok {
 				t.Errorf("docs/migrating.md maps to %s, which is not %s", c.key, c.kind)
 			}
-		}
-	}
-	for _, p := range pendingNames {
-		if !seen[p] {
-			t.Errorf("pendingNames lists %s, which the guide does not name", p)
 		}
 	}
 	// A guide whose tables no longer parse must not pass by checking nothing.
@@ -141,6 +121,11 @@ func checkName(t *testing.T, name string, probe func(method, path string) bool, 
 		ok := slices.ContainsFunc(config.Vars, func(v config.Var) bool { return v.Name == name })
 		return []checked{{name, kindEnv, ok}}
 	case routeRE.MatchString(name):
+		if strings.Contains(name, " /v1/") {
+			// Behind authentication every /v1/ path answers 401, so the
+			// REST API's own table says which routes exist.
+			return []checked{{name, kindRoute, slices.Contains(restapi.Routes(), name)}}
+		}
 		m := routeRE.FindStringSubmatch(name)
 		return []checked{{name, kindRoute, probe(m[1], m[2])}}
 	case strings.HasPrefix(name, "gatekeeper "):

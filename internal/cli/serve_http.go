@@ -58,6 +58,10 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, load func() (conf
 		return err
 	}
 	defer stopStatus()
+	rest, err := c.restAPI()
+	if err != nil {
+		return err
+	}
 	var authServers []string
 	if cfg.Auth.JWT.OIDCIssuer != "" {
 		authServers = []string{cfg.Auth.JWT.OIDCIssuer}
@@ -73,6 +77,7 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, load func() (conf
 		MCPServer: func(agent string, scopes []string) *mcp.Server {
 			return c.mcpServer(c.toolsFor(access.Principal(agent), mcptools.ToolsFor(scopes)), httpCaller)
 		},
+		REST:                 rest,
 		Stateless:            cfg.HTTP.Stateless,
 		SessionTimeout:       cfg.HTTP.SessionTimeout,
 		MaxBodyBytes:         cfg.HTTP.MaxBodyBytes,
@@ -99,7 +104,7 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, load func() (conf
 		defer stopReloads()
 		go c.watchReload(rctx, sys.Hangup, load)
 	}
-	c.logger.Info("serving MCP over HTTP", "url", srv.URL()+"/mcp", "vault", cfg.VaultAddr,
+	c.logger.Info("serving MCP over HTTP", "url", srv.URL()+"/mcp", "rest", srv.URL()+"/v1/", "vault", cfg.VaultAddr,
 		"auth", cfg.AuthMethods(), "agents", len(cfg.Agents), "stateless", cfg.HTTP.Stateless)
 	// The first line on stdout says where to connect (useful with port 0).
 	fmt.Fprintf(sys.Stdout, "gatekeeper: listening on %s/mcp\n", srv.URL())

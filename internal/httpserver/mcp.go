@@ -46,14 +46,20 @@ func (s *Server) mcpHandler() http.Handler {
 		return &auth.TokenInfo{UserID: c.agent, Scopes: c.scopes, Expiration: c.expires}, nil
 	}, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(sdk)
 
+	return s.crossOrigin(audit.APIMCP).Handler(s.authenticate(audit.APIMCP, handOver))
+}
+
+// crossOrigin refuses browsers' cross-origin requests but from the
+// trusted origins.
+func (s *Server) crossOrigin(api string) *http.CrossOriginProtection {
 	cop := http.NewCrossOriginProtection()
 	for _, o := range s.opts.AllowedOrigins {
 		_ = cop.AddTrustedOrigin(o) // validated with the configuration
 	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "cross-origin request refused", http.StatusForbidden)
+		refuse(w, api, http.StatusForbidden, "cross-origin request refused")
 	}))
-	return cop.Handler(s.authenticate(handOver))
+	return cop
 }
 
 type callerKey struct{}
@@ -65,15 +71,16 @@ type caller struct {
 	expires time.Time
 }
 
-// authenticate admits a request only with a credential that clientauth
-// accepts and that belongs to a declared agent. Every decision is audited.
+// authenticate admits a request to api (audit.APIMCP or audit.APIREST)
+// only with a credential that clientauth accepts and that belongs to a
+// declared agent. Every decision is audited.
 // A refusal is 401 with the RFC 9728 pointer, as the MCP authorization
 // spec asks; an authenticated but undeclared agent is 403.
-func (s *Server) authenticate(next http.Handler) http.Handler {
+func (s *Server) authenticate(api string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id, err := s.opts.Auth.Authenticate(r)
-		ev := audit.Event{Event: audit.Authentication, Outcome: audit.Refused, Path: r.URL.Path, Source: audit.Peer(r.RemoteAddr)}
+		ev := audit.Event{Event: audit.Authentication, Outcome: audit.Refused, Path: r.URL.Path, API: api, Source: audit.Peer(r.RemoteAddr)}
 		if id != nil {
 			ev.Method, ev.Principal = id.Method, id.Agent
 		}
@@ -86,17 +93,17 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		case errors.Is(err, clientauth.ErrNoCredential):
 			ev.Detail = "no credential"
 			_ = s.opts.Audit.Record(ctx, ev)
-			s.challenge(w, r, "")
+			s.challenge(w, r, api, "")
 			return
 		case err != nil:
 			ev.Detail = safeReason(err)
 			_ = s.opts.Audit.Record(ctx, ev)
-			s.challenge(w, r, "invalid_token")
+			s.challenge(w, r, api, "invalid_token")
 			return
 		case !known:
 			ev.Detail = "agent not declared"
 			_ = s.opts.Audit.Record(ctx, ev)
-			http.Error(w, "this agent is not configured on this Gatekeeper", http.StatusForbidden)
+			refuse(w, api, http.StatusForbidden, "this agent is not configured on this Gatekeeper")
 			return
 		}
 		scopes := id.Scopes
@@ -105,7 +112,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		ev.Outcome = audit.OK
 		if err := s.opts.Audit.Record(ctx, ev); err != nil {
-			http.Error(w, "Gatekeeper cannot write its audit log, so it serves no request; tell the operator", http.StatusServiceUnavailable)
+			refuse(w, api, http.StatusServiceUnavailable, "Gatekeeper cannot write its audit log, so it serves no request; tell the operator")
 			return
 		}
 
@@ -118,13 +125,24 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 }
 
 // challenge answers 401 and points at the protected-resource metadata.
-func (s *Server) challenge(w http.ResponseWriter, r *http.Request, errCode string) {
+func (s *Server) challenge(w http.ResponseWriter, r *http.Request, api, errCode string) {
 	v := `Bearer resource_metadata="` + s.baseURL(r) + `/.well-known/oauth-protected-resource"`
 	if errCode != "" {
 		v += `, error="` + errCode + `"`
 	}
 	w.Header().Set("WWW-Authenticate", v)
-	http.Error(w, "authentication required", http.StatusUnauthorized)
+	refuse(w, api, http.StatusUnauthorized, "authentication required")
+}
+
+// refuse answers a request the server turns away before any operation:
+// in plain text at /mcp (as the SDK's own refusals), in the REST API's
+// JSON error shape under /v1/.
+func refuse(w http.ResponseWriter, api string, code int, msg string) {
+	if api == audit.APIREST {
+		writeJSON(w, code, map[string]any{"error": map[string]string{"message": msg}})
+		return
+	}
+	http.Error(w, msg, code)
 }
 
 // safeReason is the refusal's reason as clientauth wrote it: it names what

@@ -1,6 +1,7 @@
 // Package httpserver serves Gatekeeper over HTTP: MCP (Streamable HTTP) at
-// /mcp for many authenticated agents, and the operations endpoints /healthz,
-// /readyz, /metrics and the RFC 9728 protected-resource metadata.
+// /mcp for many authenticated agents, the REST API under /v1/ behind the
+// same authentication, and the operations endpoints /healthz, /readyz,
+// /metrics and the RFC 9728 protected-resource metadata.
 //
 // It is an adapter: who a caller is comes from clientauth, which tools a
 // credential sees comes from the caller's scopes, and everything an agent may
@@ -53,6 +54,8 @@ type Options struct {
 	// tools may depend on the agent too (http_request exists only for an
 	// agent with an allowed destination).
 	MCPServer func(agent string, scopes []string) *mcp.Server
+	// REST, if set, is the REST API, served under /v1/ (rest.go).
+	REST *REST
 	// Stateless serves every request without a session.
 	Stateless      bool
 	SessionTimeout time.Duration
@@ -162,5 +165,6 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/.well-known/oauth-protected-resource", meta)
 	mux.Handle("/.well-known/oauth-protected-resource/mcp", meta)
 	mux.Handle("/mcp", s.opts.Instrument("mcp", s.mcpHandler()))
+	s.mountREST(mux)
 	return mux
 }

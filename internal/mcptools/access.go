@@ -211,3 +211,29 @@ type badInput struct{ msg string }
 
 func (e *badInput) Error() string { return e.msg }
 func (e *badInput) Unwrap() error { return errBadInput }
+
+var whoamiTool = &mcp.Tool{
+	Name:  "whoami",
+	Title: "Show who you are",
+	Description: "Show who Gatekeeper knows you as: your principal, your current access tier, the scopes your " +
+		"credential carries and the folder your paths are relative to. Never shows a token. Asks nobody and " +
+		"changes nothing.",
+	Annotations: readOnly(),
+}
+
+// WhoamiOut is who a caller is, never a credential or token.
+type WhoamiOut struct {
+	Principal string   `json:"principal"`
+	Tier      string   `json:"tier" jsonschema:"none, read or write"`
+	Scopes    []string `json:"scopes" jsonschema:"what the credential allows: read, list, write, delete, transit"`
+	Folder    string   `json:"folder" jsonschema:"the KV mount and folder your paths are relative to"`
+}
+
+func (t *tools) whoami(_ context.Context, c *call, _ struct{}) (WhoamiOut, error) {
+	return WhoamiOut{
+		Principal: string(c.principal),
+		Tier:      t.opts.Access.Status(c.principal).Tier.String(),
+		Scopes:    append([]string{}, c.scopes...),
+		Folder:    joinPath(t.opts.KVMount, t.opts.Folder(c.principal)),
+	}, nil
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strings"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
@@ -154,4 +155,52 @@ func detail(err error) string {
 		return rest
 	}
 	return msg
+}
+
+// classify is the edge where an error meets HTTP: the status a front door
+// other than MCP answers with, next to the message agentMessage gives. The
+// access a refused call lacks and the approval page to relay go with a
+// 403, when to retry with a 429.
+func classify(err error, id string) *CallError {
+	msg, _ := agentMessage(err)
+	e := &CallError{Status: http.StatusInternalServerError, Message: msg + " (ref " + id + ")", CorrelationID: id, err: err}
+	var bad *badInput
+	var limited *access.RateLimitedError
+	var link *approvalLink
+	switch {
+	case errors.As(err, &link):
+		e.Status, e.Tier, e.ApprovalURL = http.StatusForbidden, link.tier.String(), link.url
+	case errors.As(err, &limited):
+		e.Status, e.RetryAfter = http.StatusTooManyRequests, limited.RetryAfter
+	case errors.As(err, &bad), errors.Is(err, secretuse.ErrInvalid), errors.Is(err, paths.ErrInvalid),
+		errors.Is(err, secretuse.ErrNoField), errors.Is(err, secretuse.ErrTooShort), errors.Is(err, secretuse.ErrTooMany),
+		errors.Is(err, secretuse.ErrUnsafeValue), errors.Is(err, egress.ErrInvalidURL), errors.Is(err, egress.ErrInvalidHeader),
+		errors.Is(err, credential.ErrName), errors.Is(err, credential.ErrPublicKey), errors.Is(err, credential.ErrWrongInput),
+		errors.Is(err, access.ErrReasonRequired), errors.Is(err, access.ErrPasscodeRefused), errors.Is(err, vault.ErrCiphertextInvalid):
+		e.Status = http.StatusBadRequest
+	case errors.Is(err, access.ErrNotAuthenticated), errors.Is(err, access.ErrGrantLost):
+		e.Status, e.Tier = http.StatusForbidden, access.Read.String()
+	case errors.Is(err, access.ErrWriteRequired), errors.Is(err, access.ErrPathNotGranted):
+		e.Status, e.Tier = http.StatusForbidden, access.Write.String()
+	case errors.Is(err, errNotAllowed), errors.Is(err, access.ErrDenied), errors.Is(err, access.ErrApprovalTimeout),
+		errors.Is(err, vault.ErrPermissionDenied), errors.Is(err, egress.ErrNotAllowed), errors.Is(err, egress.ErrRedirect),
+		errors.Is(err, egress.ErrBlockedAddress):
+		e.Status = http.StatusForbidden
+	case errors.Is(err, vault.ErrNotFound), errors.Is(err, credential.ErrUnknown):
+		e.Status = http.StatusNotFound
+	case errors.Is(err, vault.ErrDeleted), errors.Is(err, vault.ErrDestroyed):
+		e.Status = http.StatusGone
+	case errors.Is(err, vault.ErrCASMismatch), errors.Is(err, vault.ErrCASRequired), errors.Is(err, access.ErrOncePending),
+		errors.Is(err, secretuse.ErrNoCredential), errors.Is(err, credential.ErrGrantEnding):
+		e.Status = http.StatusConflict
+	case errors.Is(err, audit.ErrUnavailable), errors.Is(err, access.ErrClosed), errors.Is(err, access.ErrBrokerCredential),
+		errors.Is(err, access.ErrStateUnavailable), errors.Is(err, vault.ErrSealed), errors.Is(err, vault.ErrUnreachable),
+		errors.Is(err, vault.ErrUnavailable), errors.Is(err, vault.ErrRateLimited):
+		e.Status = http.StatusServiceUnavailable
+	case errors.Is(err, egress.ErrTooLarge), errors.Is(err, egress.ErrUnreachable):
+		e.Status = http.StatusBadGateway
+	case errors.Is(err, egress.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		e.Status = http.StatusGatewayTimeout
+	}
+	return e
 }

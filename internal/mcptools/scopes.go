@@ -15,13 +15,14 @@ import "slices"
 //	write    escalate, write_secret, patch_secret, release
 //	delete   delete_secret, undelete_secret, destroy_secret
 //	transit  encrypt, decrypt, rewrap, sign, verify
-//	(any)    authenticate, token_status, logout
+//	(any)    authenticate, token_status, logout, whoami (REST only)
 //
 // run_with_secret exists only over stdio, where there are no scopes.
 var toolScopes = map[string]string{
 	"authenticate":      "",
 	"token_status":      "",
 	"logout":            "",
+	"whoami":            "",
 	"read_secret":       "read",
 	"secret_metadata":   "read",
 	"http_request":      "read",

@@ -1,7 +1,9 @@
-// Package mcptools exposes the access model as MCP tools. Each tool is a thin
-// adapter: it validates input, asks the access.Manager for a grant, calls
-// Vault with that grant's token and turns every error into a message the
-// model can act on, with the audit correlation id. Decisions live in the
+// Package mcptools exposes the access model as MCP tools, and the same
+// operations to the REST API (Operations): one table of operations, several
+// front doors. Each operation is a thin adapter: it validates input, asks
+// the access.Manager for a grant, calls Vault with that grant's token and
+// turns every error into a message the model can act on, with the audit
+// correlation id (and, for HTTP, a status: classify). Decisions live in the
 // access package, not here.
 package mcptools
 
@@ -72,7 +74,7 @@ type Recorder interface {
 }
 
 // Options configure the tools. Access, Vault, KVMount, TransitMount,
-// Folder, KeyName and Caller are required.
+// Folder and KeyName are required; Caller too for Register.
 type Options struct {
 	Access       Access
 	Vault        Vault
@@ -93,8 +95,9 @@ type Options struct {
 	// Credentials, if set, adds issue_credential, list_credentials and
 	// revoke_credential.
 	Credentials Credentials
-	// Caller says who calls and what the credential allows. Over stdio it is
-	// the one configured principal with no scope restriction.
+	// Caller says who calls an MCP tool and what the credential allows.
+	// Over stdio it is the one configured principal with no scope
+	// restriction. (Operations.Call is told the caller instead.)
 	Caller func(ctx context.Context, req *mcp.CallToolRequest) (Caller, error)
 	// Include picks the tools to register (nil: all). Over HTTP each
 	// credential's scopes decide which tools exist for it.
@@ -129,10 +132,18 @@ type tools struct {
 	resolver *secretuse.Resolver
 }
 
-// Register adds the tools to s.
+// Register adds the tools to s: the operations table, as MCP tools.
 func Register(s *mcp.Server, opts Options) {
-	if opts.Access == nil || opts.Vault == nil || opts.KVMount == "" || opts.TransitMount == "" || opts.Folder == nil || opts.KeyName == nil || opts.Caller == nil {
-		panic("mcptools.Register: Access, Vault, KVMount, TransitMount, Folder, KeyName and Caller are required")
+	if opts.Caller == nil {
+		panic("mcptools.Register: Caller is required")
+	}
+	newOperations(opts).register(s)
+}
+
+// defaults checks what Options require and fills in the rest.
+func defaults(opts Options) Options {
+	if opts.Access == nil || opts.Vault == nil || opts.KVMount == "" || opts.TransitMount == "" || opts.Folder == nil || opts.KeyName == nil {
+		panic("mcptools: Access, Vault, KVMount, TransitMount, Folder and KeyName are required")
 	}
 	if opts.Reveal == nil {
 		opts.Reveal = func(access.Principal, string) bool { return true }
@@ -155,42 +166,15 @@ func Register(s *mcp.Server, opts Options) {
 	if opts.Links == nil {
 		opts.Links = func(access.Principal, access.Tier) (string, bool) { return "", false }
 	}
-	t := &tools{opts: opts, resolver: secretuse.NewResolver(secretuse.ResolverOptions{Vault: opts.Vault, Mount: opts.KVMount})}
-	add(s, t, withCodes(authenticateTool, opts.PasscodeFallback), t.authenticate)
-	add(s, t, withCodes(escalateTool, opts.PasscodeFallback), t.escalate)
-	add(s, t, statusTool, t.status)
-	add(s, t, releaseTool, t.release)
-	add(s, t, logoutTool, t.logout)
-	add(s, t, readTool, t.read)
-	add(s, t, metadataTool, t.metadata)
-	add(s, t, listTool, t.list)
-	add(s, t, writeTool, t.write)
-	add(s, t, patchTool, t.patch)
-	add(s, t, deleteTool, t.delete)
-	add(s, t, undeleteTool, t.undelete)
-	add(s, t, withCodes(destroyTool, opts.PasscodeFallback), t.destroy)
-	add(s, t, encryptTool, t.encrypt)
-	add(s, t, decryptTool, t.decrypt)
-	add(s, t, rewrapTool, t.rewrap)
-	add(s, t, signTool, t.sign)
-	add(s, t, verifyTool, t.verify)
-	if opts.Exec != nil {
-		add(s, t, runTool, t.runWithSecret)
-	}
-	if opts.Egress != nil {
-		add(s, t, httpTool, t.httpRequest)
-	}
-	if opts.Credentials != nil {
-		add(s, t, issueCredentialTool, t.issueCredential)
-		add(s, t, listCredentialsTool, t.listCredentials)
-		add(s, t, revokeCredentialTool, t.revokeCredential)
-	}
+	return opts
 }
 
 // call is one tool call as the handlers see it.
 type call struct {
-	req       *mcp.CallToolRequest
+	req       *mcp.CallToolRequest // nil outside MCP
 	principal access.Principal
+	scopes    []string // the caller's; nil: no restriction (stdio)
+	api       string   // the front door (audit.APIMCP, audit.APIREST)
 	tool      string
 	path      string // the agent's path, once validated, for the audit log
 	reveal    string // "revealed", "withheld" or "injected", when the call read values
@@ -212,53 +196,43 @@ type httpAudit struct {
 	redacted            int64
 }
 
-type handler[In, Out any] func(ctx context.Context, c *call, in In) (Out, error)
-
-// add wraps a handler with what every call needs: a correlation id, the
-// caller and its scopes (checked again on every call), the rate limit, one
-// audit event and the translation of errors for the model. The result
-// reaches the agent only once its audit event is written: a read that
-// cannot be recorded reveals nothing.
-func add[In, Out any](s *mcp.Server, t *tools, tool *mcp.Tool, h handler[In, Out]) {
-	if !t.opts.Include(tool.Name) {
-		return
+// invoke runs one call, whichever front door it came through, with what
+// every call needs: a correlation id, the caller and its scopes (checked
+// again on every call), the rate limit, one audit event and a trace span.
+// The result is given only once its audit event is written: a read that
+// cannot be recorded reveals nothing. The error, if any, is the raw one:
+// each front door shows it through agentMessage (and classify).
+func (t *tools) invoke(ctx context.Context, c *call, who func() (Caller, error), h func(ctx context.Context) (any, error)) (_ any, id string, _ error) {
+	id, c.api = newCorrelationID(), audit.API(ctx)
+	ctx = audit.WithCorrelationID(ctx, id)
+	ctx, span := t.opts.Tracer.Start(ctx, "tool "+c.tool, trace.WithAttributes(
+		attribute.String("gatekeeper.tool", c.tool), attribute.String("gatekeeper.correlation_id", id)))
+	ctx, relayed := offerLinks(ctx, c)
+	start := time.Now()
+	out, err := t.run(c, who, func() (any, error) { return h(ctx) })
+	if link := relayed(); link != nil && errors.Is(err, context.Canceled) {
+		// The approval goes on; the agent passes its link on.
+		err = link
 	}
-	mcp.AddTool(s, tool, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
-		var zero Out
-		id := newCorrelationID()
-		ctx = audit.WithCorrelationID(ctx, id)
-		ctx, span := t.opts.Tracer.Start(ctx, "tool "+tool.Name, trace.WithAttributes(
-			attribute.String("gatekeeper.tool", tool.Name), attribute.String("gatekeeper.correlation_id", id)))
-		c := &call{req: req, tool: tool.Name}
-		ctx, relayed := offerLinks(ctx, c)
-		start := time.Now()
-		out, err := run(ctx, t, c, func() (Out, error) { return h(ctx, c, in) })
-		if link := relayed(); link != nil && errors.Is(err, context.Canceled) {
-			// The approval goes on; the agent passes its link on.
-			err = link
-		}
-		ev := c.event(audit.Event{Event: audit.ToolCall, Outcome: audit.OK, CorrelationID: id,
-			DurationMS: time.Since(start).Milliseconds()})
-		ev.HTTPStatus, ev.BytesReceived, ev.Redactions = c.http.status, c.http.recvd, c.http.redacted
-		if err != nil {
-			msg, outcome := agentMessage(err)
-			ev.Outcome, ev.Detail = outcome, auditDetail(err, msg)
-		}
-		if aerr := t.opts.Audit.Record(ctx, ev); aerr != nil && err == nil {
-			err = aerr
-			out = zero
-			ev.Outcome = audit.Failed
-		}
-		span.SetAttributes(attribute.String("gatekeeper.principal", ev.Principal), attribute.String("gatekeeper.path", ev.Path),
-			attribute.String("gatekeeper.tier", ev.Tier))
-		tracing.End(span, string(ev.Outcome), err != nil)
-		if err != nil {
-			msg, _ := agentMessage(err)
-			t.opts.Logger.DebugContext(ctx, "tool call failed", "tool", tool.Name, "correlation_id", id, "err", err)
-			return nil, zero, &toolError{msg: msg + " (ref " + id + ")"}
-		}
-		return nil, out, nil
-	})
+	ev := c.event(audit.Event{Event: audit.ToolCall, Outcome: audit.OK, CorrelationID: id,
+		DurationMS: time.Since(start).Milliseconds()})
+	ev.HTTPStatus, ev.BytesReceived, ev.Redactions = c.http.status, c.http.recvd, c.http.redacted
+	if err != nil {
+		msg, outcome := agentMessage(err)
+		ev.Outcome, ev.Detail = outcome, auditDetail(err, msg)
+	}
+	if aerr := t.opts.Audit.Record(ctx, ev); aerr != nil && err == nil {
+		err = aerr
+		ev.Outcome = audit.Failed
+	}
+	span.SetAttributes(attribute.String("gatekeeper.principal", ev.Principal), attribute.String("gatekeeper.path", ev.Path),
+		attribute.String("gatekeeper.tier", ev.Tier))
+	tracing.End(span, string(ev.Outcome), err != nil)
+	if err != nil {
+		t.opts.Logger.DebugContext(ctx, "tool call failed", "tool", c.tool, "api", c.api, "correlation_id", id, "err", err)
+		return nil, id, err
+	}
+	return out, id, nil
 }
 
 // withCodes is tool as a deployment shows it: one that takes the agent's
@@ -283,25 +257,24 @@ func (t *tools) intent(ctx context.Context, c *call, g *access.Grant) error {
 
 // event fills in what the call knows about itself.
 func (c *call) event(e audit.Event) audit.Event {
-	e.Principal, e.Tool, e.Path, e.Tier, e.Accessor, e.Reveal = string(c.principal), c.tool, c.path, c.tier, c.accessor, c.reveal
+	e.Principal, e.API, e.Tool, e.Path, e.Tier, e.Accessor, e.Reveal = string(c.principal), c.api, c.tool, c.path, c.tier, c.accessor, c.reveal
 	e.Secrets, e.Destination, e.HTTPMethod, e.BytesSent = c.secrets, c.http.destination, c.http.method, c.http.sent
 	return e
 }
 
 // run checks the caller, its scopes and its rate before the handler runs.
-func run[Out any](ctx context.Context, t *tools, c *call, h func() (Out, error)) (Out, error) {
-	var zero Out
-	caller, err := t.opts.Caller(ctx, c.req)
+func (t *tools) run(c *call, who func() (Caller, error), h func() (any, error)) (any, error) {
+	caller, err := who()
 	if err != nil {
-		return zero, err
+		return nil, err
 	}
-	c.principal = caller.Principal
+	c.principal, c.scopes = caller.Principal, caller.Scopes
 	if caller.Scopes != nil && !Allowed(c.tool, caller.Scopes) {
-		return zero, errNotAllowed
+		return nil, errNotAllowed
 	}
 	if t.opts.Limit != nil {
 		if wait, ok := t.opts.Limit(caller.Principal); !ok {
-			return zero, &access.RateLimitedError{What: "tool calls", RetryAfter: wait}
+			return nil, &access.RateLimitedError{What: "tool calls", RetryAfter: wait}
 		}
 	}
 	return h()

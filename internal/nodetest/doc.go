@@ -3,7 +3,8 @@
 // suite's server scenarios, Claude Code's `claude mcp list` health check
 // (servers added with `claude mcp add`, or a project's .mcp.json), the MCP
 // Inspector's CLI mode, and mcp-remote, the stdio-to-HTTP bridge for
-// stdio-only clients. docs/clients.md gives the recipes these check.
+// stdio-only clients; and an OpenAPI validator for the REST API's document
+// (ValidateOpenAPI). docs/clients.md gives the recipes these check.
 //
 // A server that only ever talked to our own Go client could agree with it on
 // a misreading of the spec; these clients are the second opinion. They come

@@ -1,0 +1,293 @@
+package mcptools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/secretuse"
+)
+
+// Operations is the one table of what an agent can do: each operation's
+// name, description, input and output schemas and handler. The MCP tools
+// are registered from it and the REST API calls it, so a new operation
+// shows up at both front doors, under the same checks and audit.
+type Operations struct {
+	t   *tools
+	ops []*operation
+}
+
+// operation is one row of the table.
+type operation struct {
+	tool  *mcp.Tool // with its input and output schemas
+	input *jsonschema.Resolved
+	// register adds it to an MCP server.
+	register func(s *mcp.Server)
+	// call decodes a JSON input object and runs the handler.
+	call func(ctx context.Context, c *call, args json.RawMessage) (any, error)
+}
+
+// fronts names the operations that only one front door offers; the others
+// are offered by both. run_with_secret runs a local command for a stdio
+// agent; whoami answers what an HTTP caller's credential is, which an MCP
+// client's session already knows.
+var fronts = map[string]string{
+	"run_with_secret": audit.APIMCP,
+	"whoami":          audit.APIREST,
+}
+
+// NewOperations builds the table for a front door other than MCP.
+// Options.Caller is not used: each Request says who calls.
+func NewOperations(opts Options) *Operations { return newOperations(opts) }
+
+func newOperations(opts Options) *Operations {
+	opts = defaults(opts)
+	t := &tools{opts: opts, resolver: secretuse.NewResolver(secretuse.ResolverOptions{Vault: opts.Vault, Mount: opts.KVMount})}
+	o := &Operations{t: t}
+	o.add(op(t, withCodes(authenticateTool, opts.PasscodeFallback), t.authenticate))
+	o.add(op(t, withCodes(escalateTool, opts.PasscodeFallback), t.escalate))
+	o.add(op(t, statusTool, t.status))
+	o.add(op(t, whoamiTool, t.whoami))
+	o.add(op(t, releaseTool, t.release))
+	o.add(op(t, logoutTool, t.logout))
+	o.add(op(t, readTool, t.read))
+	o.add(op(t, metadataTool, t.metadata))
+	o.add(op(t, listTool, t.list))
+	o.add(op(t, writeTool, t.write))
+	o.add(op(t, patchTool, t.patch))
+	o.add(op(t, deleteTool, t.delete))
+	o.add(op(t, undeleteTool, t.undelete))
+	o.add(op(t, withCodes(destroyTool, opts.PasscodeFallback), t.destroy))
+	o.add(op(t, encryptTool, t.encrypt))
+	o.add(op(t, decryptTool, t.decrypt))
+	o.add(op(t, rewrapTool, t.rewrap))
+	o.add(op(t, signTool, t.sign))
+	o.add(op(t, verifyTool, t.verify))
+	if opts.Exec != nil {
+		o.add(op(t, runTool, t.runWithSecret))
+	}
+	if opts.Egress != nil {
+		o.add(op(t, httpTool, t.httpRequest))
+	}
+	if opts.Credentials != nil {
+		o.add(op(t, issueCredentialTool, t.issueCredential))
+		o.add(op(t, listCredentialsTool, t.listCredentials))
+		o.add(op(t, revokeCredentialTool, t.revokeCredential))
+	}
+	return o
+}
+
+func (o *Operations) add(op *operation) {
+	if o.t.opts.Include(op.tool.Name) {
+		o.ops = append(o.ops, op)
+	}
+}
+
+// register adds the operations MCP offers to s.
+func (o *Operations) register(s *mcp.Server) {
+	for _, op := range o.ops {
+		if front, only := fronts[op.tool.Name]; !only || front == audit.APIMCP {
+			op.register(s)
+		}
+	}
+}
+
+// op makes a row of the table from a typed handler. The schemas are
+// inferred from In and Out once, here, and given to the MCP SDK as they
+// are, so what tools/list shows and what the REST API documents are the
+// same schemas.
+func op[In, Out any](t *tools, tool *mcp.Tool, h func(ctx context.Context, c *call, in In) (Out, error)) *operation {
+	in, err := jsonschema.For[In](nil)
+	if err != nil {
+		panic(fmt.Sprintf("mcptools: %s input schema: %v", tool.Name, err))
+	}
+	out, err := jsonschema.For[Out](nil)
+	if err != nil {
+		panic(fmt.Sprintf("mcptools: %s output schema: %v", tool.Name, err))
+	}
+	resolved, err := in.Resolve(&jsonschema.ResolveOptions{ValidateDefaults: true})
+	if err != nil {
+		panic(fmt.Sprintf("mcptools: %s input schema: %v", tool.Name, err))
+	}
+	tt := *tool
+	tt.InputSchema, tt.OutputSchema = in, out
+	o := &operation{tool: &tt, input: resolved}
+	o.register = func(s *mcp.Server) {
+		mcp.AddTool(s, o.tool, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
+			var zero Out
+			c := &call{req: req, tool: tt.Name}
+			who := func() (Caller, error) { return t.opts.Caller(ctx, req) }
+			out, id, err := t.invoke(audit.WithAPI(ctx, audit.APIMCP), c, who, func(ctx context.Context) (any, error) {
+				return h(ctx, c, in)
+			})
+			if err != nil {
+				msg, _ := agentMessage(err)
+				return nil, zero, &toolError{msg: msg + " (ref " + id + ")"}
+			}
+			return nil, out.(Out), nil
+		})
+	}
+	o.call = func(ctx context.Context, c *call, args json.RawMessage) (any, error) {
+		var v In
+		if err := decode(o.input, args, &v); err != nil {
+			return nil, err
+		}
+		return h(ctx, c, v)
+	}
+	return o
+}
+
+// decode validates args against the operation's input schema, as the MCP
+// SDK does for a tool call, and decodes them into v. Its errors name what
+// is wrong, never a value given.
+func decode(schema *jsonschema.Resolved, args json.RawMessage, v any) error {
+	m := map[string]any{}
+	if len(args) > 0 {
+		if err := json.Unmarshal(args, &m); err != nil {
+			return inputError("the input must be a JSON object")
+		}
+	}
+	if m == nil {
+		m = map[string]any{} // null
+	}
+	var instance any = m
+	if err := schema.ApplyDefaults(&instance); err != nil {
+		return inputError("the input does not match the operation's schema")
+	}
+	if err := schema.Validate(&instance); err != nil {
+		return inputError(schemaProblem(err))
+	}
+	b, err := json.Marshal(instance)
+	if err != nil {
+		return inputError("the input must be a JSON object")
+	}
+	var typeErr *json.UnmarshalTypeError
+	if err := json.Unmarshal(b, v); errors.As(err, &typeErr) {
+		return inputError("the field " + typeErr.Field + " has the wrong type")
+	} else if err != nil {
+		return inputError("the input must be a JSON object")
+	}
+	return nil
+}
+
+var (
+	badProperty     = regexp.MustCompile(`/properties/([a-z_]+)`)
+	missingProperty = regexp.MustCompile(`missing properties: \[("[a-z_]+"(?:,\s*"[a-z_]+")*)\]`)
+)
+
+// schemaProblem says what the validator found wrong, by the names of the
+// schema's own properties: the validator's words may quote a value.
+func schemaProblem(err error) string {
+	msg := err.Error()
+	if m := missingProperty.FindStringSubmatch(msg); m != nil {
+		return "missing " + strings.ReplaceAll(m[1], `"`, "")
+	}
+	if m := badProperty.FindAllStringSubmatch(msg, -1); m != nil {
+		return m[len(m)-1][1] + " has the wrong type or value"
+	}
+	if strings.Contains(msg, "additional properties") {
+		return "the input has a field the operation does not take (see its schema)"
+	}
+	return "the input does not match the operation's schema"
+}
+
+// Request is a call through a front door other than MCP.
+type Request struct {
+	// Caller was authenticated by the front door. Scopes decide, as for an
+	// MCP tool, which operations it may call; nil Scopes allow none.
+	Caller Caller
+	// Operation names the operation (a tool's name).
+	Operation string
+	// Args is its input, a JSON object; empty for none.
+	Args json.RawMessage
+	// API is the front door, for the audit trail (audit.APIREST).
+	API string
+}
+
+// Call runs one operation for a caller. A refusal or failure is a
+// *CallError with the same message and correlation id an MCP tool gives.
+func (o *Operations) Call(ctx context.Context, req Request) (any, error) {
+	op := o.find(req.Operation)
+	if op == nil {
+		return nil, &CallError{Status: http.StatusNotFound, Message: fmt.Sprintf("There is no operation %q.", req.Operation)}
+	}
+	caller := req.Caller
+	if caller.Scopes == nil {
+		caller.Scopes = []string{} // no credential here goes unrestricted
+	}
+	c := &call{tool: op.tool.Name}
+	out, id, err := o.t.invoke(audit.WithAPI(ctx, req.API), c, func() (Caller, error) { return caller, nil },
+		func(ctx context.Context) (any, error) { return op.call(ctx, c, req.Args) })
+	if err != nil {
+		return nil, classify(err, id)
+	}
+	return out, nil
+}
+
+// find is the operation of that name this front door offers, or nil.
+func (o *Operations) find(name string) *operation {
+	if front, only := fronts[name]; only && front == audit.APIMCP {
+		return nil
+	}
+	for _, op := range o.ops {
+		if op.tool.Name == name {
+			return op
+		}
+	}
+	return nil
+}
+
+// Spec describes one operation for a front door's documentation.
+type Spec struct {
+	Name, Title, Description string
+	// Scope is the scope a credential needs ("" any that opens some
+	// operation; see Allowed).
+	Scope         string
+	Input, Output *jsonschema.Schema
+}
+
+// Specs lists the operations this front door offers, in table order.
+func (o *Operations) Specs() []Spec {
+	var out []Spec
+	for _, op := range o.ops {
+		if o.find(op.tool.Name) == nil {
+			continue
+		}
+		out = append(out, Spec{
+			Name: op.tool.Name, Title: op.tool.Title, Description: op.tool.Description, Scope: toolScopes[op.tool.Name],
+			Input: op.tool.InputSchema.(*jsonschema.Schema), Output: op.tool.OutputSchema.(*jsonschema.Schema),
+		})
+	}
+	return out
+}
+
+// CallError is a refused or failed call as a front door other than MCP
+// shows it: the agent's message with its correlation id, and what HTTP
+// says of it.
+type CallError struct {
+	// Status is the HTTP status (classify).
+	Status int
+	// Message is what an MCP tool would say, "(ref ID)" included.
+	Message       string
+	CorrelationID string
+	// Tier is the access the call needs and the caller lacks (403).
+	Tier string
+	// ApprovalURL is the page where the human answers the approval the
+	// call started; the caller relays it and calls again (403).
+	ApprovalURL string
+	// RetryAfter is when to try again (429).
+	RetryAfter time.Duration
+	err        error
+}
+
+func (e *CallError) Error() string { return e.Message }
+func (e *CallError) Unwrap() error { return e.err }
