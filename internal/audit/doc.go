@@ -1,8 +1,11 @@
 // Package audit writes one JSON line per decision Gatekeeper makes: every
 // authentication, tool call, approval and grant. It is a stream of its own,
 // separate from debug logs, written to one or more sinks (a rotating file,
-// stderr, syslog, an HTTP collector). Like Vault's audit devices, a
-// decision that cannot be recorded is refused.
+// stderr, syslog, an HTTP collector), each by a writer of its own so that a
+// slow sink holds up nobody else's record. Like Vault's audit devices, a
+// decision that cannot be recorded is refused: each caller waits for its
+// own record in every sink. Failed authentications, which cost their
+// sender nothing, are counted rather than written one by one.
 //
 // With a key, the stream is a hash chain: each line carries its sequence
 // number, the MAC of the line before and its own HMAC-SHA256 over its

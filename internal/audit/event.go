@@ -89,6 +89,12 @@ type Event struct {
 	// "rest" (the REST API under /v1/). Every event a call causes carries
 	// it (WithAPI), so the trail records both alike.
 	API string `json:"api,omitempty"`
+	// Source is the network peer (an IP address) an HTTP authentication
+	// came from.
+	Source string `json:"source,omitempty"`
+	// Count is how many failed authentications, alike in every other
+	// field, one record stands for (refusals.go); absent, one.
+	Count int64 `json:"count,omitempty"`
 }
 
 // Event may hold only plain field kinds (string, Outcome, time.Time,

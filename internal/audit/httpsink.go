@@ -47,7 +47,7 @@ func NewHTTPSink(o HTTPOptions) (*HTTPSink, error) {
 	}
 	if o.Transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 4 // one at a time under the Log's lock, a few spare
+		t.MaxIdleConnsPerHost = 4 // one at a time from the sink's writer, a few spare
 		o.Transport = t
 	}
 	return &HTTPSink{opts: o, client: &http.Client{Timeout: o.Timeout, Transport: o.Transport}}, nil

@@ -80,7 +80,7 @@ func (s *Server) authenticate(api string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id, err := s.opts.Auth.Authenticate(r)
-		ev := audit.Event{Event: audit.Authentication, Outcome: audit.Refused, Path: r.URL.Path, API: api}
+		ev := audit.Event{Event: audit.Authentication, Outcome: audit.Refused, Path: r.URL.Path, API: api, Source: audit.Peer(r.RemoteAddr)}
 		if id != nil {
 			ev.Method, ev.Principal = id.Method, id.Agent
 		}

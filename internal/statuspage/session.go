@@ -111,7 +111,7 @@ type loginData struct {
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	now := s.opts.Now()
-	ev := audit.Event{Event: audit.Authentication, Method: "operator_token", Principal: operatorName, Tool: "status_page", Outcome: audit.Refused}
+	ev := audit.Event{Event: audit.Authentication, Method: "operator_token", Principal: operatorName, Tool: "status_page", Outcome: audit.Refused, Source: audit.Peer(r.RemoteAddr)}
 	s.mu.Lock()
 	closed := s.failures.TokensAt(now) < 1
 	s.mu.Unlock()
