@@ -63,8 +63,11 @@ type Options struct {
 	PublicURL string
 	// AuthorizationServers are listed in the protected-resource metadata.
 	AuthorizationServers []string
-	Ready                []Check
-	Metrics              http.Handler
+	// Ready are the readiness checks behind /readyz. One run answers
+	// every request for ReadyInterval (default 2s).
+	Ready         []Check
+	ReadyInterval time.Duration
+	Metrics       http.Handler
 	// Instrument wraps each handler to count its requests (nil: none).
 	Instrument func(name string, h http.Handler) http.Handler
 	// WriteTimeout bounds a whole response, including a tool call waiting
@@ -72,6 +75,8 @@ type Options struct {
 	WriteTimeout time.Duration
 	Audit        Recorder
 	Logger       *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
 }
 
 // Server is a listening HTTP server.
@@ -80,6 +85,7 @@ type Server struct {
 	ln      net.Listener
 	srv     *http.Server
 	servers *serverCache // /mcp's servers
+	ready   *readiness
 }
 
 // New validates opts and opens the listener, so a bad address fails at start.
@@ -99,6 +105,12 @@ func New(opts Options) (*Server, error) {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 5 * time.Minute
 	}
+	if opts.ReadyInterval <= 0 {
+		opts.ReadyInterval = 2 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", opts.Addr, err)
@@ -106,7 +118,11 @@ func New(opts Options) (*Server, error) {
 	if opts.TLS != nil {
 		ln = tls.NewListener(ln, opts.TLS)
 	}
-	s := &Server{opts: opts, ln: ln, servers: &serverCache{build: opts.MCPServer, byKey: map[string]*mcp.Server{}}}
+	s := &Server{
+		opts: opts, ln: ln,
+		servers: &serverCache{build: opts.MCPServer, byKey: map[string]*mcp.Server{}},
+		ready:   &readiness{checks: opts.Ready, interval: opts.ReadyInterval, now: opts.Now, log: opts.Logger.With("component", "readyz")},
+	}
 	s.srv = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
