@@ -16,8 +16,9 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
 )
 
-// mcpHandler is /mcp: cross-origin protection, client authentication, then
-// the SDK's Streamable HTTP handler with a server per set of tools.
+// mcpHandler is /mcp: cross-origin protection, client authentication, the
+// per-agent bound on sessions, then the SDK's Streamable HTTP handler with a
+// server per set of tools.
 func (s *Server) mcpHandler() http.Handler {
 	sdk := mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
 		ti := auth.TokenInfoFromContext(r.Context())
@@ -53,7 +54,7 @@ func (s *Server) mcpHandler() http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "cross-origin request refused", http.StatusForbidden)
 	}))
-	return cop.Handler(s.authenticate(handOver))
+	return cop.Handler(s.authenticate(s.limitSessions(handOver)))
 }
 
 type callerKey struct{}

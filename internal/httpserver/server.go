@@ -56,7 +56,12 @@ type Options struct {
 	// Stateless serves every request without a session.
 	Stateless      bool
 	SessionTimeout time.Duration
-	MaxBodyBytes   int64
+	// MaxSessionsPerAgent caps an agent's open MCP sessions; default 64.
+	MaxSessionsPerAgent int
+	// AllowSession takes a token from agent's rate limit for a request
+	// that may open a session, or says when to retry; nil: no limit.
+	AllowSession func(agent string) (retryAfter time.Duration, ok bool)
+	MaxBodyBytes int64
 	// AllowedOrigins are browser origins trusted to call /mcp cross-origin.
 	AllowedOrigins []string
 	// PublicURL is the externally visible base URL, for the metadata.
@@ -85,6 +90,7 @@ type Server struct {
 	ln      net.Listener
 	srv     *http.Server
 	servers *serverCache // /mcp's servers
+	opening opening      // requests that may open a session, per agent
 	ready   *readiness
 }
 
@@ -105,6 +111,9 @@ func New(opts Options) (*Server, error) {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 5 * time.Minute
 	}
+	if opts.MaxSessionsPerAgent <= 0 {
+		opts.MaxSessionsPerAgent = 64
+	}
 	if opts.ReadyInterval <= 0 {
 		opts.ReadyInterval = 2 * time.Second
 	}
@@ -121,6 +130,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts: opts, ln: ln,
 		servers: &serverCache{build: opts.MCPServer, byKey: map[string]*mcp.Server{}},
+		opening: opening{byAgent: map[string]int{}},
 		ready:   &readiness{checks: opts.Ready, interval: opts.ReadyInterval, now: opts.Now, log: opts.Logger.With("component", "readyz")},
 	}
 	s.srv = &http.Server{
