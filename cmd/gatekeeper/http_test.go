@@ -414,8 +414,8 @@ auth:
   api_keys:
     - {id: busy, agent: busy, sha256: `+sha(confKey)+`, scopes: [read]}
 agents:
-  - {name: busy, rate: {per_minute: 1, burst: 2}}
-`, nil)
+  - {name: busy, rate: {per_minute: 1, burst: 3}}
+`, nil) // opening the session costs one of the three
 	a := &agent{t: t, e: e, name: "busy", session: h.connect(t, h.client(nil, map[string]string{"X-API-Key": confKey}), ""), stderr: h.stderr, audit: h.audit, closed: true}
 	a.tier()
 	a.tier()
