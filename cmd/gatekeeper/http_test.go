@@ -410,6 +410,7 @@ func TestAgentRateLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := e.serveHTTP(`
+http: {max_sessions_per_agent: 1}
 auth:
   api_keys:
     - {id: busy, agent: busy, sha256: `+sha(confKey)+`, scopes: [read]}
@@ -428,6 +429,21 @@ agents:
 	}
 	if limited != 1 {
 		t.Errorf("refused calls audited = %d, want 1", limited)
+	}
+
+	// A second session is beyond the agent's cap of one.
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/mcp", strings.NewReader(
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"second","version":"1"}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := h.client(nil, map[string]string{"X-API-Key": confKey}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(body), "max_sessions_per_agent") {
+		t.Errorf("a second session = %d %s, want 429 naming http.max_sessions_per_agent", resp.StatusCode, body)
 	}
 }
 
