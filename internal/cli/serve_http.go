@@ -77,9 +77,12 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, load func() (conf
 		MCPServer: func(agent string, scopes []string) *mcp.Server {
 			return c.mcpServer(c.toolsFor(access.Principal(agent), mcptools.ToolsFor(scopes)), httpCaller)
 		},
-		REST:                 rest,
-		Stateless:            cfg.HTTP.Stateless,
-		SessionTimeout:       cfg.HTTP.SessionTimeout,
+		REST:                rest,
+		Stateless:           cfg.HTTP.Stateless,
+		SessionTimeout:      cfg.HTTP.SessionTimeout,
+		MaxSessionsPerAgent: cfg.HTTP.MaxSessionsPerAgent,
+		// A new session costs a tool call of the agent's rate.
+		AllowSession:         func(agent string) (time.Duration, bool) { return c.limits.Allow(agent) },
 		MaxBodyBytes:         cfg.HTTP.MaxBodyBytes,
 		AllowedOrigins:       cfg.HTTP.AllowedOrigins,
 		PublicURL:            cfg.HTTP.PublicURL,

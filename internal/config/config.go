@@ -164,7 +164,10 @@ type HTTP struct {
 	AllowedOrigins []string      `yaml:"allowed_origins"`
 	Stateless      bool          `yaml:"stateless"`       // never keep sessions (any replica serves any request)
 	SessionTimeout time.Duration `yaml:"session_timeout"` // idle sessions end after this
-	MaxBodyBytes   int64         `yaml:"max_body_bytes"`
+	// MaxSessionsPerAgent caps one agent's open MCP sessions; a new one
+	// beyond it is refused (429) until one ends.
+	MaxSessionsPerAgent int   `yaml:"max_sessions_per_agent"`
+	MaxBodyBytes        int64 `yaml:"max_body_bytes"`
 }
 
 // Auth configures how HTTP callers authenticate. Several methods may be on.
@@ -277,7 +280,7 @@ func Default() Config {
 			Kubernetes: KubernetesAuth{Mount: DefaultKubernetesMount, JWTFile: DefaultServiceAccountTokenFile},
 			AppRole:    AppRoleAuth{Mount: DefaultAppRoleMount},
 		},
-		HTTP: HTTP{SessionTimeout: 30 * time.Minute, MaxBodyBytes: 1 << 20},
+		HTTP: HTTP{SessionTimeout: 30 * time.Minute, MaxSessionsPerAgent: 64, MaxBodyBytes: 1 << 20},
 		Approval: Approval{
 			Strategy: StrategyVaultMFA,
 			Cooldown: access.DefaultDenialCooldown,

@@ -186,6 +186,7 @@ vault_addr: https://v:8200
 http:
   listen: 0.0.0.0:8443
   client_ca_file: ca.pem
+  max_sessions_per_agent: 0
 auth:
   api_keys:
     - id: k
@@ -210,6 +211,7 @@ agents:
 		`agent "ghost" is not declared`, "sha256 must be 64 hex digits", `unknown scope "admin"`,
 		"leeway must be between 1s and 60s", `"10.0.0.0" is not a CIDR prefix`, `"Bad Name"`,
 		"per_minute must be positive", "client certificates (client_ca_file) need HTTPS",
+		"http.max_sessions_per_agent must be at least 1",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("errors lack %q:\n%s", want, msg)

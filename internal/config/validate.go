@@ -245,6 +245,9 @@ func (c Config) validateHTTP() []error {
 	if h.MaxBodyBytes < 1024 {
 		add("http.max_body_bytes must be at least 1024")
 	}
+	if h.MaxSessionsPerAgent < 1 {
+		add("http.max_sessions_per_agent must be at least 1")
+	}
 	return errs
 }
 

@@ -16,8 +16,9 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
 )
 
-// mcpHandler is /mcp: cross-origin protection, client authentication, then
-// the SDK's Streamable HTTP handler with a server per set of tools.
+// mcpHandler is /mcp: cross-origin protection, client authentication, the
+// per-agent bound on sessions, then the SDK's Streamable HTTP handler with a
+// server per set of tools.
 func (s *Server) mcpHandler() http.Handler {
 	sdk := mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
 		ti := auth.TokenInfoFromContext(r.Context())
@@ -46,7 +47,7 @@ func (s *Server) mcpHandler() http.Handler {
 		return &auth.TokenInfo{UserID: c.agent, Scopes: c.scopes, Expiration: c.expires}, nil
 	}, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(sdk)
 
-	return s.crossOrigin(audit.APIMCP).Handler(s.authenticate(audit.APIMCP, handOver))
+	return s.crossOrigin(audit.APIMCP).Handler(s.authenticate(audit.APIMCP, s.limitSessions(handOver)))
 }
 
 // crossOrigin refuses browsers' cross-origin requests but from the

@@ -59,15 +59,23 @@ type Options struct {
 	// Stateless serves every request without a session.
 	Stateless      bool
 	SessionTimeout time.Duration
-	MaxBodyBytes   int64
+	// MaxSessionsPerAgent caps an agent's open MCP sessions; default 64.
+	MaxSessionsPerAgent int
+	// AllowSession takes a token from agent's rate limit for a request
+	// that may open a session, or says when to retry; nil: no limit.
+	AllowSession func(agent string) (retryAfter time.Duration, ok bool)
+	MaxBodyBytes int64
 	// AllowedOrigins are browser origins trusted to call /mcp cross-origin.
 	AllowedOrigins []string
 	// PublicURL is the externally visible base URL, for the metadata.
 	PublicURL string
 	// AuthorizationServers are listed in the protected-resource metadata.
 	AuthorizationServers []string
-	Ready                []Check
-	Metrics              http.Handler
+	// Ready are the readiness checks behind /readyz. One run answers
+	// every request for ReadyInterval (default 2s).
+	Ready         []Check
+	ReadyInterval time.Duration
+	Metrics       http.Handler
 	// Instrument wraps each handler to count its requests (nil: none).
 	Instrument func(name string, h http.Handler) http.Handler
 	// WriteTimeout bounds a whole response, including a tool call waiting
@@ -75,6 +83,8 @@ type Options struct {
 	WriteTimeout time.Duration
 	Audit        Recorder
 	Logger       *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
 }
 
 // Server is a listening HTTP server.
@@ -83,6 +93,8 @@ type Server struct {
 	ln      net.Listener
 	srv     *http.Server
 	servers *serverCache // /mcp's servers
+	opening opening      // requests that may open a session, per agent
+	ready   *readiness
 }
 
 // New validates opts and opens the listener, so a bad address fails at start.
@@ -102,6 +114,15 @@ func New(opts Options) (*Server, error) {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 5 * time.Minute
 	}
+	if opts.MaxSessionsPerAgent <= 0 {
+		opts.MaxSessionsPerAgent = 64
+	}
+	if opts.ReadyInterval <= 0 {
+		opts.ReadyInterval = 2 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", opts.Addr, err)
@@ -109,7 +130,12 @@ func New(opts Options) (*Server, error) {
 	if opts.TLS != nil {
 		ln = tls.NewListener(ln, opts.TLS)
 	}
-	s := &Server{opts: opts, ln: ln, servers: &serverCache{build: opts.MCPServer, byKey: map[string]*mcp.Server{}}}
+	s := &Server{
+		opts: opts, ln: ln,
+		servers: &serverCache{build: opts.MCPServer, byKey: map[string]*mcp.Server{}},
+		opening: opening{byAgent: map[string]int{}},
+		ready:   &readiness{checks: opts.Ready, interval: opts.ReadyInterval, now: opts.Now, log: opts.Logger.With("component", "readyz")},
+	}
 	s.srv = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,

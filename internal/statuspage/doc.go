@@ -16,9 +16,12 @@
 // bytes) is entered once on a sign-in form and compared in constant time;
 // a right token starts a random server-side session (only its SHA-256 is
 // kept) in an HttpOnly, SameSite=Strict cookie, Secure under TLS, with a
-// bounded lifetime and a sign-out button. A run of wrong tokens closes
-// sign-in for a while. Every sign-in, right or wrong, is audited; a sign-in
-// that cannot be audited is refused.
+// bounded lifetime and a sign-out button. The right token is always let in:
+// only wrong ones are limited, per client address (five in a row, then one
+// every 10 seconds; a bounded number of addresses remembered), so nobody
+// can lock the operator out of the revoke button by sending wrong tokens.
+// Every sign-in, right or wrong, is audited, and a run of refused wrong
+// tokens once; a sign-in that cannot be audited is refused.
 //
 // # What a request must carry
 //

@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
@@ -85,8 +83,9 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[[32]byte]*session
-	// failures closes sign-in for a while after a run of wrong tokens.
-	failures *rate.Limiter
+	// failures refuses wrong tokens for a while, per client address,
+	// after a run of them.
+	failures *failures
 }
 
 // New returns a Server, or an error for missing or unusable options.
@@ -136,10 +135,7 @@ func New(opts Options) (*Server, error) {
 	return &Server{
 		opts: opts, log: opts.Logger, hosts: hosts,
 		sessions: map[[32]byte]*session{},
-		// Five wrong tokens in a row, then one try every 10 seconds. A
-		// 32-byte token is out of reach of guessing at any rate; this
-		// keeps a guessing loop slow and the audit log readable.
-		failures: rate.NewLimiter(rate.Every(10*time.Second), 5),
+		failures: newFailures(),
 	}, nil
 }
 

@@ -184,27 +184,6 @@ func TestSecureCookieUnderTLS(t *testing.T) {
 	}
 }
 
-func TestRepeatedWrongTokensCloseSignIn(t *testing.T) {
-	h := newHarness(t, nil)
-	b := h.browser(t)
-	for range 5 {
-		if r := b.post("/login", h.origin, url.Values{"token": {"wrong"}}); r.status != http.StatusUnauthorized {
-			t.Fatalf("wrong token: %d", r.status)
-		}
-	}
-	if r := b.post("/login", h.origin, url.Values{"token": {testToken}}); r.status != http.StatusTooManyRequests {
-		t.Fatalf("sign-in after five wrong tokens = %d, want 429", r.status)
-	}
-	h.clock.Advance(10 * time.Second)
-	if r := b.post("/login", h.origin, url.Values{"token": {testToken}}); r.status != http.StatusSeeOther {
-		t.Fatalf("sign-in 10s later = %d, want it open again", r.status)
-	}
-	last := h.audit.list()[5]
-	if last.Outcome != audit.Refused || !strings.Contains(last.Detail, "closed") {
-		t.Errorf("the closed sign-in was audited as %+v", last)
-	}
-}
-
 func TestSignInThatCannotBeAuditedIsRefused(t *testing.T) {
 	h := newHarness(t, nil)
 	h.audit.fail = true

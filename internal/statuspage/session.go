@@ -106,27 +106,28 @@ type loginData struct {
 }
 
 // login compares the token in constant time (of equal-length digests, so
-// not even its length leaks) and starts a session on a match. Both answers
-// are audited; a session that cannot be audited is not started.
+// not even its length leaks) and starts a session on a match. The right
+// token is compared first and always admitted: only wrong ones are limited,
+// per client address, so wrong tokens from anyone never keep the operator
+// from the revoke button. Sign-ins and wrong tokens are audited (a run of
+// refused ones once); a session that cannot be audited is not started.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	now := s.opts.Now()
 	ev := audit.Event{Event: audit.Authentication, Method: "operator_token", Principal: operatorName, Tool: "status_page", Outcome: audit.Refused, Source: audit.Peer(r.RemoteAddr)}
-	s.mu.Lock()
-	closed := s.failures.TokensAt(now) < 1
-	s.mu.Unlock()
-	if closed {
-		ev.Detail = "sign-in closed after repeated wrong tokens"
-		_ = s.opts.Audit.Record(ctx, ev)
-		return refuse(http.StatusTooManyRequests, "Too many wrong tokens",
-			"Sign-in is closed for a few seconds after repeated wrong tokens. Wait, then try again.")
-	}
 	given := sha256.Sum256([]byte(r.PostForm.Get("token")))
 	want := sha256.Sum256([]byte(s.opts.OperatorToken.Reveal()))
 	if subtle.ConstantTimeCompare(given[:], want[:]) != 1 {
-		s.mu.Lock()
-		s.failures.AllowN(now, 1)
-		s.mu.Unlock()
+		allowed, first := s.failures.wrong(clientKey(r.RemoteAddr), now)
+		if !allowed {
+			if first {
+				ev.Detail = "sign-in closed for this address after repeated wrong tokens"
+				_ = s.opts.Audit.Record(ctx, ev)
+				s.log.Warn("status page: sign-in closed for an address after repeated wrong tokens", "remote", r.RemoteAddr)
+			}
+			return refuse(http.StatusTooManyRequests, "Too many wrong tokens",
+				"Wrong tokens from this address are refused for a few seconds after repeated ones. Wait, then try again with the right token.")
+		}
 		ev.Detail = "wrong operator token"
 		_ = s.opts.Audit.Record(ctx, ev)
 		s.log.Warn("status page: sign-in with a wrong operator token refused", "remote", r.RemoteAddr)
