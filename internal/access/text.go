@@ -68,7 +68,7 @@ func Visible(s string) string {
 	for len(s) > 0 {
 		r, n := utf8.DecodeRuneInString(s)
 		switch {
-		case r == utf8.RuneError && n <= 1:
+		case r == utf8.RuneError && n == 1:
 			fmt.Fprintf(&b, `\x%02X`, s[0])
 		case r > 0xFFFF && Misleading(r):
 			fmt.Fprintf(&b, `\U%08X`, r)

@@ -97,15 +97,21 @@ func (a *Approver) Finish(r *http.Request, req access.Request, decision string, 
 func (a *Approver) spend(id string, ch challenge, now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	// Also drops what an answer racing its request's end left behind.
+	for rid, spent := range a.spent {
+		for n, exp := range spent {
+			if !now.Before(exp) {
+				delete(spent, n)
+			}
+		}
+		if len(spent) == 0 {
+			delete(a.spent, rid)
+		}
+	}
 	spent := a.spent[id]
 	if spent == nil {
 		spent = map[string]time.Time{}
 		a.spent[id] = spent
-	}
-	for n, exp := range spent {
-		if !now.Before(exp) {
-			delete(spent, n)
-		}
 	}
 	if _, used := spent[ch.nonce]; used {
 		return false
@@ -114,10 +120,10 @@ func (a *Approver) spend(id string, ch challenge, now time.Time) bool {
 	return true
 }
 
-// verifyAssertion checks the signed answer to challenge with the library (registered
-// credential, signature, origin, RP ID, user presence and verification,
-// backup flags, sign counter) and records the new sign counter. It returns
-// the key's name.
+// verifyAssertion checks the signed answer to challenge with the library
+// (registered credential, signature, origin, RP ID, user presence and
+// verification, backup flags, sign counter) and records the new sign
+// counter. It returns the key's name.
 func (a *Approver) verifyAssertion(r *http.Request, challenge []byte, parsed *protocol.ParsedCredentialAssertionData) (string, error) {
 	a.credMu.Lock()
 	defer a.credMu.Unlock()
