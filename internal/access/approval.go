@@ -46,6 +46,11 @@ func (f *flight) wait(ctx context.Context) (*Grant, error) {
 // approve returns a new grant for p at tier t once a human approves, joining
 // an approval already running for p and t.
 func (m *Manager) approve(ctx context.Context, p Principal, t Tier, reason, trigger string, paths []string, passcode sensitive.String) (*Grant, error) {
+	// The human must see what is really asked: refused before anything
+	// else, so such a request starts nothing and counts against nothing.
+	if err := checkRequest(reason, trigger, paths); err != nil {
+		return nil, err
+	}
 	if m.opts.Shared != nil {
 		return m.approveShared(ctx, p, t, reason, trigger, paths, passcode)
 	}

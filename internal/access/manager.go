@@ -233,6 +233,9 @@ func (m *Manager) Escalate(ctx context.Context, p Principal, reason string, path
 	if reason == "" {
 		return m.Status(p), ErrReasonRequired
 	}
+	if err := checkShown("reason", reason); err != nil {
+		return m.Status(p), err
+	}
 	if err := m.passcodeAllowed(passcode); err != nil {
 		return m.Status(p), err
 	}

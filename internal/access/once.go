@@ -16,6 +16,9 @@ func (m *Manager) Once(ctx context.Context, p Principal, reason, trigger string,
 	if reason == "" {
 		return ErrReasonRequired
 	}
+	if err := checkShown("reason", reason); err != nil {
+		return err
+	}
 	if err := m.passcodeAllowed(passcode); err != nil {
 		return err
 	}

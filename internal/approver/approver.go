@@ -31,12 +31,15 @@ type Field struct {
 
 // Describe is what every approver shows the human, in this order: who, what,
 // where, why, for how long, what caused it and the digest to compare.
+// Every value is access.Visible: a character that would make it look like
+// something else (a bidi override, a zero-width space, a line separator)
+// is written out as an escape, on every surface that shows a request.
 func Describe(req access.Request) []Field {
 	where := "all of " + req.Scope
 	if len(req.Paths) > 0 {
 		where = strings.Join(req.Paths, ", ") + " in " + req.Scope
 	}
-	return []Field{
+	fields := []Field{
 		{"Agent", string(req.Principal)},
 		{"Access", req.Tier.String()},
 		{"Paths", where},
@@ -47,6 +50,10 @@ func Describe(req access.Request) []Field {
 		{"Digest", ShortDigest(req.Digest)},
 		{"Answer before", req.Expires.UTC().Format(time.RFC3339)},
 	}
+	for i := range fields {
+		fields[i].Value = access.Visible(fields[i].Value)
+	}
+	return fields
 }
 
 // ShortDigest is the first 16 hex digits of a digest in groups of four,

@@ -46,7 +46,7 @@ func newApprovalPage(cfg config.Config, stdio bool, stderr io.Writer, logger *sl
 	if stdio {
 		opts.Announce = func(link string, req access.Request) {
 			fmt.Fprintf(stderr, "gatekeeper: %s asks for %s access (request %s, digest %s). Answer it at %s\n",
-				req.Principal, req.Tier, req.ID, approver.ShortDigest(req.Digest), link)
+				access.Visible(string(req.Principal)), req.Tier, req.ID, approver.ShortDigest(req.Digest), link)
 		}
 	}
 	pages, err := page.New(opts)

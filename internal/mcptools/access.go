@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -163,8 +162,6 @@ func checkReason(r string) (string, error) {
 		return "", access.ErrReasonRequired
 	case len(r) > maxReason:
 		return "", inputError("reason is longer than 500 characters")
-	case strings.IndexFunc(r, unicode.IsControl) >= 0:
-		return "", inputError("reason contains control characters")
 	}
 	return r, nil
 }

@@ -65,6 +65,8 @@ func agentMessage(err error) (string, audit.Outcome) {
 		return fmt.Sprintf("The human denied the last request, so Gatekeeper will not ask them again for %d seconds. Do not retry; ask the human what they want instead.", int(math.Ceil(limited.RetryAfter.Seconds()))), audit.Refused
 	case errors.As(err, &limited):
 		return fmt.Sprintf("Too many %s. Retry after %d seconds.", limited.What, int(math.Ceil(limited.RetryAfter.Seconds()))), audit.Refused
+	case errors.Is(err, access.ErrHiddenText):
+		return "Invalid input: " + detail(err) + ". The human must see exactly what you ask; nothing was asked.", audit.Refused
 	case errors.Is(err, access.ErrReasonRequired):
 		return "escalate needs a reason: say what you will write and why. The human sees it.", audit.Refused
 

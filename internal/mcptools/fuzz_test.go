@@ -11,7 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unicode"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -223,8 +222,9 @@ func (c fuzzCall) check() string {
 			return "not one of the agent's keys"
 		}
 	case c.what == "Escalate" || c.what == "Once" || c.what == "Authenticate":
-		if c.what != "Authenticate" && (c.reason == "" || len(c.reason) > maxReason || strings.TrimSpace(c.reason) != c.reason ||
-			strings.IndexFunc(c.reason, unicode.IsControl) >= 0) {
+		// Hidden and control characters are the access model's to refuse
+		// (access.ErrHiddenText), for every front door.
+		if c.what != "Authenticate" && (c.reason == "" || len(c.reason) > maxReason || strings.TrimSpace(c.reason) != c.reason) {
 			return fmt.Sprintf("reason %q", c.reason)
 		}
 		if len(c.passcode) > 64 || strings.IndexFunc(c.passcode, func(r rune) bool { return r < '!' || r > '~' }) >= 0 {

@@ -110,7 +110,7 @@ func offerLinks(ctx context.Context, c *call) (_ context.Context, relayed func()
 				URL:           link.URL,
 				ElicitationID: req.ID,
 				Message: fmt.Sprintf("Gatekeeper: %s asks for %s access (%s). Open the page to see the request and answer it there.",
-					req.Principal, req.Tier, req.Reason),
+					access.Visible(string(req.Principal)), req.Tier, access.Visible(req.Reason)),
 			})
 			if err != nil || res == nil || res.Action != "accept" {
 				if mayRelay {

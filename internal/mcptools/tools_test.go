@@ -160,6 +160,7 @@ func TestErrorsBecomeActionableMessages(t *testing.T) {
 		{"denied", access.ErrDenied, "denied", audit.Denied},
 		{"timeout", access.ErrApprovalTimeout, "Nobody approved in time", audit.TimedOut},
 		{"spent", access.ErrNotAuthenticated, "Call authenticate", audit.Refused},
+		{"hidden-text", fmt.Errorf("%w: reason has U+202E at byte 10; use plain text", access.ErrHiddenText), "reason has U+202E at byte 10", audit.Refused},
 		{"sealed", &vault.Error{Kind: vault.ErrSealed, Op: "reading", Path: "secret/data/gatekeeper/tier/read"}, "Vault is sealed", audit.Failed},
 		{"unknown", errors.New("internal: secret/data/gatekeeper/tier/read exploded"), "could not complete", audit.Failed},
 	}
@@ -303,7 +304,7 @@ func TestApprovalLinkOfferedAsURLElicitation(t *testing.T) {
 	got := make(chan *mcp.ElicitParams, 1)
 	acc := &stubAccess{authenticate: func(ctx context.Context) (access.Status, error) {
 		approver.ShowLink(ctx, approver.Link{URL: "http://localhost:8444/approve/apr_1", Answer: true}, access.Request{
-			ID: "apr_1", Principal: "p", Tier: access.Read, Reason: "session access", Expires: time.Now().Add(time.Minute),
+			ID: "apr_1", Principal: "p", Tier: access.Read, Reason: "session access\u202e", Expires: time.Now().Add(time.Minute),
 		})
 		select {
 		case <-time.After(10 * time.Second):
@@ -324,7 +325,7 @@ func TestApprovalLinkOfferedAsURLElicitation(t *testing.T) {
 	}
 	select {
 	case p := <-got:
-		if p.Mode != "url" || p.URL != "http://localhost:8444/approve/apr_1" || p.ElicitationID != "apr_1" || !strings.Contains(p.Message, "session access") {
+		if p.Mode != "url" || p.URL != "http://localhost:8444/approve/apr_1" || p.ElicitationID != "apr_1" || !strings.Contains(p.Message, `session access\u202E`) || strings.ContainsRune(p.Message, '\u202e') {
 			t.Errorf("elicitation = %+v", p)
 		}
 	default:

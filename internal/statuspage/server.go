@@ -149,6 +149,9 @@ var files embed.FS
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"utc":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 	"join": strings.Join,
+	// shown writes out the characters that would make agent-chosen text
+	// look like something else (bidi overrides, zero-width characters).
+	"shown": access.Visible,
 }).ParseFS(files, "templates/*.html"))
 
 // Handler serves the page. Mount it at the root of its own listener.

@@ -3,6 +3,7 @@ package statuspage
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -443,5 +444,32 @@ func TestPendingApprovalLinksItsPage(t *testing.T) {
 	h.s.opts.ApprovalLink = func(string) (string, bool) { return "", false }
 	if page := b.get("/").body; strings.Contains(page, link) || !strings.Contains(page, "not held here") {
 		t.Errorf("an approval without a page here:\n%s", page)
+	}
+}
+
+// TestStatusPageShowsHiddenCharacters: what an agent chose (its name from
+// a credential, a pending approval's reason, trigger and paths, an audit
+// event's fields) is shown with every character that would make it look
+// like something else written out.
+func TestStatusPageShowsHiddenCharacters(t *testing.T) {
+	h := newHarness(t, nil)
+	h.access.snap.Pending = []access.PendingView{{
+		Principal: "bob\u2066", Tier: access.Write, ApprovalID: "apr_hidden", Paths: []string{"db\u2028x"},
+		Reason: "read only\u202e etirw dna", Trigger: "write_secret db\u200b/x", Expires: t0.Add(2 * time.Minute),
+	}}
+	_ = h.recent.Record(t.Context(), audit.Event{Event: audit.ToolCall, Outcome: audit.Refused, Principal: "eve\u200f", Tool: "escalate", Path: "p\ufeffq", Detail: "d\u2029e"})
+	b := h.browser(t)
+	b.login()
+	page := b.get("/").body
+	for _, want := range []string{`bob\u2066`, `db\u2028x`, `read only\u202E etirw dna`, `write_secret db\u200B/x`, `eve\u200F`, `p\uFEFFq`, `d\u2029e`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the status page lacks %q", want)
+		}
+	}
+	// Attributes keep the real name (the revoke forms post it back); the
+	// text between the tags is what the operator reads.
+	text := regexp.MustCompile(`<[^>]*>`).ReplaceAllString(page, "")
+	if i := strings.IndexFunc(text, func(r rune) bool { return r != '\n' && access.Misleading(r) }); i >= 0 {
+		t.Errorf("the status page shows a hidden character at byte %d: %q", i, text[max(0, i-40):min(len(text), i+40)])
 	}
 }

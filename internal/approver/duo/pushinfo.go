@@ -15,7 +15,7 @@ const maxPushInfo = 20000
 
 // title is the push's "type": Duo Mobile shows it as the request's headline.
 func title(req access.Request) string {
-	return "Gatekeeper: " + req.Tier.String() + " access for " + string(req.Principal)
+	return "Gatekeeper: " + req.Tier.String() + " access for " + access.Visible(string(req.Principal))
 }
 
 // pushInfo encodes fields as Duo's pushinfo: URL-encoded key=value pairs,

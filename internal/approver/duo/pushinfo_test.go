@@ -123,3 +123,31 @@ func FuzzPushInfo(f *testing.F) {
 		}
 	})
 }
+
+// TestPushShowsHiddenCharacters: what Duo Mobile shows of a request, its
+// headline and its fields, writes out every character that would make it
+// look like something else.
+func TestPushShowsHiddenCharacters(t *testing.T) {
+	req := access.Request{ID: "apr_1", Principal: "ci\u2066", Tier: access.Write, Scope: "secret/agent/ci/",
+		Reason: "read only\u202e etirw dna", Trigger: "write_secret x\u200b", Paths: []string{"x\u2028y"},
+		TTL: time.Minute, Expires: time.Unix(0, 0), Digest: "abcdef0123456789abcdef"}
+	s, err := pushInfo(approver.Describe(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{"title": title(req)}
+	for _, f := range decode(t, s) {
+		got[f.Label] = f.Value
+	}
+	for label, want := range map[string]string{
+		"title":    `Gatekeeper: write access for ci\u2066`,
+		"Agent":    `ci\u2066`,
+		"Reason":   `read only\u202E etirw dna`,
+		"Asked by": `write_secret x\u200B`,
+		"Paths":    `x\u2028y in secret/agent/ci/`,
+	} {
+		if got[label] != want {
+			t.Errorf("%s = %q, want %q", label, got[label], want)
+		}
+	}
+}

@@ -108,7 +108,7 @@ func stripURL(err error) error {
 }
 
 func summary(req access.Request) string {
-	return fmt.Sprintf("%s asks for %s access", req.Principal, req.Tier)
+	return fmt.Sprintf("%s asks for %s access", access.Visible(string(req.Principal)), req.Tier)
 }
 
 // genericPayload is the JSON a generic receiver gets.

@@ -20,7 +20,8 @@ import (
 var _ page.Ceremony = (*Approver)(nil)
 
 // Begin issues a challenge bound to this request and this decision, and
-// the assertion options for it.
+// the assertion options for it. It keeps nothing: however many challenges
+// anyone asks for, none displaces another (see doc.go).
 func (a *Approver) Begin(r *http.Request, req access.Request, decision string) (any, error) {
 	d, ok := parseDecision(decision)
 	if !ok {
@@ -33,49 +34,24 @@ func (a *Approver) Begin(r *http.Request, req access.Request, decision string) (
 	if len(creds) == 0 {
 		return nil, page.Refuse(http.StatusConflict, "no key is registered yet: an operator registers one at /register first")
 	}
-	now := a.now()
-	ch, raw := newChallenge(req.ID, req.Digest, d, minTime(now.Add(challengeTTL), req.Expires))
-	assertion, session, err := a.wa.BeginLogin(operatorOf(creds),
-		webauthn.WithChallenge(raw), webauthn.WithUserVerification(protocol.VerificationRequired))
+	raw := issueChallenge(a.key, req.ID, req.Digest, d, minTime(a.now().Add(challengeTTL), req.Expires))
+	assertion, _, err := a.assertion(creds, raw)
 	if err != nil {
-		return nil, fmt.Errorf("starting an assertion: %w", err)
+		return nil, err
 	}
-	ch.session = *session
-
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.dropExpired(now)
-	issued := a.challenges[req.ID]
-	if issued == nil {
-		issued = map[string]*challenge{}
-		a.challenges[req.ID] = issued
-	}
-	if len(issued) >= maxChallenges {
-		var oldest string
-		for k, c := range issued {
-			if oldest == "" || c.expires.Before(issued[oldest].expires) {
-				oldest = k
-			}
-		}
-		delete(issued, oldest)
-	}
-	issued[session.Challenge] = ch
 	return assertion, nil
 }
 
-// dropExpired forgets challenges past their time (a request that ended
-// while the page was open leaves some). a.mu must be held.
-func (a *Approver) dropExpired(now time.Time) {
-	for id, issued := range a.challenges {
-		for k, c := range issued {
-			if !now.Before(c.expires) {
-				delete(issued, k)
-			}
-		}
-		if len(issued) == 0 {
-			delete(a.challenges, id)
-		}
+// assertion returns the assertion options and the session the library
+// checks an answer against, for the challenge raw: the same for Begin and
+// Finish, so that Finish needs nothing Begin kept.
+func (a *Approver) assertion(creds []Credential, raw []byte) (*protocol.CredentialAssertion, *webauthn.SessionData, error) {
+	assertion, session, err := a.wa.BeginLogin(operatorOf(creds),
+		webauthn.WithChallenge(raw), webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting an assertion: %w", err)
 	}
+	return assertion, session, nil
 }
 
 // Finish verifies a signed answer to req and returns the key's name.
@@ -89,51 +65,77 @@ func (a *Approver) Finish(r *http.Request, req access.Request, decision string, 
 	if err != nil {
 		return "", page.Refuse(http.StatusBadRequest, "the key's answer could not be parsed")
 	}
-	signed := parsed.Response.CollectedClientData.Challenge
-	signedRaw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(signed, "="))
+	signed, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parsed.Response.CollectedClientData.Challenge, "="))
 	if err != nil {
 		return "", page.Refuse(http.StatusBadRequest, "the key's answer carries a malformed challenge")
 	}
 
-	ch := a.takeChallenge(req.ID, signed)
-	if ch == nil {
-		a.log.Warn("passkey answer refused: challenge not issued for this request or already used", "request", req.ID)
-		return "", page.Refuse(http.StatusForbidden, "this answer was not asked for this request, or was already used: nothing was changed")
+	ch, ok := openChallenge(a.key, signed, req.ID, req.Digest)
+	if !ok {
+		a.log.Warn("passkey answer refused: challenge not issued for this request", "request", req.ID)
+		return "", page.Refuse(http.StatusForbidden, "this answer was not asked for this request: nothing was changed")
 	}
-	if !a.now().Before(ch.expires) {
+	now := a.now()
+	if !now.Before(ch.expires) {
 		a.log.Warn("passkey answer refused: challenge expired", "request", req.ID)
 		return "", page.Refuse(http.StatusForbidden, "this answer came too late: press the button again")
 	}
-	if !ch.binds(signedRaw, req.ID, req.Digest, d) {
-		a.log.Warn("passkey answer refused: challenge bound to another request or decision", "request", req.ID, "decision", d)
-		return "", page.Refuse(http.StatusForbidden, "this answer was signed for another request or decision: nothing was changed")
+	if !a.spend(req.ID, ch, now) {
+		a.log.Warn("passkey answer refused: challenge already used", "request", req.ID)
+		return "", page.Refuse(http.StatusForbidden, "this answer was already used: nothing was changed")
 	}
-	return a.verifyAssertion(r, ch.session, parsed)
+	if ch.decision != d {
+		a.log.Warn("passkey answer refused: challenge bound to another decision", "request", req.ID, "decision", d)
+		return "", page.Refuse(http.StatusForbidden, "this answer was signed for another decision: nothing was changed")
+	}
+	return a.verifyAssertion(r, signed, parsed)
 }
 
-// takeChallenge removes and returns the challenge signed for request id,
-// nil if it was never issued for this request or was used already.
-func (a *Approver) takeChallenge(id, signed string) *challenge {
+// spend records ch as used for request id; false if it was already. Spent
+// challenges are remembered until they expire (an expired one is refused
+// anyway) or their request ends.
+func (a *Approver) spend(id string, ch challenge, now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	issued := a.challenges[id]
-	ch := issued[signed]
-	delete(issued, signed)
-	return ch
+	// Also drops what an answer racing its request's end left behind.
+	for rid, spent := range a.spent {
+		for n, exp := range spent {
+			if !now.Before(exp) {
+				delete(spent, n)
+			}
+		}
+		if len(spent) == 0 {
+			delete(a.spent, rid)
+		}
+	}
+	spent := a.spent[id]
+	if spent == nil {
+		spent = map[string]time.Time{}
+		a.spent[id] = spent
+	}
+	if _, used := spent[ch.nonce]; used {
+		return false
+	}
+	spent[ch.nonce] = ch.expires
+	return true
 }
 
-// verifyAssertion checks the signed answer with the library (registered
-// credential, signature, origin, RP ID, user presence and verification,
-// backup flags, sign counter) and records the new sign counter. It returns
-// the key's name.
-func (a *Approver) verifyAssertion(r *http.Request, session webauthn.SessionData, parsed *protocol.ParsedCredentialAssertionData) (string, error) {
+// verifyAssertion checks the signed answer to challenge with the library
+// (registered credential, signature, origin, RP ID, user presence and
+// verification, backup flags, sign counter) and records the new sign
+// counter. It returns the key's name.
+func (a *Approver) verifyAssertion(r *http.Request, challenge []byte, parsed *protocol.ParsedCredentialAssertionData) (string, error) {
 	a.credMu.Lock()
 	defer a.credMu.Unlock()
 	creds, err := a.opts.Store.Credentials(r.Context())
 	if err != nil {
 		return "", fmt.Errorf("reading the registered keys: %w", err)
 	}
-	cred, err := a.wa.ValidateLogin(operatorOf(creds), session, parsed)
+	_, session, err := a.assertion(creds, challenge)
+	if err != nil {
+		return "", err
+	}
+	cred, err := a.wa.ValidateLogin(operatorOf(creds), *session, parsed)
 	if err != nil {
 		a.log.Warn("passkey answer refused", "err", describeErr(err))
 		return "", page.Refuse(http.StatusForbidden, "your key's answer was refused (is this key registered?): nothing was changed")

@@ -357,3 +357,39 @@ func TestAnswerWithoutKeys(t *testing.T) {
 	}
 	h.assertPending(t, p)
 }
+
+// TestAnswerNotDisplaced: whoever holds the link (the agent may) can ask
+// for as many challenges as it likes; none of them displaces the human's,
+// before or after the human pressed the button, so the human's signed
+// answer lands.
+func TestAnswerNotDisplaced(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		d    decision
+		want error
+	}{
+		{"ok/deny", deny, access.ErrDenied},
+		{"ok/approve", approve, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			k := registerSoftKey(t, h, "soft")
+			p := h.start(t, testRequest("apr_1", h.clock.Now()))
+			flood := func() {
+				for i := range 20 {
+					h.begin(t, "apr_1", []decision{approve, deny}[i%2])
+				}
+			}
+			flood()
+			ch := h.begin(t, "apr_1", tc.d)
+			flood()
+			status, out := h.finish(t, "apr_1", tc.d, k.assertion(ch, h.origin).json(t))
+			if status != http.StatusOK {
+				t.Fatalf("the human's answer after 40 other begins: %d %v", status, out)
+			}
+			if err := p.result(t); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("Approve = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

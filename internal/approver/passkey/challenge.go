@@ -1,14 +1,12 @@
 package passkey
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/binary"
 	"hash"
 	"time"
-
-	"github.com/go-webauthn/webauthn/webauthn"
 )
 
 // decision is what the human answers; it is part of what the key signs.
@@ -27,27 +25,81 @@ func parseDecision(s string) (decision, bool) {
 	return "", false
 }
 
-// challengeDomain keeps these challenges apart from any other hash of the
+// challengeDomain keeps these challenges apart from any other MAC of the
 // same fields.
-const challengeDomain = "gatekeeper passkey approval v1"
+const challengeDomain = "gatekeeper passkey approval v2"
 
-// nonceSize is the random part of a challenge: what makes it unpredictable,
-// as WebAuthn requires, while the rest binds it to one answer.
-const nonceSize = 32
+const (
+	// nonceSize is the random part of a challenge: what makes it
+	// unpredictable, as WebAuthn requires, and tells two challenges apart.
+	nonceSize = 16
+	// challengeSize: nonce ‖ expiry (8 bytes) ‖ decision (1) ‖ tag.
+	challengeSize = nonceSize + 8 + 1 + sha256.Size
+)
 
-// bindChallenge is the WebAuthn challenge for answering d to one request:
-// SHA-256 over the domain, a random nonce, the request id, its digest and
-// the decision, each length-prefixed so that no two different inputs hash
-// the same bytes. The authenticator signs the challenge (inside
-// clientDataJSON), so a signed answer names its request, the request's
-// content and the decision; the nonce makes it single-use once the server
-// forgets it.
-func bindChallenge(nonce []byte, reqID, digest string, d decision) []byte {
-	h := sha256.New()
-	for _, field := range [][]byte{[]byte(challengeDomain), nonce, []byte(reqID), []byte(digest), []byte(d)} {
-		writeField(h, field)
+// decisionByte is how a decision is written into a challenge.
+var decisionByte = map[decision]byte{approve: 'a', deny: 'd'}
+
+func decisionOf(b byte) decision {
+	for d, db := range decisionByte {
+		if db == b {
+			return d
+		}
 	}
-	return h.Sum(nil)
+	return ""
+}
+
+// challenge is one invitation to answer a request, as its bytes say:
+// the server keeps nothing per challenge until it is answered (see doc.go).
+type challenge struct {
+	nonce    string
+	expires  time.Time
+	decision decision
+}
+
+// issueChallenge returns a fresh challenge for answering d to the request
+// reqID with digest, valid until expires: the nonce, the expiry and the
+// decision in the clear, and an HMAC under key that binds them to the
+// request's id and digest.
+func issueChallenge(key []byte, reqID, digest string, d decision, expires time.Time) []byte {
+	raw := make([]byte, nonceSize, challengeSize)
+	_, _ = rand.Read(raw) // never fails (crypto/rand since Go 1.24)
+	raw = binary.BigEndian.AppendUint64(raw, uint64(expires.UnixNano()))
+	raw = append(raw, decisionByte[d])
+	return append(raw, challengeTag(key, raw, reqID, digest)...)
+}
+
+// openChallenge returns the challenge raw carries if this server issued it
+// for the request reqID with digest; ok is false for anything else (never
+// issued, another request, a changed digest, altered bytes).
+func openChallenge(key, raw []byte, reqID, digest string) (challenge, bool) {
+	if len(raw) != challengeSize {
+		return challenge{}, false
+	}
+	body, tag := raw[:challengeSize-sha256.Size], raw[challengeSize-sha256.Size:]
+	if !hmac.Equal(tag, challengeTag(key, body, reqID, digest)) {
+		return challenge{}, false
+	}
+	d := decisionOf(body[len(body)-1])
+	if d == "" {
+		return challenge{}, false
+	}
+	return challenge{
+		nonce:    string(body[:nonceSize]),
+		expires:  time.Unix(0, int64(binary.BigEndian.Uint64(body[nonceSize:]))),
+		decision: d,
+	}, true
+}
+
+// challengeTag is the HMAC-SHA256 under key of the domain, the challenge's
+// clear part, the request id and its digest, each length-prefixed so that
+// no two different inputs MAC the same bytes.
+func challengeTag(key, body []byte, reqID, digest string) []byte {
+	m := hmac.New(sha256.New, key)
+	for _, field := range [][]byte{[]byte(challengeDomain), body, []byte(reqID), []byte(digest)} {
+		writeField(m, field)
+	}
+	return m.Sum(nil)
 }
 
 func writeField(h hash.Hash, b []byte) {
@@ -55,28 +107,4 @@ func writeField(h hash.Hash, b []byte) {
 	binary.BigEndian.PutUint32(n[:], uint32(len(b)))
 	h.Write(n[:])
 	h.Write(b)
-}
-
-// challenge is one outstanding invitation to answer a request: issued by
-// begin, consumed (whatever the outcome) by the first finish that names it.
-type challenge struct {
-	nonce    []byte
-	decision decision
-	expires  time.Time
-	session  webauthn.SessionData
-}
-
-// newChallenge returns a fresh challenge record and the challenge bytes
-// for answering d to the request reqID with digest.
-func newChallenge(reqID, digest string, d decision, expires time.Time) (*challenge, []byte) {
-	nonce := make([]byte, nonceSize)
-	_, _ = rand.Read(nonce) // never fails (crypto/rand since Go 1.24)
-	return &challenge{nonce: nonce, decision: d, expires: expires}, bindChallenge(nonce, reqID, digest, d)
-}
-
-// binds reports whether got is this record's challenge for answering d to
-// the request reqID with digest.
-func (c *challenge) binds(got []byte, reqID, digest string, d decision) bool {
-	want := bindChallenge(c.nonce, reqID, digest, d)
-	return d == c.decision && subtle.ConstantTimeCompare(want, got) == 1
 }

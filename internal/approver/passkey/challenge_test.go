@@ -6,57 +6,61 @@ import (
 	"time"
 )
 
-func TestBindChallenge(t *testing.T) {
-	nonce := bytes.Repeat([]byte{7}, nonceSize)
-	base := bindChallenge(nonce, "apr_1", "digest", approve)
-	if len(base) != 32 {
-		t.Fatalf("challenge is %d bytes, want 32", len(base))
+func TestChallenge(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	exp := time.Unix(1_800_000_000, 0)
+	raw := issueChallenge(key, "apr_1", "digest", approve, exp)
+	if len(raw) != challengeSize {
+		t.Fatalf("challenge is %d bytes, want %d", len(raw), challengeSize)
 	}
-	if !bytes.Equal(base, bindChallenge(nonce, "apr_1", "digest", approve)) {
-		t.Fatal("the same inputs give different challenges")
+	if raw2 := issueChallenge(key, "apr_1", "digest", approve, exp); bytes.Equal(raw[:nonceSize], raw2[:nonceSize]) {
+		t.Fatal("two challenges for the same answer have the same nonce: it is not random")
 	}
-	other := bytes.Repeat([]byte{8}, nonceSize)
-	for name, c := range map[string][]byte{
-		"other nonce":    bindChallenge(other, "apr_1", "digest", approve),
-		"other request":  bindChallenge(nonce, "apr_2", "digest", approve),
-		"other digest":   bindChallenge(nonce, "apr_1", "digest2", approve),
-		"other decision": bindChallenge(nonce, "apr_1", "digest", deny),
-		// Length prefixes: moving bytes between fields changes the hash.
-		"shifted field": bindChallenge(nonce, "apr_1d", "igest", approve),
-		"shifted nonce": bindChallenge(nonce[:nonceSize-1], "\x07apr_1", "digest", approve),
+	ch, ok := openChallenge(key, raw, "apr_1", "digest")
+	if !ok || ch.decision != approve || !ch.expires.Equal(exp) || ch.nonce != string(raw[:nonceSize]) {
+		t.Fatalf("openChallenge = %+v, %v", ch, ok)
+	}
+	if ch, ok := openChallenge(key, issueChallenge(key, "apr_1", "digest", deny, exp), "apr_1", "digest"); !ok || ch.decision != deny {
+		t.Fatalf("deny challenge opens as %+v, %v", ch, ok)
+	}
+	flipped := func(i int) []byte {
+		b := bytes.Clone(raw)
+		b[i] ^= 1
+		return b
+	}
+	for _, tc := range []struct {
+		name       string
+		key, raw   []byte
+		id, digest string
+	}{
+		{"fail/other-key", bytes.Repeat([]byte{8}, 32), raw, "apr_1", "digest"},
+		{"fail/other-request", key, raw, "apr_2", "digest"},
+		{"fail/changed-digest", key, raw, "apr_1", "digest2"},
+		// Length prefixes: moving bytes between fields changes the MAC.
+		{"fail/shifted-field", key, raw, "apr_1d", "igest"},
+		{"fail/altered-nonce", key, flipped(0), "apr_1", "digest"},
+		{"fail/altered-expiry", key, flipped(nonceSize + 7), "apr_1", "digest"},
+		{"fail/altered-decision", key, flipped(nonceSize + 8), "apr_1", "digest"},
+		{"fail/altered-tag", key, flipped(challengeSize - 1), "apr_1", "digest"},
+		{"fail/truncated", key, raw[:challengeSize-1], "apr_1", "digest"},
+		{"fail/empty", key, nil, "apr_1", "digest"},
 	} {
-		if bytes.Equal(base, c) {
-			t.Errorf("%s gives the same challenge", name)
+		if ch, ok := openChallenge(tc.key, tc.raw, tc.id, tc.digest); ok {
+			t.Errorf("%s: openChallenge = %+v, true", tc.name, ch)
 		}
 	}
 }
 
-func TestChallengeBinds(t *testing.T) {
-	exp := time.Now().Add(time.Minute)
-	ch, raw := newChallenge("apr_1", "digest", approve, exp)
-	ch2, raw2 := newChallenge("apr_1", "digest", approve, exp)
-	if bytes.Equal(raw, raw2) || bytes.Equal(ch.nonce, ch2.nonce) {
-		t.Fatal("two challenges for the same answer are equal: the nonce is not random")
-	}
-	for _, tc := range []struct {
-		name   string
-		got    []byte
-		id     string
-		digest string
-		d      decision
-		want   bool
-	}{
-		{"ok", raw, "apr_1", "digest", approve, true},
-		{"fail/other-decision", raw, "apr_1", "digest", deny, false},
-		{"fail/other-request", raw, "apr_2", "digest", approve, false},
-		{"fail/changed-digest", raw, "apr_1", "digest2", approve, false},
-		{"fail/other-challenge", raw2, "apr_1", "digest", approve, false},
-		{"fail/truncated", raw[:16], "apr_1", "digest", approve, false},
-	} {
-		if got := ch.binds(tc.got, tc.id, tc.digest, tc.d); got != tc.want {
-			t.Errorf("%s: binds = %v, want %v", tc.name, got, tc.want)
+func FuzzOpenChallenge(f *testing.F) {
+	key := bytes.Repeat([]byte{7}, 32)
+	f.Add(issueChallenge(key, "apr_1", "digest", deny, time.Unix(1_800_000_000, 0)))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		ch, ok := openChallenge(key, raw, "apr_1", "digest")
+		if ok && (len(raw) != challengeSize || (ch.decision != approve && ch.decision != deny)) {
+			t.Errorf("openChallenge(%x) = %+v, true", raw, ch)
 		}
-	}
+	})
 }
 
 func FuzzParseDecision(f *testing.F) {

@@ -9,19 +9,28 @@
 //
 // The WebAuthn challenge for an answer is
 //
-//	SHA-256(domain ‖ nonce ‖ request id ‖ request digest ‖ decision)
+//	nonce ‖ expiry ‖ decision ‖ HMAC-SHA256(key, domain ‖ nonce ‖ expiry ‖ decision ‖ request id ‖ request digest)
 //
-// with a fresh 32-byte random nonce and every field length-prefixed. The
-// key signs the challenge (inside clientDataJSON), so a signature says
-// which request, with which content, and which decision it answers. The
-// server keeps each issued challenge under its request, spends it on the
-// first answer that names it, whatever that answer's fate, and lets it die
-// with the request (or after five minutes). An answer posted for another
-// request finds no challenge there; one posted with the other decision, or
-// for a request whose digest changed, fails the recomputed hash; one
-// posted twice finds its challenge spent. Everything else (signature,
-// origin, RP ID, user presence and verification, sign counter, backup
-// flags) is verified by github.com/go-webauthn/webauthn.
+// with a fresh 16-byte random nonce, every MACed field length-prefixed,
+// and a key drawn at random when the process starts. The key signs the
+// challenge (inside clientDataJSON), so a signature says which request,
+// with which content, and which decision it answers. An answer posted for
+// another request, or for a request whose digest changed, fails the MAC;
+// one posted with the other decision says so in the clear part; one posted
+// after its expiry (five minutes, never beyond the request's) is refused.
+// The first answer that names an authentic challenge spends it, whatever
+// that answer's fate, so one posted twice finds it spent. Everything else
+// (signature, origin, RP ID, user presence and verification, sign counter,
+// backup flags) is verified by github.com/go-webauthn/webauthn.
+//
+// # Nobody can displace the human's answer
+//
+// Anyone with the page's link may press a button, and the agent may hold
+// the link. Begin therefore keeps nothing: the challenge carries what
+// Finish needs, so however many challenges anyone asks for, none evicts
+// or crowds out the one the human's key is signing, and a signed Deny (or
+// Approve) always lands. The server remembers only spent challenges, until
+// they expire or their request ends.
 //
 // # The enroll token is single-use
 //

@@ -236,8 +236,8 @@ func (h *harness) begin(t *testing.T, id string, d decision) []byte {
 	pk, _ := out["publicKey"].(map[string]any)
 	ch, _ := pk["challenge"].(string)
 	raw, err := base64.RawURLEncoding.DecodeString(ch)
-	if err != nil || len(raw) != sha256.Size {
-		t.Fatalf("begin %s: challenge %q is not a 32-byte base64url value", id, ch)
+	if err != nil || len(raw) != challengeSize {
+		t.Fatalf("begin %s: challenge %q is not a %d-byte base64url value", id, ch, challengeSize)
 	}
 	if uv := pk["userVerification"]; uv != "required" {
 		t.Errorf("begin %s: userVerification = %v, want required", id, uv)

@@ -2,6 +2,7 @@ package passkey
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -49,9 +50,6 @@ const (
 	// challengeTTL bounds a challenge (never beyond its request's Expires)
 	// and a registration session.
 	challengeTTL = 5 * time.Minute
-	// maxChallenges outstanding per request: someone reloading the page
-	// many times drops the oldest instead of growing memory.
-	maxChallenges = 8
 	// maxRegistrations outstanding at once; each needed the enroll token.
 	maxRegistrations = 16
 	// minEnrollToken is the shortest enroll token accepted: it is compared
@@ -70,10 +68,13 @@ type Approver struct {
 	now    func() time.Time
 	enroll string // hex SHA-256 of the enroll token, "" when registration is off
 
+	// key MACs the challenges this process issues (see doc.go).
+	key []byte
+
 	mu sync.Mutex
-	// challenges issued, by request id and then by their base64url form.
-	challenges map[string]map[string]*challenge
-	regs       map[string]*registration
+	// spent challenges' nonces, by request id, with their expiry.
+	spent map[string]map[string]time.Time
+	regs  map[string]*registration
 
 	// credMu serializes everything that reads a credential and writes it
 	// back (sign counter, spending the enroll token), so two answers signed
@@ -136,13 +137,15 @@ func New(opts Options) (*Approver, error) {
 		return nil, fmt.Errorf("passkey: %w", err)
 	}
 	a := &Approver{
-		opts:       opts,
-		wa:         wa,
-		log:        opts.Logger,
-		now:        opts.Now,
-		challenges: map[string]map[string]*challenge{},
-		regs:       map[string]*registration{},
+		opts:  opts,
+		wa:    wa,
+		log:   opts.Logger,
+		now:   opts.Now,
+		key:   make([]byte, sha256.Size),
+		spent: map[string]map[string]time.Time{},
+		regs:  map[string]*registration{},
 	}
+	_, _ = rand.Read(a.key) // never fails (crypto/rand since Go 1.24)
 	if !opts.EnrollToken.IsZero() {
 		a.enroll = tokenHash(opts.EnrollToken)
 	}
@@ -186,11 +189,12 @@ func (a *Approver) Approve(ctx context.Context, req access.Request) error {
 	return err
 }
 
-// forget drops the challenges of a request that ended.
+// forget drops the spent challenges of a request that ended: its page
+// takes no answer any more.
 func (a *Approver) forget(reqID string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	delete(a.challenges, reqID)
+	delete(a.spent, reqID)
 }
 
 // operator is the one WebAuthn user: every registered key belongs to
