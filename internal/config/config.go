@@ -248,9 +248,12 @@ type RevealRule struct {
 // Exec turns on run_with_secret (stdio only): allowed commands get secret
 // values in their environment instead of the model getting them.
 type Exec struct {
-	Enabled bool          `yaml:"enabled"`
-	Allowed []string      `yaml:"allowed"` // absolute paths of executables
-	Timeout time.Duration `yaml:"timeout"` // default 60s
+	Enabled bool     `yaml:"enabled"`
+	Allowed []string `yaml:"allowed"` // absolute paths of executables
+	// Env maps an allowed command to the variables a secret may set for it;
+	// a command without an entry takes no secret.
+	Env     map[string][]string `yaml:"env"`
+	Timeout time.Duration       `yaml:"timeout"` // default 60s
 }
 
 // Defaults.

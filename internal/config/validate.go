@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"net/url"
@@ -109,6 +110,11 @@ func (c Config) Validate() error {
 		for _, p := range c.Exec.Allowed {
 			if !filepath.IsAbs(p) {
 				add("exec.allowed: %q is not an absolute path", p)
+			}
+		}
+		for _, p := range slices.Sorted(maps.Keys(c.Exec.Env)) {
+			if !slices.Contains(c.Exec.Allowed, p) {
+				add("exec.env: %q is not one of exec.allowed", p)
 			}
 		}
 	}
