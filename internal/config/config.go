@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/reveal"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
@@ -193,6 +194,8 @@ type JWT struct {
 	HS256SecretFile string        `yaml:"hs256_secret_file"`
 	Algorithms      []string      `yaml:"algorithms"`
 	Leeway          time.Duration `yaml:"leeway"`
+	// MaxLifetime refuses tokens valid longer: exp - iat, or exp - now.
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
 }
 
 // MTLS configures client certificates.
@@ -286,7 +289,7 @@ func Default() Config {
 			Cooldown: access.DefaultDenialCooldown,
 			Notify:   Notify{Kind: "generic"},
 		},
-		Auth:    Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
+		Auth:    Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second, MaxLifetime: clientauth.DefaultMaxLifetime}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
 		Reveal:  Reveal{Default: true},
 		Tracing: Tracing{SampleRatio: 1},
 		Audit:   defaultAudit(),

@@ -181,6 +181,9 @@ func (c Config) validateAuth(agents map[string]bool) []error {
 	if j.Leeway < time.Second || j.Leeway > 60*time.Second {
 		add("auth.jwt.leeway must be between 1s and 60s (got %s)", j.Leeway)
 	}
+	if j.MaxLifetime < time.Minute || j.MaxLifetime > 30*24*time.Hour {
+		add("auth.jwt.max_lifetime must be between 1m and 720h (got %s)", j.MaxLifetime)
+	}
 	for spiffe, agent := range c.Auth.MTLS.SPIFFE {
 		if !strings.HasPrefix(spiffe, "spiffe://") {
 			add("auth.mtls.spiffe: %q is not a spiffe:// ID", spiffe)
