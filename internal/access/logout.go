@@ -10,12 +10,10 @@ import (
 // the human answers after the agent logged out must not hand it a grant,
 // nor keep a push or a page waiting for an answer that no longer matters.
 
-var (
-	// ErrLoggedOut marks an approval the agent's own logout cut short. The
-	// error its callers get also wraps the error that says how to get
-	// access back (ErrNotAuthenticated or ErrWriteRequired).
-	ErrLoggedOut = errors.New("the agent logged out while the approval was pending")
-)
+// ErrLoggedOut marks an approval the agent's own logout cut short. The
+// error its callers get also wraps the error that says how to get access
+// back (ErrNotAuthenticated or ErrWriteRequired).
+var ErrLoggedOut = errors.New("the agent logged out while the approval was pending")
 
 // logoutWhy is the audit detail of an approval a logout cut short.
 const logoutWhy = "cancelled by logout"

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/execsecret"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/paths"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/reveal"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
@@ -115,6 +116,11 @@ func (c Config) Validate() error {
 		for _, p := range slices.Sorted(maps.Keys(c.Exec.Env)) {
 			if !slices.Contains(c.Exec.Allowed, p) {
 				add("exec.env: %q is not one of exec.allowed", p)
+			}
+			for _, name := range c.Exec.Env[p] {
+				if err := execsecret.CheckAllowedName(name); err != nil {
+					add("exec.env for %s: %v", p, err)
+				}
 			}
 		}
 	}

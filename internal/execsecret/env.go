@@ -72,8 +72,10 @@ func checkName(name string) error {
 	return nil
 }
 
-// checkAllowedName checks a name the operator allows a secret to set.
-func checkAllowedName(name string) error {
+// CheckAllowedName checks a name the operator allows a secret to set
+// (Options.Env): a valid name, and none that makes programs load code or
+// configuration from where its value points.
+func CheckAllowedName(name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}

@@ -71,9 +71,9 @@ func TestCheckAllowedName(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkAllowedName(tc.in)
+			err := CheckAllowedName(tc.in)
 			if (err != nil) != tc.wantErr {
-				t.Fatalf("checkAllowedName(%q) = %v, wantErr %v", tc.in, err, tc.wantErr)
+				t.Fatalf("CheckAllowedName(%q) = %v, wantErr %v", tc.in, err, tc.wantErr)
 			}
 			if err != nil && !errors.Is(err, ErrInvalidEnv) {
 				t.Errorf("error %v is not ErrInvalidEnv", err)
@@ -84,12 +84,12 @@ func TestCheckAllowedName(t *testing.T) {
 
 func TestDeniedListsAreRefused(t *testing.T) {
 	for _, n := range DeniedNames() {
-		if err := checkAllowedName(n); err == nil {
+		if err := CheckAllowedName(n); err == nil {
 			t.Errorf("denied name %s accepted", n)
 		}
 	}
 	for _, p := range DeniedPrefixes() {
-		if err := checkAllowedName(p + "X"); err == nil {
+		if err := CheckAllowedName(p + "X"); err == nil {
 			t.Errorf("name with denied prefix %s accepted", p)
 		}
 	}

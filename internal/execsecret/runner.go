@@ -129,7 +129,7 @@ func New(o Options) (*Runner, error) {
 			continue
 		}
 		for _, name := range o.Env[cmd] {
-			if err := checkAllowedName(name); err != nil {
+			if err := CheckAllowedName(name); err != nil {
 				errs = append(errs, fmt.Errorf("env for %s: %w", cmd, err))
 			}
 		}
