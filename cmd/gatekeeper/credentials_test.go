@@ -104,7 +104,7 @@ func TestCertificateDiesWithTheGrant(t *testing.T) {
 // a placeholder; they come back redacted.
 func TestWithheldCredentialIsUsedNotRead(t *testing.T) {
 	t.Parallel()
-	e, cfg := credentialEnv(t, "reveal:\n  rules: [{pattern: \"credentials/**\", reveal: false}]\nexec:\n  enabled: true\n  allowed: [/bin/sh]\n")
+	e, cfg := credentialEnv(t, "reveal:\n  rules: [{pattern: \"credentials/**\", reveal: false}]\nexec:\n  enabled: true\n  allowed: [/bin/sh]\n  env: {/bin/sh: [KEY]}\n")
 	a := e.serve("GATEKEEPER_CONFIG=" + cfg)
 	out := a.approved("issue_credential", map[string]any{"name": "web-cert", "common_name": "app.test.internal"})
 	if out["revealed"] != false || out["data"] != nil || !contains(anyStrings(out["fields"]), "private_key") {

@@ -202,7 +202,7 @@ func TestRunWithSecret(t *testing.T) {
 		t.Fatal("run_with_secret exists without being enabled")
 	}
 	cfg := filepath.Join(t.TempDir(), "gk.yaml")
-	if err := os.WriteFile(cfg, []byte("exec:\n  enabled: true\n  allowed: [/bin/sh]\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte("exec:\n  enabled: true\n  allowed: [/bin/sh]\n  env: {/bin/sh: [PW, KEY]}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	a := e.serve("GATEKEEPER_CONFIG=" + cfg)
@@ -227,6 +227,10 @@ func TestRunWithSecret(t *testing.T) {
 		"args": []string{"-c", `echo {{secret "app/db" "password"}}`},
 	}, "holds a placeholder")
 	a.fails("run_with_secret", map[string]any{"path": "app/db", "env": map[string]any{"PW": "password"}, "command": "/usr/bin/env"}, "")
+	// Only the variables the operator lists for the command.
+	a.fails("run_with_secret", map[string]any{
+		"path": "app/db", "env": map[string]any{"PSQLRC": "password"}, "command": "/bin/sh", "args": []string{"-c", "true"},
+	}, "PSQLRC is not a variable the operator allows this command")
 	for _, ev := range a.auditEvents() {
 		if ev["tool"] == "run_with_secret" && ev["outcome"] == "ok" && ev["reveal"] != "injected" {
 			t.Errorf("audit reveal = %v", ev["reveal"])

@@ -211,7 +211,7 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrApprovalTimeout) {
 		err = fmt.Errorf("%w: %w", ErrApprovalTimeout, err)
 	}
-	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrRevoked) {
+	if cause := context.Cause(ctx); err != nil && cutShort(cause) {
 		err = cause
 	}
 	var g *Grant
@@ -257,9 +257,11 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 	switch {
 	case g != nil && m.closed:
 		unused, g, err = g, nil, ErrClosed
-	case errors.Is(context.Cause(ctx), ErrRevoked):
-		// An operator revoked this access while the human was deciding.
-		unused, g, err, unusedWhy = g, nil, context.Cause(ctx), operatorWhy
+	case cutShort(context.Cause(ctx)):
+		// An operator revoked this access, or the agent logged out, while
+		// the human was deciding.
+		unused, g, err = g, nil, context.Cause(ctx)
+		unusedWhy = whyCutShort(err)
 	case g != nil && req.Tier != Destroy:
 		// A one-shot grant is handed to its one caller, never kept.
 		g.stopTimer = m.opts.Clock.AfterFunc(issued.TTL, func() { m.expire(g) })
@@ -340,8 +342,8 @@ func detailOf(err error) string {
 	if err == nil {
 		return ""
 	}
-	if errors.Is(err, ErrRevoked) {
-		return operatorWhy
+	if cutShort(err) {
+		return whyCutShort(err)
 	}
 	return safeDetail(err)
 }

@@ -268,7 +268,7 @@ func (m *Manager) land(f *flight, q ask, g *Grant, err error) {
 // flightErr says why a flight's context ended: an operator's revocation,
 // shutdown, or err.
 func (m *Manager) flightErr(ctx context.Context, err error) error {
-	if cause := context.Cause(ctx); errors.Is(cause, ErrRevoked) {
+	if cause := context.Cause(ctx); cutShort(cause) {
 		return cause
 	}
 	if m.flights.Err() != nil {

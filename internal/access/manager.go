@@ -391,9 +391,10 @@ func (m *Manager) Release(ctx context.Context, p Principal) (Status, error) {
 	return m.Status(p), err
 }
 
-// Logout ends all of p's access now and revokes every token.
+// Logout ends all of p's access now and revokes every token. Its pending
+// approvals are cut short first (logout.go).
 func (m *Manager) Logout(ctx context.Context, p Principal) (Status, error) {
-	err := m.end(ctx, p, "logout", Read, Write)
+	err := errors.Join(m.cancelPending(ctx, p), m.end(ctx, p, "logout", Read, Write))
 	return m.Status(p), err
 }
 

@@ -362,3 +362,39 @@ func TestRevokeThatVaultRefusesIsReported(t *testing.T) {
 		t.Errorf("grant.revoke_failed (-want +got):\n%s", diff)
 	}
 }
+
+// TestLogoutCancelsPendingApproval: an approval still waiting for the human
+// when the agent logs out gives nothing, however the human answers, and is
+// recorded as cancelled by the logout.
+func TestLogoutCancelsPendingApproval(t *testing.T) {
+	f := newFixture(t)
+	f.issuer.setDecide(func(ctx context.Context, _ Request) error {
+		<-ctx.Done() // the human has not answered yet
+		return ctx.Err()
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.m.Authenticate(context.Background(), agent, passcode)
+		done <- err
+	}()
+	waitPending(t, f.m, agent)
+	st, err := f.m.Logout(t.Context(), agent)
+	if err != nil || st.Tier != None {
+		t.Fatalf("Logout() = %+v, %v", st, err)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the approval kept running after logout")
+	}
+	if !errors.Is(err, ErrLoggedOut) || !errors.Is(err, ErrNotAuthenticated) {
+		t.Fatalf("Authenticate() = %v, want ErrLoggedOut and ErrNotAuthenticated", err)
+	}
+	decided := f.audit.named(audit.ApprovalDecided)
+	if len(decided) != 1 || decided[0].Outcome != audit.Failed || decided[0].Detail != "cancelled by logout" {
+		t.Errorf("approval.decided = %+v", decided)
+	}
+	if st := f.m.Status(agent); st.Tier != None || len(st.Pending) != 0 {
+		t.Errorf("status = %+v", st)
+	}
+}

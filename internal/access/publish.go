@@ -24,7 +24,7 @@ func (m *Manager) publish(ctx context.Context, req Request, g *Grant, err error)
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.RevokeTimeout)
 	defer cancel()
 	result := resultOf(err)
-	if err != nil && m.flights.Err() != nil && result != ResultRevoked {
+	if err != nil && m.flights.Err() != nil && result != ResultRevoked && result != ResultLoggedOut {
 		// This replica stops: the request is not answered, and a replica
 		// whose caller still waits asks anew.
 		result, err = ResultHandedOver, fmt.Errorf("%w: %w", ErrClosed, err)
@@ -63,10 +63,10 @@ func (m *Manager) publish(ctx context.Context, req Request, g *Grant, err error)
 		_ = m.revoke(pctx, g, audit.GrantRevoked, "the shared store did not take it")
 		return nil, serr, nil
 	case !changed:
-		if prev.Last != nil && prev.Last.ApprovalID == req.ID && prev.Last.Result == ResultRevoked {
-			err = revokedErr(req.Tier)
+		if last := prev.Last; last != nil && last.ApprovalID == req.ID && (last.Result == ResultRevoked || last.Result == ResultLoggedOut) {
+			err = outcomeErr(req.Tier, last.Result)
 			if g != nil {
-				_ = m.revoke(pctx, g, audit.GrantRevoked, operatorWhy)
+				_ = m.revoke(pctx, g, audit.GrantRevoked, whyCutShort(err))
 			}
 			return nil, err, nil
 		}

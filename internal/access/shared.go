@@ -95,6 +95,7 @@ const (
 	ResultPasscodeRequired = "passcode_required"
 	ResultFailed           = "failed"
 	ResultRevoked          = "revoked"
+	ResultLoggedOut        = "logged_out"
 	// ResultHandedOver: the replica running it stopped before an answer;
 	// a replica whose caller still waits claims the slot anew.
 	ResultHandedOver = "handed_over"
@@ -177,6 +178,8 @@ func resultOf(err error) string {
 	switch {
 	case err == nil:
 		return ResultApproved
+	case errors.Is(err, ErrLoggedOut):
+		return ResultLoggedOut
 	case errors.Is(err, ErrRevoked):
 		return ResultRevoked
 	case errors.Is(err, ErrDenied):
@@ -204,6 +207,8 @@ func outcomeErr(t Tier, result string) error {
 		return ErrPasscodeRequired
 	case ResultRevoked:
 		return revokedErr(t)
+	case ResultLoggedOut:
+		return loggedOutErr(t)
 	case ResultApproved:
 		// Approved, and ended again before this replica saw it.
 		if t == Write {

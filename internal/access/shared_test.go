@@ -500,3 +500,34 @@ func TestSharedDestroyIsOnePerAgent(t *testing.T) {
 		}
 	})
 }
+
+// TestSharedLogoutCancelsAnotherReplicasApproval: a logout through one
+// replica withdraws the approval another replica runs; the human's later
+// yes gives nothing.
+func TestSharedLogoutCancelsAnotherReplicasApproval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newReplicas(t, 2, nil)
+		r.issuer.decide = func(context.Context, Request) error {
+			time.Sleep(10 * time.Second) // approves after the logout
+			return nil
+		}
+		errc := make(chan error, 1)
+		go func() {
+			_, err := r.ms[0].Authenticate(t.Context(), agent, passcode)
+			errc <- err
+		}()
+		time.Sleep(time.Second)
+		if _, err := r.ms[1].Logout(t.Context(), agent); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; !errors.Is(err, ErrLoggedOut) {
+			t.Errorf("A's authenticate = %v, want ErrLoggedOut", err)
+		}
+		if live := liveTokens(r.issuer); len(live) != 0 {
+			t.Errorf("the token approved after the logout is live: %v", live)
+		}
+		if sl := r.store.slot(agent, Read); sl.Grant != nil || sl.Claim != nil {
+			t.Errorf("slot after the logout = %+v", sl)
+		}
+	})
+}

@@ -71,7 +71,7 @@ func serveStdio(ctx context.Context, cfg config.Config, sys IO, load func() (con
 	}
 	if cfg.Exec.Enabled {
 		// Only over stdio: the command runs beside the agent, as the user.
-		r, err := execsecret.New(execsecret.Options{Allowed: cfg.Exec.Allowed, Timeout: cfg.Exec.Timeout})
+		r, err := execsecret.New(execsecret.Options{Allowed: cfg.Exec.Allowed, Env: cfg.Exec.Env, Timeout: cfg.Exec.Timeout})
 		if err != nil {
 			c.close()
 			return fmt.Errorf("exec: %w", err)

@@ -207,6 +207,7 @@ func authMethods(ctx context.Context, cfg config.Config, logger *slog.Logger) (c
 			Audience:    j.Audience,
 			Algorithms:  j.Algorithms,
 			Leeway:      j.Leeway,
+			MaxLifetime: j.MaxLifetime,
 			Logger:      logger,
 		})
 		if err != nil {

@@ -44,8 +44,11 @@ func tokenCmd(args []string, sys IO) error {
 	if cfg.JWTSecret.IsZero() {
 		errs = append(errs, errors.New("GATEKEEPER_JWT_SECRET (or auth.jwt.hs256_secret_file) is not set"))
 	}
-	if *ttl <= 0 {
+	switch {
+	case *ttl <= 0:
 		errs = append(errs, errors.New("--ttl must be positive"))
+	case *ttl > cfg.Auth.JWT.MaxLifetime:
+		errs = append(errs, fmt.Errorf("--ttl %s is longer than auth.jwt.max_lifetime (%s): the server would refuse the token", *ttl, cfg.Auth.JWT.MaxLifetime))
 	}
 	for _, s := range scopes {
 		if !slices.Contains(config.Scopes, s) {

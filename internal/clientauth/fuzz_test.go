@@ -159,6 +159,13 @@ func FuzzJWTClaims(f *testing.F) {
 				}
 			}
 		}
+		from := testNow
+		if iat, ok := seconds(c["iat"]); ok {
+			from = iat
+		}
+		if exp.Sub(from) > DefaultMaxLifetime {
+			t.Fatalf("accepted exp %v, more than %s after %v", c["exp"], DefaultMaxLifetime, from.Unix())
+		}
 		if sub, _ := c["sub"].(string); sub != id.Agent || !ValidAgent(sub) {
 			t.Fatalf("accepted sub %v as agent %q", c["sub"], id.Agent)
 		}

@@ -149,6 +149,7 @@ func TestNewJWTOptions(t *testing.T) {
 		{"fail/issuer-not-oidc-issuer", func(o *JWTOptions) { o.JWKSURL, o.OIDCIssuer = "", p.srv.URL }, []string{"differs from the OIDC issuer"}},
 		{"fail/leeway-too-long", func(o *JWTOptions) { o.Leeway = 61 * time.Second }, []string{"leeway"}},
 		{"fail/leeway-negative", func(o *JWTOptions) { o.Leeway = -time.Second }, []string{"leeway"}},
+		{"fail/max-lifetime-negative", func(o *JWTOptions) { o.MaxLifetime = -time.Hour }, []string{"max lifetime"}},
 		{"fail/alg-none", func(o *JWTOptions) { o.Algorithms = []string{"RS256", "none"} }, []string{`algorithm "none" is not supported`}},
 		{"fail/alg-hs512", func(o *JWTOptions) { o.Algorithms = []string{"HS512"} }, []string{`algorithm "HS512" is not supported`}},
 		{"fail/hs256-without-secret", func(o *JWTOptions) { o.HS256Secret, o.Algorithms = sensitive.String{}, []string{"HS256"} }, []string{"HS256 needs an HS256 secret"}},

@@ -36,6 +36,10 @@ type JWTOptions struct {
 	Algorithms []string
 	// Leeway for clock skew on exp, nbf and iat: 0 means 30s, at most 60s.
 	Leeway time.Duration
+	// MaxLifetime bounds how long a token may be valid: exp - iat, or
+	// exp - now when there is no iat. 0 means DefaultMaxLifetime. An IdP
+	// that mints tokens for months hands out standing credentials.
+	MaxLifetime time.Duration
 	// HTTPClient fetches discovery and JWKS; nil means one with a 10s timeout.
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
@@ -43,6 +47,9 @@ type JWTOptions struct {
 	// Logger gets JWKS refresh failures; nil discards them.
 	Logger *slog.Logger
 }
+
+// DefaultMaxLifetime is JWTOptions.MaxLifetime's default.
+const DefaultMaxLifetime = 24 * time.Hour
 
 const (
 	defaultLeeway = 30 * time.Second
@@ -68,6 +75,7 @@ type JWT struct {
 	audience string
 	allowed  []string
 	leeway   time.Duration
+	lifetime time.Duration
 	now      func() time.Time
 }
 
@@ -81,6 +89,9 @@ func NewJWT(ctx context.Context, opts JWTOptions) (*JWT, error) {
 	}
 	if opts.Leeway == 0 {
 		opts.Leeway = defaultLeeway
+	}
+	if opts.MaxLifetime == 0 {
+		opts.MaxLifetime = DefaultMaxLifetime
 	}
 	remote := opts.JWKSURL != "" || opts.OIDCIssuer != ""
 	if opts.Algorithms == nil {
@@ -108,6 +119,7 @@ func NewJWT(ctx context.Context, opts JWTOptions) (*JWT, error) {
 		audience: opts.Audience,
 		allowed:  slices.Clone(opts.Algorithms),
 		leeway:   opts.Leeway,
+		lifetime: opts.MaxLifetime,
 		now:      opts.Now,
 	}
 	if j.now == nil {
@@ -162,6 +174,9 @@ func (o JWTOptions) check(remote bool) error {
 	}
 	if o.Leeway < 0 || o.Leeway > maxLeeway {
 		add("leeway must be between 0 and %s (got %s)", maxLeeway, o.Leeway)
+	}
+	if o.MaxLifetime < 0 {
+		add("max lifetime must not be negative (got %s)", o.MaxLifetime)
 	}
 	if len(o.Algorithms) == 0 {
 		add("no algorithms allowed")
@@ -325,7 +340,8 @@ func parseRefusal(err error) error {
 }
 
 // check validates the claims of a token whose signature is good. exp is
-// required: a token that never expires is a standing credential.
+// required and bounded: a token that never expires, or expires in months,
+// is a standing credential.
 func (j *JWT) check(c *claims) error {
 	now := j.now()
 	switch {
@@ -343,6 +359,10 @@ func (j *JWT) check(c *claims) error {
 		return refuse("jwt: not valid yet")
 	case c.IssuedAt != nil && now.Before(c.IssuedAt.Add(-j.leeway)):
 		return refuse("jwt: issued in the future")
+	case c.IssuedAt != nil && c.ExpiresAt.Sub(c.IssuedAt.Time) > j.lifetime:
+		return refuse("jwt: lifetime (exp - iat) longer than the maximum")
+	case c.IssuedAt == nil && c.ExpiresAt.Sub(now) > j.lifetime:
+		return refuse("jwt: exp further away than the maximum lifetime")
 	case c.Subject == "":
 		return refuse("jwt: missing sub")
 	case !ValidAgent(c.Subject):

@@ -76,6 +76,35 @@ func TestJWTClaims(t *testing.T) {
 	}
 }
 
+// TestJWTMaxLifetime: a configured maximum replaces the default of 24h.
+func TestJWTMaxLifetime(t *testing.T) {
+	j := newTestJWT(t, nil, true, func(o *JWTOptions) { o.MaxLifetime = time.Hour })
+	tests := []struct {
+		name string
+		iat  any // nil: no iat
+		exp  time.Time
+		want string
+	}{
+		{"ok/at-max", testNow.Unix(), testNow.Add(time.Hour), ""},
+		{"fail/over-max", testNow.Unix(), testNow.Add(time.Hour + time.Second), "invalid credential: jwt: lifetime (exp - iat) longer than the maximum"},
+		{"ok/no-iat", nil, testNow.Add(time.Hour), ""},
+		{"fail/no-iat-over-max", nil, testNow.Add(2 * time.Hour), "invalid credential: jwt: exp further away than the maximum lifetime"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			claims := goodClaims()
+			claims["exp"] = tc.exp.Unix()
+			if tc.iat == nil {
+				delete(claims, "iat")
+			}
+			_, err := j.Authenticate(bearer(signWith(t, "HS256", claims)))
+			if got := errText(t, err); got != tc.want {
+				t.Fatalf("error = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestJWTForgedStatic runs the hand-made tokens of testdata/jwt/forged.txt.
 func TestJWTForgedStatic(t *testing.T) {
 	jwks := newTestJWT(t, newIDP(t, defaultJWKS(t)...), true, nil)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/reveal"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
@@ -196,6 +197,8 @@ type JWT struct {
 	HS256SecretFile string        `yaml:"hs256_secret_file"`
 	Algorithms      []string      `yaml:"algorithms"`
 	Leeway          time.Duration `yaml:"leeway"`
+	// MaxLifetime refuses tokens valid longer: exp - iat, or exp - now.
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
 }
 
 // MTLS configures client certificates.
@@ -251,9 +254,12 @@ type RevealRule struct {
 // Exec turns on run_with_secret (stdio only): allowed commands get secret
 // values in their environment instead of the model getting them.
 type Exec struct {
-	Enabled bool          `yaml:"enabled"`
-	Allowed []string      `yaml:"allowed"` // absolute paths of executables
-	Timeout time.Duration `yaml:"timeout"` // default 60s
+	Enabled bool     `yaml:"enabled"`
+	Allowed []string `yaml:"allowed"` // absolute paths of executables
+	// Env maps an allowed command to the variables a secret may set for it;
+	// a command without an entry takes no secret.
+	Env     map[string][]string `yaml:"env"`
+	Timeout time.Duration       `yaml:"timeout"` // default 60s
 }
 
 // Defaults.
@@ -286,7 +292,7 @@ func Default() Config {
 			Cooldown: access.DefaultDenialCooldown,
 			Notify:   Notify{Kind: "generic"},
 		},
-		Auth:    Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
+		Auth:    Auth{JWT: JWT{Audience: DefaultAudience, Leeway: 30 * time.Second, MaxLifetime: clientauth.DefaultMaxLifetime}, MTLS: MTLS{ProxyHeader: "X-Forwarded-Client-Cert"}},
 		Reveal:  Reveal{Default: true},
 		Tracing: Tracing{SampleRatio: 1},
 		Audit:   defaultAudit(),

@@ -283,6 +283,9 @@ func TestApprovalValidation(t *testing.T) {
 		{"fail/page-url", "approval: {page: {public_url: ftp://x}}", nil, false, "approval.page.public_url"},
 		{"fail/page-tls-half", "approval: {page: {tls_cert_file: c.pem}}", nil, false, "both a certificate and a key"},
 		{"fail/fallback-not-bool", "", []string{"GATEKEEPER_PASSCODE_FALLBACK=sometimes"}, false, "GATEKEEPER_PASSCODE_FALLBACK"},
+		{"ok/exec-env", "exec: {enabled: true, allowed: [/usr/local/bin/deploy], env: {/usr/local/bin/deploy: [GITHUB_TOKEN]}}", nil, false, ""},
+		{"fail/exec-env-denied-name", "exec: {enabled: true, allowed: [/usr/local/bin/deploy], env: {/usr/local/bin/deploy: [KUBECONFIG]}}", nil, false, "KUBECONFIG makes programs load code"},
+		{"fail/exec-env-unknown-command", "exec: {enabled: true, allowed: [/usr/local/bin/deploy], env: {/usr/bin/psql: [PGPASSWORD]}}", nil, false, `exec.env: "/usr/bin/psql" is not one of exec.allowed`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

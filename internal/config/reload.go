@@ -19,7 +19,7 @@ var liveSettings = []string{
 	"agents",
 	"auth.api_keys",
 	"auth.jwt.issuer", "auth.jwt.audience", "auth.jwt.jwks_url", "auth.jwt.hs256_secret_file",
-	"auth.jwt.algorithms", "auth.jwt.leeway",
+	"auth.jwt.algorithms", "auth.jwt.leeway", "auth.jwt.max_lifetime",
 	"auth.mtls",
 	"limits",
 	"reveal",

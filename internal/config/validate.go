@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/execsecret"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/paths"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/reveal"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
@@ -111,6 +113,16 @@ func (c Config) Validate() error {
 				add("exec.allowed: %q is not an absolute path", p)
 			}
 		}
+		for _, p := range slices.Sorted(maps.Keys(c.Exec.Env)) {
+			if !slices.Contains(c.Exec.Allowed, p) {
+				add("exec.env: %q is not one of exec.allowed", p)
+			}
+			for _, name := range c.Exec.Env[p] {
+				if err := execsecret.CheckAllowedName(name); err != nil {
+					add("exec.env for %s: %v", p, err)
+				}
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -174,6 +186,9 @@ func (c Config) validateAuth(agents map[string]bool) []error {
 	}
 	if j.Leeway < time.Second || j.Leeway > 60*time.Second {
 		add("auth.jwt.leeway must be between 1s and 60s (got %s)", j.Leeway)
+	}
+	if j.MaxLifetime < time.Minute || j.MaxLifetime > 30*24*time.Hour {
+		add("auth.jwt.max_lifetime must be between 1m and 720h (got %s)", j.MaxLifetime)
 	}
 	for spiffe, agent := range c.Auth.MTLS.SPIFFE {
 		if !strings.HasPrefix(spiffe, "spiffe://") {

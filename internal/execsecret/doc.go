@@ -19,11 +19,15 @@
 //     the resolved one, with the configured path as argv[0].
 //   - The environment starts from Options.BaseEnv, by default only PATH,
 //     HOME and LANG, never the server's own environment, which holds
-//     Gatekeeper's Vault credentials. Secret names must look like ordinary
-//     variables and may not be ones that change how a program, its loader
-//     or its interpreter behaves (LD_PRELOAD, PYTHONSTARTUP, GIT_SSH_COMMAND,
-//     …): an agent with write access chooses secret values, and such a
-//     variable would turn a value into code.
+//     Gatekeeper's Vault credentials. A secret may set only the variables
+//     the operator lists for that command in Options.Env (none by
+//     default): an agent with write access chooses secret values, and a
+//     variable a program reads as code or as where to load code or
+//     configuration from (LD_PRELOAD, PSQLRC, LUA_INIT, OPENSSL_CONF,
+//     KUBECONFIG, XDG_CONFIG_HOME, …) would turn a value into code. An
+//     allowlist rather than a denylist, because no denylist can name every
+//     variable every program reads; the well-known dangerous names are
+//     still refused in the operator's list, as mistakes.
 //   - The command gets no stdin (it reads /dev/null; in stdio mode the
 //     server's stdin is the MCP stream), runs in its own process group, and
 //     the whole group is killed on timeout, on cancellation and when the
@@ -46,7 +50,8 @@
 // base64 of a larger text that contains it), and it cannot see what the
 // command writes to files or sends over the network. An allowed shell,
 // interpreter or anything that runs code from its arguments (sh, python,
-// env, find -exec, git, curl --variable) gives the agent the value. The
+// env, find -exec, git, curl --variable, psql, whose \! runs a shell
+// command) gives the agent the value. The
 // allowlist is the security boundary; operators should allow only
 // purpose-built commands whose arguments cannot run code.
 package execsecret

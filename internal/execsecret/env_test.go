@@ -8,7 +8,7 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
-func TestCheckName(t *testing.T) {
+func TestCheckAllowedName(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
@@ -60,12 +60,20 @@ func TestCheckName(t *testing.T) {
 		{"fail/JAVA_TOOL_OPTIONS", "JAVA_TOOL_OPTIONS", true},
 		{"fail/HTTPS_PROXY", "HTTPS_PROXY", true},
 		{"fail/SSL_CERT_FILE", "SSL_CERT_FILE", true},
+		{"fail/PSQLRC", "PSQLRC", true},
+		{"fail/LUA_INIT", "LUA_INIT", true},
+		{"fail/LUA_INIT_5_4", "LUA_INIT_5_4", true},
+		{"fail/OPENSSL_CONF", "OPENSSL_CONF", true},
+		{"fail/KUBECONFIG", "KUBECONFIG", true},
+		{"fail/XDG_CONFIG_HOME", "XDG_CONFIG_HOME", true},
+		{"fail/SSLKEYLOGFILE", "SSLKEYLOGFILE", true},
+		{"fail/ZDOTDIR", "ZDOTDIR", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkName(tc.in)
+			err := CheckAllowedName(tc.in)
 			if (err != nil) != tc.wantErr {
-				t.Fatalf("checkName(%q) = %v, wantErr %v", tc.in, err, tc.wantErr)
+				t.Fatalf("CheckAllowedName(%q) = %v, wantErr %v", tc.in, err, tc.wantErr)
 			}
 			if err != nil && !errors.Is(err, ErrInvalidEnv) {
 				t.Errorf("error %v is not ErrInvalidEnv", err)
@@ -76,12 +84,12 @@ func TestCheckName(t *testing.T) {
 
 func TestDeniedListsAreRefused(t *testing.T) {
 	for _, n := range DeniedNames() {
-		if err := checkName(n); err == nil {
+		if err := CheckAllowedName(n); err == nil {
 			t.Errorf("denied name %s accepted", n)
 		}
 	}
 	for _, p := range DeniedPrefixes() {
-		if err := checkName(p + "X"); err == nil {
+		if err := CheckAllowedName(p + "X"); err == nil {
 			t.Errorf("name with denied prefix %s accepted", p)
 		}
 	}
@@ -101,6 +109,7 @@ func TestCheckSecrets(t *testing.T) {
 		{"fail/three-bytes", map[string]string{"TOKEN": "pw1"}, 1},
 		{"fail/short-after-trim", map[string]string{"TOKEN": "  pw1 \n\t"}, 1},
 		{"fail/nul", map[string]string{"TOKEN": "abc\x00def"}, 1},
+		{"fail/not-allowed", map[string]string{"OTHER": "good-value"}, 1},
 		{"fail/every-problem", map[string]string{
 			"ok": "lower-case-name", "LD_PRELOAD": "/tmp/evil.so", "PIN": "123", "GOOD": "good-value",
 		}, 3},
@@ -111,7 +120,7 @@ func TestCheckSecrets(t *testing.T) {
 			for k, v := range tc.env {
 				env[k] = sensitive.New(v)
 			}
-			values, err := checkSecrets(env)
+			values, err := checkSecrets(env, []string{"A", "B", "GOOD", "PIN", "TOKEN"})
 			if tc.wantErr == 0 {
 				if err != nil || len(values) != len(tc.env) {
 					t.Fatalf("checkSecrets() = %d values, %v", len(values), err)

@@ -51,6 +51,15 @@ type Options struct {
 	// Nothing else runs. Each must exist and be an executable regular file
 	// (after resolving symlinks) when New is called.
 	Allowed []string
+	// Env maps an allowed command, written as in Allowed, to the names of
+	// the variables a secret may set for it. A command without an entry
+	// takes no secret at all. An allowlist, not a denylist: any program may
+	// read any variable, and many load code or configuration from where
+	// one points (PSQLRC, LUA_INIT, OPENSSL_CONF, KUBECONFIG, …), so only
+	// the names the operator knows the command reads as a credential are
+	// let through. Names from DeniedNames and DeniedPrefixes are refused
+	// here as well, as configuration mistakes.
+	Env map[string][]string
 	// Timeout bounds one run; default DefaultTimeout.
 	Timeout time.Duration
 	// MaxOutput is how many bytes of stdout, and separately of stderr, Run
@@ -70,6 +79,7 @@ type Options struct {
 // safe for concurrent use.
 type Runner struct {
 	allowed   map[string]allowedCmd
+	env       map[string][]string // by allowedCmd.path, sorted
 	timeout   time.Duration
 	maxOutput int
 	dir       string
@@ -95,6 +105,7 @@ type Result struct {
 func New(o Options) (*Runner, error) {
 	r := &Runner{
 		allowed:   make(map[string]allowedCmd, len(o.Allowed)),
+		env:       make(map[string][]string, len(o.Env)),
 		timeout:   o.Timeout,
 		maxOutput: o.MaxOutput,
 		dir:       o.Dir,
@@ -111,6 +122,20 @@ func New(o Options) (*Runner, error) {
 			continue
 		}
 		r.allowed[a.path] = a
+	}
+	for _, cmd := range slices.Sorted(maps.Keys(o.Env)) {
+		if !slices.ContainsFunc(o.Allowed, func(p string) bool { return filepath.Clean(p) == filepath.Clean(cmd) }) {
+			errs = append(errs, fmt.Errorf("env: %q is not one of the allowed commands", cmd))
+			continue
+		}
+		for _, name := range o.Env[cmd] {
+			if err := CheckAllowedName(name); err != nil {
+				errs = append(errs, fmt.Errorf("env for %s: %w", cmd, err))
+			}
+		}
+		names := slices.Clone(o.Env[cmd])
+		slices.Sort(names)
+		r.env[filepath.Clean(cmd)] = slices.Compact(names)
 	}
 	switch {
 	case o.Timeout < 0:
@@ -180,7 +205,7 @@ func (r *Runner) Run(ctx context.Context, command string, args []string, env map
 		values[name] = env[name].Value
 		named = append(named, env[name])
 	}
-	if _, err := checkSecrets(values); err != nil {
+	if _, err := checkSecrets(values, r.env[a.path]); err != nil {
 		return Result{}, err
 	}
 	red := secretuse.NewRedactor(named)

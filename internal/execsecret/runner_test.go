@@ -33,6 +33,12 @@ func newRunner(t *testing.T, o Options) *Runner {
 	if o.Allowed == nil {
 		o.Allowed = []string{shBin, envBin, base64Bin, sleepBin}
 	}
+	if o.Env == nil {
+		o.Env = map[string][]string{}
+		for _, cmd := range o.Allowed {
+			o.Env[cmd] = []string{"TOKEN"}
+		}
+	}
 	r, err := New(o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -91,6 +97,10 @@ func TestNew(t *testing.T) {
 		{"fail/dir-is-file", Options{Allowed: []string{shBin}, Dir: plain}, 1},
 		{"fail/base-env-no-equals", Options{Allowed: []string{shBin}, BaseEnv: []string{"hvs.not-a-pair"}}, 1},
 		{"fail/base-env-empty-name", Options{Allowed: []string{shBin}, BaseEnv: []string{"=x"}}, 1},
+		{"ok/env", Options{Allowed: []string{"/bin/../bin/sh"}, Env: map[string][]string{"/bin/sh": {"PGPASSWORD", "TOKEN"}}}, 0},
+		{"fail/env-not-allowed-command", Options{Allowed: []string{shBin}, Env: map[string][]string{envBin: {"TOKEN"}}}, 1},
+		{"fail/env-denied-name", Options{Allowed: []string{shBin}, Env: map[string][]string{shBin: {"TOKEN", "PSQLRC", "XDG_CONFIG_HOME"}}}, 2},
+		{"fail/env-bad-name", Options{Allowed: []string{shBin}, Env: map[string][]string{shBin: {"token"}}}, 1},
 		{"fail/every-problem", Options{Allowed: []string{"sh", "/nonexistent"}, Timeout: -1, MaxOutput: -1, Dir: "x", BaseEnv: []string{"x"}}, 6},
 	}
 	for _, tc := range tests {
@@ -204,6 +214,7 @@ func TestRunRefusesEnv(t *testing.T) {
 		secrets("TOKEN", "pw1"),
 		secrets("TOKEN", "  pw1\n"),
 		secrets("TOKEN", testSecret, "GIT_SSH_COMMAND", "touch /tmp/x"),
+		secrets("OTHER_TOKEN", testSecret),
 	} {
 		_, err := run(t, r, t.Context(), shBin, []string{"-c", "touch " + marker}, env)
 		if !errors.Is(err, ErrInvalidEnv) {
@@ -215,6 +226,37 @@ func TestRunRefusesEnv(t *testing.T) {
 	}
 	if _, err := run(t, r, t.Context(), shBin, []string{"-c", "exit 0", "a\x00b"}, nil); err == nil {
 		t.Error("an argument with a NUL byte was accepted")
+	}
+}
+
+// TestRunRefusesConfigLoadingEnv: variables that make a program load code
+// or configuration from where their value points are refused, both when an
+// agent names them (they are not on the command's allowlist) and when an
+// operator tries to allow them.
+func TestRunRefusesConfigLoadingEnv(t *testing.T) {
+	names := []string{
+		"PSQLRC", "LUA_INIT", "LUA_INIT_5_4", "OPENSSL_CONF", "KUBECONFIG", "XDG_CONFIG_HOME",
+		"SSLKEYLOGFILE", "ZDOTDIR", "PGSERVICEFILE", "CURL_HOME", "WGETRC", "GNUPGHOME",
+		"DOCKER_CONFIG", "NPM_CONFIG_USERCONFIG", "INPUTRC",
+	}
+	r := newRunner(t, Options{Allowed: []string{shBin}, Env: map[string][]string{shBin: {"PGPASSWORD"}}})
+	marker := filepath.Join(t.TempDir(), "ran")
+	for _, name := range names {
+		_, err := run(t, r, t.Context(), shBin, []string{"-c", "touch " + marker}, secrets(name, testSecret))
+		if !errors.Is(err, ErrInvalidEnv) {
+			t.Errorf("Run with %s: error %v, want ErrInvalidEnv", name, err)
+		}
+		if _, err := New(Options{Allowed: []string{shBin}, Env: map[string][]string{shBin: {name}}}); !errors.Is(err, ErrInvalidEnv) {
+			t.Errorf("New allowing %s: error %v, want ErrInvalidEnv", name, err)
+		}
+	}
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Errorf("the command ran although its environment was refused (%v)", err)
+	}
+	// With no entry in Env a command takes no secret at all.
+	r = newRunner(t, Options{Allowed: []string{shBin}, Env: map[string][]string{}})
+	if _, err := run(t, r, t.Context(), shBin, []string{"-c", "exit 0"}, secrets("TOKEN", testSecret)); !errors.Is(err, ErrInvalidEnv) {
+		t.Errorf("Run without an allowlist: error %v, want ErrInvalidEnv", err)
 	}
 }
 

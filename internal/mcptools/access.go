@@ -53,8 +53,8 @@ var (
 	logoutTool = &mcp.Tool{
 		Name:  "logout",
 		Title: "Give up all access",
-		Description: "Give up all access now: every token is revoked in Vault. Reading again will need a new " +
-			"approval. Use it when you no longer need secrets.",
+		Description: "Give up all access now: every token is revoked in Vault and every approval still waiting for the " +
+			"human is cancelled. Reading again will need a new approval. Use it when you no longer need secrets.",
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)},
 	}
 )

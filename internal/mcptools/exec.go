@@ -22,7 +22,8 @@ var runTool = &mcp.Tool{
 		"reaches the program and not your context. env maps an environment variable name either to a field of " +
 		"the secret at path, e.g. {\"PGPASSWORD\": \"password\"}, or to a placeholder naming any of your secrets, " +
 		"e.g. {\"TOKEN\": \"{{secret \\\"api/github\\\" \\\"token\\\"}}\"}; when every value is a placeholder, path " +
-		"may be omitted. Placeholders are refused in args: every process on the machine can read a command line. " +
+		"may be omitted. Only the variable names the operator allows for the command are accepted. Placeholders are " +
+		"refused in args: every process on the machine can read a command line. " +
 		"Returns the exit code and the output, with every occurrence of a value (and its common encodings) " +
 		"replaced by [REDACTED:PATH#FIELD]. Needs read access.",
 	Annotations: &mcp.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(true), IdempotentHint: false, OpenWorldHint: ptr(true)},

@@ -33,7 +33,8 @@ var (
 		Title: "List secrets",
 		Description: "List the secrets and folders under path (folders end in \"/\"); \"\" is the top of your " +
 			"folder. With recursive, also what is inside the folders, up to depth levels (at most 5) and 500 " +
-			"entries. Needs read access, like read_secret.",
+			"entries; every folder listed after the first counts as one more call against your rate limit, and " +
+			"the walk stops (truncated, rate_limited) when the limit is reached. Needs read access, like read_secret.",
 		Annotations: readOnly(),
 	}
 	writeTool = &mcp.Tool{
@@ -106,6 +107,9 @@ type ListOut struct {
 	Path      string   `json:"path"`
 	Keys      []string `json:"keys"`
 	Truncated bool     `json:"truncated,omitempty" jsonschema:"the walk stopped at its limit"`
+	// RateLimited: the walk stopped because the next folder would have
+	// exceeded the caller's rate limit.
+	RateLimited bool `json:"rate_limited,omitempty" jsonschema:"the walk stopped at your rate limit: each folder listed counts as a call; list a narrower path or retry later"`
 }
 
 // full is where an agent path lives in the KV mount.
@@ -163,8 +167,15 @@ func (t *tools) list(ctx context.Context, c *call, in ListIn) (ListOut, error) {
 			level int
 		}
 		shown := func(rel string) string { return strings.TrimPrefix(rel, joinPath(p, "")) }
-		for queue := []folder{{p, 1}}; len(queue) > 0; queue = queue[1:] {
+		for queue, listed := []folder{{p, 1}}, 0; len(queue) > 0; queue, listed = queue[1:], listed+1 {
 			f := queue[0]
+			// The tool call paid for the first Vault call; each further
+			// one is charged to the same limit, so that one call cannot
+			// spend more than the agent may.
+			if listed > 0 && !t.spend(c) {
+				out.Truncated, out.RateLimited = true, true
+				return struct{}{}, nil
+			}
 			keys, err := t.opts.Vault.KVList(ctx, g.Token, t.opts.KVMount, t.full(c, f.rel))
 			if errors.Is(err, vault.ErrNotFound) {
 				continue // an empty folder and a missing one look the same

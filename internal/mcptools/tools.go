@@ -102,7 +102,9 @@ type Options struct {
 	// Include picks the tools to register (nil: all). Over HTTP each
 	// credential's scopes decide which tools exist for it.
 	Include func(tool string) bool
-	// Limit is asked before every call; refusing returns when to retry.
+	// Limit is asked before every call, and again for every further Vault
+	// call one tool call makes (list_secrets' walk); refusing returns when
+	// to retry.
 	// Nil: no limit.
 	Limit  func(p access.Principal) (retryAfter time.Duration, ok bool)
 	Audit  Recorder
@@ -278,6 +280,16 @@ func (t *tools) run(c *call, who func() (Caller, error), h func() (any, error)) 
 		}
 	}
 	return h()
+}
+
+// spend charges one more Vault call of the current tool call to the
+// caller's rate limit; false when the limit refuses it.
+func (t *tools) spend(c *call) bool {
+	if t.opts.Limit == nil {
+		return true
+	}
+	_, ok := t.opts.Limit(c.principal)
+	return ok
 }
 
 // errNotAllowed refuses a tool the credential's scopes do not include. The

@@ -2,6 +2,7 @@ package mcptools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -543,5 +544,62 @@ func TestPushLinkNotRelayed(t *testing.T) {
 	}
 	if res.IsError {
 		t.Fatalf("authenticate with a push: %q, want it to wait for the push", res.Content[0].(*mcp.TextContent).Text)
+	}
+}
+
+// treeKV lists a tree of folders: every folder holds width subfolders, down
+// to depth levels, and counts the lists.
+type treeKV struct {
+	stubKV
+	width, depth int
+	mu           sync.Mutex
+	lists        int
+}
+
+func (k *treeKV) KVList(_ context.Context, _ sensitive.String, _, path string) ([]string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.lists++
+	if strings.Count(path, "/") >= k.depth {
+		return []string{"leaf"}, nil
+	}
+	var keys []string
+	for i := range k.width {
+		keys = append(keys, fmt.Sprintf("d%d/", i))
+	}
+	return keys, nil
+}
+
+// TestRecursiveListIsChargedPerVaultCall: every folder a recursive
+// list_secrets lists counts against the caller's rate limit, so one call
+// cannot make more Vault calls than the agent may make tool calls.
+func TestRecursiveListIsChargedPerVaultCall(t *testing.T) {
+	kv := &treeKV{width: 4, depth: 4}
+	var mu sync.Mutex
+	tokens := 10 // what the agent may still spend
+	limit := func(access.Principal) (time.Duration, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if tokens == 0 {
+			return time.Second, false
+		}
+		tokens--
+		return 0, true
+	}
+	cs := connectWith(t, Options{Access: &stubAccess{}, Vault: kv, Audit: &recorder{}, Limit: limit}, nil, "")
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "list_secrets", Arguments: map[string]any{"path": "", "recursive": true}})
+	if err != nil || res.IsError {
+		t.Fatalf("list_secrets = %+v, %v", res, err)
+	}
+	var out ListOut
+	b, _ := json.Marshal(res.StructuredContent)
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if kv.lists != 10 || !out.Truncated || !out.RateLimited {
+		t.Errorf("Vault lists = %d, truncated %v, rate_limited %v; want 10 (the tokens the agent had), true, true", kv.lists, out.Truncated, out.RateLimited)
+	}
+	if len(out.Keys) == 0 || out.Keys[0] != "d0/" {
+		t.Errorf("keys = %v, want the shallow entries first", out.Keys)
 	}
 }

@@ -23,7 +23,7 @@ import (
 
 // Defaults.
 const (
-	DefaultPollEvery   = 2 * time.Second
+	DefaultPollEvery   = time.Second
 	DefaultCallTimeout = 15 * time.Second
 )
 
@@ -37,7 +37,10 @@ type Options struct {
 	// Username is the Duo username of the human who approves for an agent;
 	// "" means nobody does, and the request fails.
 	Username func(access.Principal) string
-	// PollEvery is the auth_status polling interval (default 2s).
+	// PollEvery is the least time between the starts of two auth_status
+	// calls (default 1s). The first is made at once: Duo holds it until
+	// the push is answered, so this only spaces out the calls when Duo
+	// answers "waiting" (after its own hold time).
 	PollEvery time.Duration
 	// CallTimeout bounds each HTTP call to Duo (default 15s).
 	CallTimeout time.Duration
@@ -234,20 +237,21 @@ func (w *wait) push(info string) (string, error) {
 	return res.Response.Txid, nil
 }
 
-// poll asks for the push's status every PollEvery until it has an answer.
+// poll asks for the push's status until it has an answer. Duo's auth_status
+// long-polls: it answers when the push is answered (or, after its own hold
+// time, "waiting"), so there is no wait before the first call, and the
+// human's tap ends the approval at once.
 func (w *wait) poll(txid string) error {
-	t := time.NewTicker(w.a.opts.PollEvery)
-	defer t.Stop()
 	for {
-		select {
-		case <-w.ctx.Done():
-			return w.timeout()
-		case <-t.C:
-		}
+		start := time.Now()
 		res, err := do(w.ctx, w.a, func(api *authapi.AuthApi) (*authapi.AuthStatusResult, error) {
 			return api.AuthStatus(txid)
 		})
 		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && w.ctx.Err() == nil {
+				// Duo held the call longer than CallTimeout: ask again.
+				continue
+			}
 			return w.callError("auth_status", err)
 		}
 		if err := statError("auth_status", &res.StatResult); err != nil {
@@ -260,6 +264,9 @@ func (w *wait) poll(txid string) error {
 		}
 		switch {
 		case r.Result == "waiting":
+			if err := w.pause(start); err != nil {
+				return err
+			}
 			continue
 		case r.Result == "allow" && r.Status == "bypass":
 			return fmt.Errorf("duo: approval %s: Duo allowed by bypass, without a human answering", w.req.ID)
@@ -272,6 +279,22 @@ func (w *wait) poll(txid string) error {
 			return fmt.Errorf("duo: approval %s: %w (Duo status %q: %s)", w.req.ID, access.ErrDenied, r.Status, r.Status_Msg)
 		}
 		return fmt.Errorf("duo: approval %s: unknown auth_status result %q", w.req.ID, r.Result)
+	}
+}
+
+// pause waits until PollEvery has passed since start, or ctx ends.
+func (w *wait) pause(start time.Time) error {
+	d := w.a.opts.PollEvery - time.Since(start)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-w.ctx.Done():
+		return w.timeout()
 	}
 }
 

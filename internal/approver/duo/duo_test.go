@@ -418,3 +418,23 @@ func TestNew(t *testing.T) {
 		})
 	}
 }
+
+// TestApproveLongPolls: the first auth_status call goes out at once and Duo
+// (the fake, as Duo does) holds it until the human answers, so the answer
+// ends the approval without waiting for a poll interval.
+func TestApproveLongPolls(t *testing.T) {
+	t.Parallel()
+	srv := duotest.Start(t)
+	srv.Hold = time.Minute
+	const tap = time.Second // the human answers this long after the push
+	srv.SetUser("alice", duotest.User{Script: duotest.Script{Answer: duotest.Allow, Delay: tap}})
+	opts := options(srv)
+	opts.PollEvery = 0 // the default
+	if err := newApprover(t, opts).Approve(t.Context(), request("ci", time.Minute)); err != nil {
+		t.Fatalf("Approve() = %v", err)
+	}
+	p := srv.Pushes()
+	if len(p) != 1 || len(p[0].PolledAt) != 1 || p[0].PolledAt[0] >= tap {
+		t.Fatalf("status calls after the push: %+v; want one, made before the human answered", p)
+	}
+}

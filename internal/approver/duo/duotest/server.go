@@ -5,7 +5,8 @@
 // preauth, auth with async=1, auth_status) over TLS on 127.0.0.1 and checks
 // every signed request exactly as Duo does (see Verifier), answering Duo's
 // 401 error JSON when the signature, the integration key or the Date is
-// wrong. The human at the phone is scripted per user or per push, and every
+// wrong. Like Duo, auth_status long-polls: it answers when the push is
+// answered, or with "waiting" once Server.Hold has passed. The human at the phone is scripted per user or per push, and every
 // push is recorded with the pushinfo decoded, so tests can assert what the
 // human was shown.
 package duotest
@@ -60,12 +61,18 @@ func (a Answer) String() string {
 	return "answer(" + strconv.Itoa(int(a)) + ")"
 }
 
-// Script is how one push is answered: auth_status says "waiting" to the
-// first AfterPolls polls, then gives Answer.
+// Script is how one push is answered: the human gives Answer Delay after
+// the push, but not before AfterPolls polls have ended "waiting" (each after
+// Server.Hold, as Duo's own long-poll timeout would).
 type Script struct {
 	Answer     Answer
 	AfterPolls int
+	Delay      time.Duration
 }
+
+// DefaultHold is how long auth_status holds a poll of an unanswered push
+// before it answers "waiting".
+const DefaultHold = time.Second
 
 // User is a Duo user as the fake knows it.
 type User struct {
@@ -92,6 +99,8 @@ type Push struct {
 	// RawPushInfo is the pushinfo parameter as sent (URL-encoded pairs).
 	RawPushInfo string
 	Polls       int // auth_status calls so far
+	// PolledAt is when each auth_status call came, counted from the push.
+	PolledAt []time.Duration
 }
 
 // Request is a signed request as it reached the fake, for tests that replay
@@ -110,6 +119,9 @@ type Server struct {
 	Host string
 	// RootCAs trusts the server's certificate.
 	RootCAs *x509.CertPool
+	// Hold is how long auth_status holds a poll of an unanswered push
+	// (DefaultHold); set it before the first push.
+	Hold time.Duration
 
 	srv *httptest.Server
 
@@ -126,12 +138,14 @@ type Server struct {
 type push struct {
 	Push
 	script Script
+	sent   time.Time // real time, not the fake's clock
 }
 
 // Start runs a fake until the test ends. Unknown users are not enrolled.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{
+		Hold:    DefaultHold,
 		IKey:    "DI" + randomString(18),
 		SKey:    randomString(40),
 		changed: make(chan struct{}),
@@ -195,6 +209,7 @@ func (s *Server) Pushes() []Push {
 	for i, p := range s.pushes {
 		out[i] = p.Push
 		out[i].PushInfo = append([]Pair(nil), p.PushInfo...)
+		out[i].PolledAt = append([]time.Duration(nil), p.PolledAt...)
 	}
 	return out
 }
@@ -265,10 +280,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	type route struct{ method, path string }
 	handlers := map[route]func(url.Values) (any, *APIError){
-		{http.MethodGet, "/auth/v2/check"}:       s.check,
-		{http.MethodPost, "/auth/v2/preauth"}:    s.preauth,
-		{http.MethodPost, "/auth/v2/auth"}:       s.auth,
-		{http.MethodGet, "/auth/v2/auth_status"}: s.authStatus,
+		{http.MethodGet, "/auth/v2/check"}:    s.check,
+		{http.MethodPost, "/auth/v2/preauth"}: s.preauth,
+		{http.MethodPost, "/auth/v2/auth"}:    s.auth,
+		{http.MethodGet, "/auth/v2/auth_status"}: func(p url.Values) (any, *APIError) {
+			return s.authStatus(r.Context(), p)
+		},
 	}
 	h, ok := handlers[route{r.Method, r.URL.Path}]
 	if !ok {
@@ -373,7 +390,7 @@ func (s *Server) auth(p url.Values) (any, *APIError) {
 		TxID: randomString(8) + "-" + randomString(4) + "-" + randomString(12), Username: name,
 		Factor: p.Get("factor"), Device: p.Get("device"), Async: true, Type: p.Get("type"),
 		PushInfo: info, RawPushInfo: raw,
-	}, script: u.Script}
+	}, script: u.Script, sent: time.Now()}
 	if s.onPush != nil {
 		pu.script = s.onPush(pu.Push)
 	}
@@ -383,18 +400,44 @@ func (s *Server) auth(p url.Values) (any, *APIError) {
 	return map[string]any{"txid": pu.TxID}, nil
 }
 
-func (s *Server) authStatus(p url.Values) (any, *APIError) {
+func (s *Server) authStatus(ctx context.Context, p url.Values) (any, *APIError) {
+	waiting := map[string]any{"result": "waiting", "status": "pushed", "status_msg": "Pushed a login request to your device..."}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	pu, ok := s.byTxID[p.Get("txid")]
 	if !ok {
+		s.mu.Unlock()
 		return nil, badParams("txid")
 	}
 	pu.Polls++
+	pu.PolledAt = append(pu.PolledAt, time.Since(pu.sent))
+	poll := pu.Polls
 	s.notify()
-	if pu.Polls <= pu.script.AfterPolls || pu.script.Answer == Wait {
-		return map[string]any{"result": "waiting", "status": "pushed", "status_msg": "Pushed a login request to your device..."}, nil
+	hold := time.NewTimer(s.Hold)
+	defer hold.Stop()
+	answers := pu.script.Answer != Wait && poll > pu.script.AfterPolls
+	answerAt := pu.sent.Add(pu.script.Delay)
+	var answered <-chan time.Time // nil: never
+	if answers {
+		t := time.NewTimer(time.Until(answerAt))
+		defer t.Stop()
+		answered = t.C
 	}
+	// Held until the human answers, Duo's hold time passes or the client
+	// goes away.
+	for !answers || time.Now().Before(answerAt) {
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-answered:
+		case <-changed:
+		case <-hold.C:
+			return waiting, nil
+		case <-ctx.Done():
+			return waiting, nil
+		}
+		s.mu.Lock()
+	}
+	defer s.mu.Unlock()
 	switch pu.script.Answer {
 	case Allow:
 		return map[string]any{"result": "allow", "status": "allow", "status_msg": "Success. Logging you in..."}, nil

@@ -12,6 +12,7 @@ import (
 	duoapi "github.com/duosecurity/duo_api_golang"
 	"github.com/duosecurity/duo_api_golang/authapi"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/duo/duotest"
 )
@@ -95,11 +96,17 @@ func TestScriptedPush(t *testing.T) {
 		{"fail/fraud", duotest.User{Script: duotest.Script{Answer: duotest.Fraud}}, "auth", []string{"deny/fraud"}},
 		{"fail/duo-timeout", duotest.User{Script: duotest.Script{Answer: duotest.Timeout}}, "auth", []string{"deny/timeout"}},
 		{"fail/never-answered", duotest.User{}, "auth", []string{"waiting/pushed", "waiting/pushed", "waiting/pushed"}},
+		// One call, held until the human answers, as Duo's long-poll does.
+		{"ok/held-until-answered", duotest.User{Script: duotest.Script{Answer: duotest.Allow, Delay: time.Second}}, "auth", []string{"allow/allow"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := duotest.Start(t)
+			srv.Hold = 100 * time.Millisecond
+			if tt.user.Delay > 0 {
+				srv.Hold = time.Minute
+			}
 			srv.SetUser("alice", tt.user)
 			api := client(srv, srv.IKey, srv.SKey)
 			pre, err := api.Preauth(authapi.PreauthUsername("alice"))
@@ -127,8 +134,12 @@ func TestScriptedPush(t *testing.T) {
 				PushInfo:    []duotest.Pair{{"Agent", "ci"}, {"Reason", "a b&c"}},
 				RawPushInfo: "Agent=ci&Reason=a%20b%26c", Polls: len(tt.wantStatus),
 			}}
-			if diff := cmp.Diff(want, srv.Pushes()); diff != "" {
+			pushes := srv.Pushes()
+			if diff := cmp.Diff(want, pushes, cmpopts.IgnoreFields(duotest.Push{}, "PolledAt")); diff != "" {
 				t.Errorf("pushes mismatch (-want +got):\n%s", diff)
+			}
+			if d := tt.user.Delay; d > 0 && (len(pushes) != 1 || len(pushes[0].PolledAt) != 1 || pushes[0].PolledAt[0] >= d) {
+				t.Errorf("the answer came %s after the push, yet the status call was not held until it: %+v", d, pushes)
 			}
 		})
 	}
