@@ -229,7 +229,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{}}, "at least one key")
 	a.fails("write_secret", map[string]any{"path": "app/api", "data": map[string]any{"k": strings.Repeat("x", 70000)}}, "at most")
 	a.fails("authenticate", map[string]any{"passcode": "12 34 56"}, "without spaces")
-	a.fails("escalate", map[string]any{"reason": "x\x07y"}, "control characters")
+	a.fails("escalate", map[string]any{"reason": "x\x07y"}, "reason has U+0007")
 	cur, err := e.vc.KVRead(t.Context(), e.root, "secret", "agent/app/api")
 	if err != nil || cur.Version != 1 {
 		t.Fatalf("secret changed by bad input: %v, %v", cur, err)
