@@ -88,7 +88,7 @@ func dev(ctx context.Context, args []string, sys IO) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	// With a local PostgreSQL, database logins too.
 	if pg, creds, err := devDatabase(ctx, vc, cfg.VaultToken, dir); err != nil {
 		fmt.Fprintf(sys.Stderr, "No database credentials: %v\n", err)
