@@ -203,7 +203,7 @@ func (f *fleet) setupRun(ctx context.Context, config string) (string, error) {
 		BrokerToken string `json:"broker_token"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil || res.BrokerToken == "" {
-		return "", fmt.Errorf("gatekeeper setup printed no broker token: %v", err)
+		return "", fmt.Errorf("gatekeeper setup printed no broker token: %v", err) //nolint:errorlint // err is nil when the JSON held no token
 	}
 	return res.BrokerToken, nil
 }
