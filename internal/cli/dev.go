@@ -21,7 +21,7 @@ import (
 
 // samples are written into a dev Vault so an agent has something to read.
 var samples = map[string]map[string]any{
-	"demo/database": {"username": "app", "password": "dev-only-not-a-real-password", "host": "db.internal:5432"},
+	"demo/database": {"username": "app", "password": "dev-only-not-a-real-password", "host": "db.internal:5432"}, //nolint:gosec // G101: a sample for the throwaway dev Vault
 	"demo/api":      {"key": "dev-only-api-key", "endpoint": "https://api.example.test"},
 }
 
