@@ -203,7 +203,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.logf("profile: %v", err)
 	}
 	closeSessions(stdio)
-	stdio = nil
 	rep.mark("memory")
 	if err := rep.measureIdle(ctx, &o, f); err != nil {
 		return nil, err
