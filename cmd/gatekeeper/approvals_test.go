@@ -189,7 +189,7 @@ func TestPasskeyLinkReachesTheHuman(t *testing.T) {
 	t.Parallel()
 	e := brokeredEnv(t)
 	hooks := make(chan map[string]any, 4)
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	receiver := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		var body map[string]any
 		_ = json.NewDecoder(r.Body).Decode(&body)
 		hooks <- body

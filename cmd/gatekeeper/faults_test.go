@@ -116,7 +116,7 @@ func TestSignalsRevokeEverything(t *testing.T) {
 			exited := make(chan error, 1)
 			go func() { _, err := a.cmd.Process.Wait(); exited <- err }()
 			select {
-			case <-exited:
+			case <-exited: //nolint:errcheck // only that it exited matters
 			case <-time.After(30 * time.Second):
 				t.Fatal("gatekeeper did not exit after the signal")
 			}

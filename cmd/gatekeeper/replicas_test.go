@@ -491,7 +491,7 @@ func stop(t *testing.T, h *httpServer) {
 	done := make(chan error, 1)
 	go func() { done <- h.cmd.Wait() }()
 	select {
-	case <-done:
+	case <-done: //nolint:errcheck // only that it stopped matters
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the replica did not stop:\n%s", h.stderr)
 	}

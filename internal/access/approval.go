@@ -246,7 +246,7 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 	// replicas first; a grant the store does not hold is not given.
 	var replacedShared *Grant
 	if m.opts.Shared != nil {
-		g, err, replacedShared = m.publish(ctx, req, g, err)
+		g, replacedShared, err = m.publish(ctx, req, g, err)
 	}
 
 	m.mu.Lock()

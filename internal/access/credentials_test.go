@@ -11,7 +11,7 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
-func testCredential(name string, g *Grant, life time.Duration) Credential {
+func testCredential(name string, _ *Grant, life time.Duration) Credential {
 	return Credential{Name: name, Engine: "database", LeaseID: "database/creds/r/" + name, IssuedAt: t0,
 		ExpiresAt: t0.Add(life), Values: map[string]sensitive.String{"password": sensitive.New("pw-" + name)}}
 }

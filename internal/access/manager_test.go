@@ -702,7 +702,7 @@ func TestPolicyPerPrincipal(t *testing.T) {
 func TestApprovalLimit(t *testing.T) {
 	f := newFixture(t)
 	asked := 0
-	f.m.opts.ApprovalLimit = func(p Principal) (time.Duration, bool) {
+	f.m.opts.ApprovalLimit = func(_ Principal) (time.Duration, bool) {
 		asked++
 		return 42 * time.Second, asked <= 1
 	}

@@ -104,7 +104,7 @@ func TestSnapshotShowsEveryPrincipalWithoutSecrets(t *testing.T) {
 		t.Errorf("the snapshot shows a token or a passcode: %s", text)
 	}
 	close(release)
-	<-done
+	<-done //nolint:errcheck // waiting for the call to end; its result is not under test
 }
 
 func TestRevokeGrant(t *testing.T) {

@@ -18,9 +18,9 @@ import (
 // A claim taken away meanwhile (an operator revoked it, or it died and
 // another replica claimed anew) gives nothing, and neither does a grant
 // the store could not take: its token is revoked. publish returns the
-// grant and error the callers get, and the live grant the new one replaced
-// in the store, for run to revoke.
-func (m *Manager) publish(ctx context.Context, req Request, g *Grant, err error) (*Grant, error, *Grant) {
+// grant the callers get, the live grant the new one replaced in the store,
+// for run to revoke, and the error the callers get.
+func (m *Manager) publish(ctx context.Context, req Request, g *Grant, err error) (*Grant, *Grant, error) {
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.RevokeTimeout)
 	defer cancel()
 	result := resultOf(err)
@@ -56,19 +56,19 @@ func (m *Manager) publish(ctx context.Context, req Request, g *Grant, err error)
 		m.opts.Logger.WarnContext(ctx, "the shared store did not take the end of an approval",
 			"principal", req.Principal, "tier", req.Tier, "approval_id", req.ID, "err", serr)
 		if g == nil {
-			return nil, err, nil
+			return nil, nil, err
 		}
 		// A grant the other replicas cannot see (and so cannot end) is
 		// not given.
 		_ = m.revoke(pctx, g, audit.GrantRevoked, "the shared store did not take it")
-		return nil, serr, nil
+		return nil, nil, serr
 	case !changed:
 		if last := prev.Last; last != nil && last.ApprovalID == req.ID && (last.Result == ResultRevoked || last.Result == ResultLoggedOut) {
 			err = outcomeErr(req.Tier, last.Result)
 			if g != nil {
 				_ = m.revoke(pctx, g, audit.GrantRevoked, whyCutShort(err))
 			}
-			return nil, err, nil
+			return nil, nil, err
 		}
 		if g != nil {
 			_ = m.revoke(pctx, g, audit.GrantRevoked, "its claim expired before the answer")
@@ -76,11 +76,11 @@ func (m *Manager) publish(ctx context.Context, req Request, g *Grant, err error)
 		if err == nil {
 			err = fmt.Errorf("%w: the claim expired before the answer", ErrApprovalTimeout)
 		}
-		return nil, err, nil
+		return nil, nil, err
 	}
 	var replaced *Grant
 	if g != nil && req.Tier != Destroy && prev.grantLive(now) && prev.Grant.ApprovalID != g.ApprovalID {
 		replaced = m.tokenOf(pctx, prev)
 	}
-	return g, err, replaced
+	return g, replaced, err
 }

@@ -36,8 +36,8 @@ const (
 	// ConfigReloadRefused: a new configuration was refused whole; the
 	// running one stays.
 	ConfigReloadRefused = "config.reload_refused"
-	CredentialIssued    = "credential.issued"  // Vault issued a credential with a grant's token
-	CredentialRevoked   = "credential.revoked" // it ended: revoked by the agent, or with its grant
+	CredentialIssued    = "credential.issued"  //nolint:gosec // G101: an event name. Vault issued a credential with a grant's token
+	CredentialRevoked   = "credential.revoked" //nolint:gosec // G101: an event name. It ended: revoked by the agent, or with its grant
 )
 
 // Event is one audit record. Fields that do not apply stay empty.

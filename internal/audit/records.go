@@ -71,7 +71,7 @@ func fileSeq(path string, ch *chain) (uint64, error) {
 	n := 0
 	for ; ; n++ {
 		b, err := readLine(r)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil && !errors.Is(err, errTornLine) {
@@ -147,7 +147,7 @@ func (s *stream) read() (*entry, error) {
 			s.f, s.r, s.line = f, bufio.NewReaderSize(f, 64<<10), 0
 		}
 		b, err := readLine(s.r)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			s.close()
 			s.r = nil
 			s.idx++

@@ -215,7 +215,7 @@ func TestHTTPSink(t *testing.T) {
 	})
 	t.Run("fail/timeout", func(t *testing.T) {
 		release := make(chan struct{})
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 			select { // a collector that never answers in time
 			case <-release:
 			case <-r.Context().Done():

@@ -115,7 +115,7 @@ func (v *verifier) run() (Summary, error) {
 	var last *entry
 	for {
 		e, err := v.s.next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -73,7 +73,7 @@ func TestVerifyTamperMatrix(t *testing.T) {
 	}{
 		{name: "ok", records: 20},
 		{name: "ok/with-head", head: func(h Head) string { return h.MAC }, records: 20},
-		{name: "ok/any-order", mutate: func(t *testing.T, files []string) []string {
+		{name: "ok/any-order", mutate: func(_ *testing.T, files []string) []string {
 			out := slices.Clone(files)
 			slices.Reverse(out)
 			return out
@@ -175,7 +175,7 @@ func TestVerifyTamperMatrix(t *testing.T) {
 			writeLines(t, files[4], readLines(t, files[4])[:2])
 			return files
 		}, head: func(h Head) string { return h.MAC }, want: want{Truncated, 4, 2, 18}},
-		{name: "fail/active-file-removed-with-head", mutate: func(t *testing.T, files []string) []string {
+		{name: "fail/active-file-removed-with-head", mutate: func(_ *testing.T, files []string) []string {
 			return files[:4]
 		}, head: func(h Head) string { return h.MAC }, want: want{Truncated, 3, 4, 16}},
 		{name: "fail/cut-mid-line", mutate: func(t *testing.T, files []string) []string {
@@ -202,14 +202,14 @@ func TestVerifyTamperMatrix(t *testing.T) {
 			writeLines(t, files[3], slices.Insert(readLines(t, files[3]), 2, ""))
 			return files
 		}, want: want{Malformed, 3, 3, 0}},
-		{name: "fail/starts-mid-chain", mutate: func(t *testing.T, files []string) []string {
+		{name: "fail/starts-mid-chain", mutate: func(_ *testing.T, files []string) []string {
 			return files[1:]
 		}, want: want{MidChain, 1, 1, 5}},
 		{name: "fail/first-line-removed", mutate: func(t *testing.T, files []string) []string {
 			writeLines(t, files[0], readLines(t, files[0])[1:])
 			return files
 		}, want: want{MidChain, 0, 1, 2}},
-		{name: "fail/file-given-twice", mutate: func(t *testing.T, files []string) []string {
+		{name: "fail/file-given-twice", mutate: func(_ *testing.T, files []string) []string {
 			return append(slices.Clone(files), files[1])
 		}, want: want{Replayed, 1, 1, 5}},
 		{name: "fail/two-chains-mixed", mutate: func(t *testing.T, files []string) []string {

@@ -174,20 +174,20 @@ func sessionsFrom(ctx context.Context, t *Target, first, n int, setupTool string
 	return sessions, firstErrors(errs, 5)
 }
 
-// firstErrors joins the first max errors of errs and counts the others.
-func firstErrors(errs []error, max int) error {
+// firstErrors joins the first limit errors of errs and counts the others.
+func firstErrors(errs []error, limit int) error {
 	var kept []error
 	n := 0
 	for _, err := range errs {
 		if err == nil {
 			continue
 		}
-		if n++; n <= max {
+		if n++; n <= limit {
 			kept = append(kept, err)
 		}
 	}
-	if n > max {
-		kept = append(kept, fmt.Errorf("and %d more errors", n-max))
+	if n > limit {
+		kept = append(kept, fmt.Errorf("and %d more errors", n-limit))
 	}
 	return errors.Join(kept...)
 }

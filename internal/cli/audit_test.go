@@ -148,7 +148,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 func TestAuditWiring(t *testing.T) {
 	var mu sync.Mutex
 	var collected []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		collected = append(collected, string(b))
@@ -209,7 +209,7 @@ func TestAuditWiring(t *testing.T) {
 // or a config.loaded record that cannot be written, stops serve before it
 // serves anything.
 func TestServeRefusesToStartUnaudited(t *testing.T) {
-	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}))
 	defer failing.Close()

@@ -21,7 +21,7 @@ import (
 
 // samples are written into a dev Vault so an agent has something to read.
 var samples = map[string]map[string]any{
-	"demo/database": {"username": "app", "password": "dev-only-not-a-real-password", "host": "db.internal:5432"},
+	"demo/database": {"username": "app", "password": "dev-only-not-a-real-password", "host": "db.internal:5432"}, //nolint:gosec // G101: a sample for the throwaway dev Vault
 	"demo/api":      {"key": "dev-only-api-key", "endpoint": "https://api.example.test"},
 }
 
@@ -88,7 +88,7 @@ func dev(ctx context.Context, args []string, sys IO) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	// With a local PostgreSQL, database logins too.
 	if pg, creds, err := devDatabase(ctx, vc, cfg.VaultToken, dir); err != nil {
 		fmt.Fprintf(sys.Stderr, "No database credentials: %v\n", err)

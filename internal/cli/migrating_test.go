@@ -183,7 +183,7 @@ func routeProbe(t *testing.T) func(method, path string) bool {
 	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		<-done //nolint:errcheck // waiting for the server to stop
 	})
 	param := regexp.MustCompile(`\{[^}]*\}`)
 	return func(method, path string) bool {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -86,7 +87,7 @@ func TestVersionCommand(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			err := Run(t.Context(), tc.args, IO{Stdout: &out, Stderr: &errOut})
-			if err != tc.wantErr {
+			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("Run(%v) = %v, want %v (stderr %q)", tc.args, err, tc.wantErr, errOut.String())
 			}
 			if err != nil {

@@ -99,7 +99,7 @@ type result struct {
 func mtlsServer(t testing.TB, m Method, ca *testCA) (*httptest.Server, <-chan result) {
 	t.Helper()
 	results := make(chan result, 1)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		id, err := m.Authenticate(r)
 		results <- result{id, err}
 	}))

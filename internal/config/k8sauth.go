@@ -24,7 +24,7 @@ const (
 	DefaultKubernetesMount = "kubernetes"
 	// DefaultServiceAccountTokenFile is where Kubernetes mounts the pod's
 	// service account token.
-	DefaultServiceAccountTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+	DefaultServiceAccountTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token" //nolint:gosec // G101: a path, not a token
 )
 
 // VaultAuth says how Gatekeeper obtains its own Vault token (the bootstrap

@@ -9,7 +9,7 @@ import "syscall"
 func sysProcAttr(o *owner) *syscall.SysProcAttr {
 	a := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if o != nil {
-		a.Credential = &syscall.Credential{Uid: uint32(o.uid), Gid: uint32(o.gid)}
+		a.Credential = &syscall.Credential{Uid: uint32(o.uid), Gid: uint32(o.gid)} //nolint:gosec // G115: ids from the user database, 32-bit on Linux
 	}
 	return a
 }

@@ -83,7 +83,7 @@ func (s *Server) initdb(o *owner) error {
 	if err := os.WriteFile(pwfile, []byte(s.Password.Reveal()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("writing the superuser's password file: %w", err)
 	}
-	defer os.Remove(pwfile)
+	defer func() { _ = os.Remove(pwfile) }()
 	if err := o.give(pwfile); err != nil {
 		return err
 	}

@@ -289,7 +289,7 @@ func TestDoIgnoresProxyEnvironment(t *testing.T) {
 
 func TestDoTimeout(t *testing.T) {
 	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -311,7 +311,7 @@ func TestDoTimeout(t *testing.T) {
 }
 
 func TestDoUntrustedCertificate(t *testing.T) {
-	srv := newCounted(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	srv := newCounted(t, http.HandlerFunc(func(_ http.ResponseWriter, _ *http.Request) {}))
 	c, err := egress.New(egress.Options{Destinations: []egress.Destination{{URL: srv.URL + "/", AllowPrivate: true}}})
 	if err != nil {
 		t.Fatal(err)

@@ -126,7 +126,7 @@ func (c *Client) roundTrip(ctx context.Context, h hop, addrs []netip.Addr) (*htt
 	want := h.t.dialAddr()
 	tr := &http.Transport{
 		Proxy: nil,
-		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+		DialContext: func(ctx context.Context, _, address string) (net.Conn, error) {
 			if address != want {
 				return nil, fmt.Errorf("dialing %s while sending to %s", address, want)
 			}

@@ -61,10 +61,10 @@ func parseTarget(raw string) (target, error) {
 		t.path = "/"
 	}
 	if err := checkPath(t.path); err != nil {
-		return target{}, fmt.Errorf("%w: the path %v", ErrInvalidURL, err)
+		return target{}, fmt.Errorf("%w: the path %w", ErrInvalidURL, err)
 	}
 	if err := checkEscaped(t.query, "/?"); err != nil {
-		return target{}, fmt.Errorf("%w: the query %v", ErrInvalidURL, err)
+		return target{}, fmt.Errorf("%w: the query %w", ErrInvalidURL, err)
 	}
 	// Go's reading of the result must be ours, byte for byte.
 	u, err := url.Parse(t.String())
@@ -142,7 +142,7 @@ func (t *target) setHost(h string) error {
 		return nil
 	}
 	if err := checkDNSName(h); err != nil {
-		return fmt.Errorf("%w: the host %v", ErrInvalidURL, err)
+		return fmt.Errorf("%w: the host %w", ErrInvalidURL, err)
 	}
 	t.host = h
 	return nil

@@ -222,13 +222,13 @@ func (r *Runner) Run(ctx context.Context, command string, args []string, env map
 	if err != nil {
 		return Result{}, fmt.Errorf("creating stdout pipe: %w", err)
 	}
-	defer outR.Close()
+	defer func() { _ = outR.Close() }()
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		_ = outW.Close()
 		return Result{}, fmt.Errorf("creating stderr pipe: %w", err)
 	}
-	defer errR.Close()
+	defer func() { _ = errR.Close() }()
 	// Own pipes instead of io.Writers: exec.Cmd would then wait for every
 	// holder of the pipe, including a background grandchild, before Wait
 	// returns, and the process group could only be killed after that.

@@ -57,7 +57,7 @@ func secrets(kv ...string) map[string]secretuse.Secret {
 }
 
 // run calls r.Run and checks that no error carries a value.
-func run(t *testing.T, r *Runner, ctx context.Context, command string, args []string, env map[string]secretuse.Secret) (Result, error) {
+func run(t *testing.T, r *Runner, ctx context.Context, command string, args []string, env map[string]secretuse.Secret) (Result, error) { //nolint:revive // context-as-argument: t and the runner under test first, in every call here
 	t.Helper()
 	res, err := r.Run(ctx, command, args, env)
 	if err != nil {
@@ -413,14 +413,14 @@ func TestRunOutputCapNeverHalfShowsASecret(t *testing.T) {
 			if !res.Truncated || len(res.Stdout) > maxOut {
 				t.Fatalf("pad %d: %d bytes, truncated %v", pad, len(res.Stdout), res.Truncated)
 			}
-			clear := strings.ReplaceAll(res.Stdout, R, "")
+			plain := strings.ReplaceAll(res.Stdout, R, "")
 			for i := len(R) - 1; i > 0; i-- { // a marker cut at the end
-				if strings.HasSuffix(clear, R[:i]) {
-					clear = strings.TrimSuffix(clear, R[:i])
+				if strings.HasSuffix(plain, R[:i]) {
+					plain = strings.TrimSuffix(plain, R[:i])
 					break
 				}
 			}
-			if strings.Trim(clear, "a") != "" {
+			if strings.Trim(plain, "a") != "" {
 				t.Fatalf("pad %d: stdout %q shows part of the value", pad, res.Stdout)
 			}
 		}

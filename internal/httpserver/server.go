@@ -176,7 +176,7 @@ func (s *Server) Run(ctx context.Context) error {
 		// Long-lived event streams do not end by themselves.
 		_ = s.srv.Close()
 	}
-	<-errc
+	<-errc //nolint:errcheck // Serve returns http.ErrServerClosed once shut down
 	return nil
 }
 

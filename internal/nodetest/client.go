@@ -122,9 +122,9 @@ func ClientScriptEvents(t testing.TB, spec ClientSpec, on func(ClientEvent)) Cli
 		}
 	}()
 	stdout, stderr, err := run(ctx, cmd)
-	w.Close()
+	_ = w.Close()
 	<-handled
-	events.Close()
+	_ = events.Close()
 	if err != nil {
 		t.Fatalf("nodetest: client.mjs: %v\nstderr:\n%s\nstdout:\n%s", err, stderr, stdout)
 	}

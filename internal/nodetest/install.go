@@ -91,7 +91,7 @@ func Install(t testing.TB) (dir string) {
 	if err != nil {
 		t.Fatalf("nodetest: npm ci in %s: %v\n%s", dir, err, out.Bytes())
 	}
-	if err := os.WriteFile(filepath.Join(dir, "node_modules", stampName), []byte(want+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "node_modules", stampName), []byte(want+"\n"), 0o644); err != nil { //nolint:gosec // G306: package versions, readable like the node_modules beside it
 		t.Fatalf("nodetest: writing install stamp: %v", err)
 	}
 	t.Logf("nodetest: npm ci done in %s", time.Since(start).Round(time.Second))

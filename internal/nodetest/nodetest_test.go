@@ -178,14 +178,14 @@ func TestAuthProxy(t *testing.T) {
 	backend := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- seen{r.Host, r.Header.Get("Origin"), r.Header.Get("Authorization"), r.Header.Get("X-Forwarded-For"), r.URL.RequestURI()}
 		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, "data: first\n\n")
+		_, _ = io.WriteString(w, "data: first\n\n")
 		w.(http.Flusher).Flush()
 		select { // the second event only after the client has read the first
 		case <-release:
 		case <-r.Context().Done():
 			return
 		}
-		io.WriteString(w, "data: second\n\n")
+		_, _ = io.WriteString(w, "data: second\n\n")
 	}))
 	url := nodetest.AuthProxy(t, backend+"/mcp?x=1", "Authorization", token)
 	if !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.HasSuffix(url, "/mcp?x=1") {

@@ -49,7 +49,7 @@ func Parse(p string, allowRoot bool) (string, error) {
 	}
 	for i, s := range segs {
 		if err := segment(s); err != nil {
-			return "", fmt.Errorf("%w: segment %d %v", ErrInvalid, i+1, err)
+			return "", fmt.Errorf("%w: segment %d %w", ErrInvalid, i+1, err)
 		}
 	}
 	return p, nil

@@ -40,7 +40,7 @@ func compile(s string) (pattern, error) {
 	for i, seg := range segs {
 		sp, err := compileSegment(seg)
 		if err != nil {
-			return nil, fmt.Errorf("%w: segment %d %v", ErrInvalidPattern, i+1, err)
+			return nil, fmt.Errorf("%w: segment %d %w", ErrInvalidPattern, i+1, err)
 		}
 		if sp.any && len(pat) > 0 && pat[len(pat)-1].any {
 			continue

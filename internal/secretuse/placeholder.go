@@ -135,7 +135,7 @@ func Parse(s string) (Template, error) {
 		at := i + j
 		spec, ok, err := startsPlaceholder(s[at+2:])
 		if err != nil {
-			return Template{}, fmt.Errorf("%w at byte %d: %v", ErrInvalid, at+1, err)
+			return Template{}, fmt.Errorf("%w at byte %d: %w", ErrInvalid, at+1, err)
 		}
 		if !ok {
 			i = at + 1
@@ -143,7 +143,7 @@ func Parse(s string) (Template, error) {
 		}
 		ref, n, err := parseOne(s[at:], spec)
 		if err != nil {
-			return Template{}, fmt.Errorf("%w at byte %d: %v; write %s", ErrInvalid, at+1, err, spec.usage)
+			return Template{}, fmt.Errorf("%w at byte %d: %w; write %s", ErrInvalid, at+1, err, spec.usage)
 		}
 		if lit < at {
 			t.parts = append(t.parts, part{lit: s[lit:at]})

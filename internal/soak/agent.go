@@ -62,7 +62,7 @@ func newAgent(spec AgentSpec, url, canary string, rec *Recorder) *agent {
 	tr.MaxIdleConnsPerHost = 4
 	return &agent{
 		spec: spec, url: url, rec: rec,
-		rng: mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64())),
+		rng: mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64())), //nolint:gosec // G404: picks the next call of a load test, no secret
 		// No client timeout: it would cut the session's long-lived event
 		// stream. Each call has its own deadline instead.
 		hc:     &http.Client{Transport: &keyTransport{base: tr, key: spec.Key}},

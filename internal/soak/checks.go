@@ -28,7 +28,7 @@ const (
 )
 
 // checkDescriptions say what each check promises.
-var checkDescriptions = map[string]string{
+var checkDescriptions = map[string]string{ //nolint:gosec // G101: descriptions of checks, no credential
 	CheckGrantUse:     "every successful call used a grant of its own agent, issued by the same process, live when the call began (audit trail)",
 	CheckAgentView:    "reads returned only the agent's own values; nothing outside its folder; readers never wrote; denied agents got nothing",
 	CheckFaultWindows: "no call made entirely while Vault was down or sealed, or Gatekeeper was down, succeeded",

@@ -58,7 +58,7 @@ func connsTo(pid, port int) (int, error) {
 			}
 		}
 		err = sc.Err()
-		f.Close()
+		_ = f.Close()
 		if err != nil {
 			return 0, err
 		}

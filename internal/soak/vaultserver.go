@@ -139,13 +139,13 @@ func (v *VaultServer) start(ctx context.Context) error {
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("Vault exited while starting; see %s", v.LogPath())
+			return fmt.Errorf("Vault exited while starting; see %s", v.LogPath()) //nolint:staticcheck // ST1005: Vault is a name
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("Vault did not answer within a minute; see %s", v.LogPath())
+			return fmt.Errorf("Vault did not answer within a minute; see %s", v.LogPath()) //nolint:staticcheck // ST1005: Vault is a name
 		}
 	}
 }
@@ -198,7 +198,7 @@ func (v *VaultServer) Unseal(ctx context.Context) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return errors.New("Vault did not serve requests within a minute of unsealing")
+			return errors.New("Vault did not serve requests within a minute of unsealing") //nolint:staticcheck // ST1005: Vault is a name
 		}
 		select {
 		case <-ctx.Done():

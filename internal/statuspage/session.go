@@ -144,7 +144,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 			"Gatekeeper cannot write its audit log, so it starts no operator session. Fix the audit log, then sign in again.")
 	}
 	s.store(sha256.Sum256([]byte(id)), sess, now)
-	http.SetCookie(w, &http.Cookie{
+	http.SetCookie(w, &http.Cookie{ //nolint:gosec // G124: Secure follows whether the page is served over TLS
 		Name: s.cookieName(), Value: id, Path: "/",
 		MaxAge: int(s.opts.SessionTTL.Seconds()), HttpOnly: true, Secure: s.opts.Secure, SameSite: http.SameSiteStrictMode,
 	})
@@ -184,7 +184,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, sess *session) e
 	s.mu.Lock()
 	delete(s.sessions, sha256.Sum256([]byte(c.Value)))
 	s.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.opts.Secure, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.opts.Secure, SameSite: http.SameSiteStrictMode}) //nolint:gosec // G124: Secure follows whether the page is served over TLS
 	s.log.Info("status page: operator signed out", "session", sess.ref)
 	http.Redirect(w, r, "/login?signed_out=1", http.StatusSeeOther)
 	return nil

@@ -54,11 +54,6 @@ func (c *Client) KVList(ctx context.Context, tok sensitive.String, mount, path s
 	return keys, nil
 }
 
-func versionOf(meta any) int64 {
-	m, _ := meta.(map[string]any)
-	return Int64(m["version"])
-}
-
 // Int64 reads a number from a Vault response, which the API client
 // decodes as json.Number (float64 when decoded elsewhere); 0 otherwise.
 func Int64(v any) int64 {

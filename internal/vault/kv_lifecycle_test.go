@@ -344,7 +344,7 @@ func TestKVDeleteUndeleteDestroy(t *testing.T) {
 			if ve.Version != wantVer {
 				t.Errorf("Error.Version = %d, want %d", ve.Version, wantVer)
 			}
-			if rd.wantErr == vault.ErrDeleted && ve.DeletedAt.IsZero() {
+			if rd.wantErr == vault.ErrDeleted && ve.DeletedAt.IsZero() { //nolint:errorlint // two sentinels compared
 				t.Error("Error.DeletedAt is zero for a deleted version")
 			}
 		})

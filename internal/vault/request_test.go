@@ -24,7 +24,7 @@ func TestConcurrentReadsReuseConnections(t *testing.T) {
 	var arrived sync.WaitGroup
 	var mu sync.Mutex
 	var release chan struct{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		// Hold every request until all callers are in flight, so that each
 		// wave needs callers connections at once.
 		mu.Lock()

@@ -102,7 +102,7 @@ func (a *Authenticator) Code(t testing.TB) string {
 	defer a.mu.Unlock()
 	for {
 		now := a.now()
-		c := uint64(now.Unix()) / period
+		c := uint64(now.Unix()) / period //nolint:gosec // G115: the clock is after 1970
 		left := period - now.Unix()%period
 		candidates := []uint64{c + 1, c}
 		if left >= 5 {
@@ -121,7 +121,7 @@ func (a *Authenticator) Code(t testing.TB) string {
 // Wrong returns a well-formed code that Vault will refuse.
 func (a *Authenticator) Wrong(t testing.TB) string {
 	t.Helper()
-	c := uint64(a.now().Unix()) / period
+	c := uint64(a.now().Unix()) / period //nolint:gosec // G115: the clock is after 1970
 	valid := map[string]bool{}
 	for k := c - 2; k <= c+2; k++ {
 		valid[a.code(t, k)] = true
@@ -135,7 +135,7 @@ func (a *Authenticator) Wrong(t testing.TB) string {
 }
 
 func (a *Authenticator) code(t testing.TB, counter uint64) string {
-	s, err := totp.GenerateCodeCustom(a.key.Secret(), time.Unix(int64(counter*period), 0), totp.ValidateOpts{
+	s, err := totp.GenerateCodeCustom(a.key.Secret(), time.Unix(int64(counter*period), 0), totp.ValidateOpts{ //nolint:gosec // G115: a counter taken from today's time
 		Period: period, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
 	})
 	if err != nil {

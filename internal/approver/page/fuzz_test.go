@@ -109,6 +109,6 @@ func newFuzzPage(t *testing.T) fuzzPage {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Finish(nil) })
+	t.Cleanup(func() { _ = p.Finish(nil) })
 	return fuzzPage{s: s, p: p, req: req}
 }

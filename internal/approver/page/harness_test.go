@@ -114,7 +114,7 @@ func (h *harness) open(t *testing.T, req access.Request, ask Ask) *Pending {
 	if err != nil {
 		t.Fatalf("Open(%s): %v", req.ID, err)
 	}
-	t.Cleanup(func() { p.Finish(context.Canceled) })
+	t.Cleanup(func() { _ = p.Finish(context.Canceled) })
 	return p
 }
 

@@ -183,7 +183,7 @@ func TestWebhookAsNotify(t *testing.T) {
 	w := &Webhook{URL: srv.URL, Kind: WebhookNtfy}
 	h := newHarness(t, func(o *Options) { o.Notify = w.Notify })
 	p := h.open(t, testRequest("apr_1", h.clock.Now()), Ask{Kind: Elsewhere, Where: "on your phone"})
-	defer p.Finish(nil)
+	defer func() { _ = p.Finish(nil) }()
 	select {
 	case r := <-got:
 		if r.header.Get("Click") != p.Link() {

@@ -150,7 +150,7 @@ func TestAnswerForged(t *testing.T) {
 		{"fail/unknown-decision", func(t *testing.T, h *harness, k *softKey) (decision, json.RawMessage) {
 			return "maybe", k.assertion(h.begin(t, "apr_1", approve), h.origin).json(t)
 		}, http.StatusBadRequest},
-		{"fail/not-an-assertion", func(t *testing.T, _ *harness, _ *softKey) (decision, json.RawMessage) {
+		{"fail/not-an-assertion", func(_ *testing.T, _ *harness, _ *softKey) (decision, json.RawMessage) {
 			return approve, json.RawMessage(`{"id":"x","type":"public-key"}`)
 		}, http.StatusBadRequest},
 	} {

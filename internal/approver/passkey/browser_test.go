@@ -253,7 +253,7 @@ func TestBrowserWrongKey(t *testing.T) {
 	if len(registered) != 1 {
 		t.Fatalf("the authenticator holds %d credentials, want 1", len(registered))
 	}
-	real := registered[0]
+	genuine := registered[0]
 	p := b.start(t, testRequest("apr_wrong", b.clock.Now()))
 
 	// Swap the registered passkey for another device whose key was never
@@ -287,7 +287,7 @@ func TestBrowserWrongKey(t *testing.T) {
 	if _, err := chromedp.Call(b.ctx, webauthn.ClearCredentials, webauthn.ClearCredentialsParams{AuthenticatorID: other}); err != nil {
 		t.Fatal(err)
 	}
-	b.addCredential(t, other, residentCredential(t, real.CredentialID, 1000))
+	b.addCredential(t, other, residentCredential(t, genuine.CredentialID, 1000))
 	if state, text := b.answer(t, p, approve); state != "error" || !strings.Contains(text, "refused") {
 		t.Errorf("page with an impostor key: %s: %s", state, text)
 	}
@@ -296,7 +296,7 @@ func TestBrowserWrongKey(t *testing.T) {
 	// The real key, plugged back in, still approves.
 	b.removeAuthenticator(t, other)
 	back := b.addAuthenticator(t)
-	b.addCredential(t, back, real)
+	b.addCredential(t, back, genuine)
 	if state, text := b.answer(t, p, approve); state != "approved" {
 		t.Fatalf("page with the registered key: %s: %s", state, text)
 	}

@@ -60,8 +60,8 @@ func TestVaultPush(t *testing.T) {
 		human func(t *testing.T, link string, v *pushVault)
 		want  error
 	}{
-		{"ok/push-approved", func(t *testing.T, _ string, v *pushVault) { v.answer <- nil }, nil},
-		{"fail/push-denied", func(t *testing.T, _ string, v *pushVault) {
+		{"ok/push-approved", func(_ *testing.T, _ string, v *pushVault) { v.answer <- nil }, nil},
+		{"fail/push-denied", func(_ *testing.T, _ string, v *pushVault) {
 			v.answer <- &vault.Error{Kind: vault.ErrPermissionDenied, Op: "validating MFA"}
 		}, access.ErrDenied},
 		{"fail/denied-on-the-page", func(t *testing.T, link string, _ *pushVault) { pagetest.Human{}.Deny(t, link) }, access.ErrDenied},

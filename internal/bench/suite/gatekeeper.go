@@ -203,7 +203,7 @@ func (f *fleet) setupRun(ctx context.Context, config string) (string, error) {
 		BrokerToken string `json:"broker_token"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil || res.BrokerToken == "" {
-		return "", fmt.Errorf("gatekeeper setup printed no broker token: %v", err)
+		return "", fmt.Errorf("gatekeeper setup printed no broker token: %v", err) //nolint:errorlint // err is nil when the JSON held no token
 	}
 	return res.BrokerToken, nil
 }
@@ -277,7 +277,7 @@ func (f *fleet) startHTTP(ctx context.Context, name string) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }() // the child holds its own copy
 	cmd := exec.Command(f.bin, "serve", "--http", "127.0.0.1:0")
 	cmd.Env = f.env(name)
 	cmd.Stderr = logf
@@ -419,9 +419,11 @@ func (f *fleet) saveProfile(ctx context.Context, name, kind string, seconds int,
 	if err != nil {
 		return err
 	}
-	defer out.Close()
-	_, err = io.Copy(out, resp.Body)
-	return err
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		_ = out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 func randomKey() string {

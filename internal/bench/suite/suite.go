@@ -123,7 +123,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(tmp)
+		defer func() { _ = os.RemoveAll(tmp) }()
 		dir = tmp
 	}
 	rep := &Report{Options: o, Started: time.Now(), Machine: describeMachine(o.VaultBin)}
@@ -175,7 +175,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer stdioLog.Close()
+	defer func() { _ = stdioLog.Close() }()
 	stdio, err := bench.Sessions(ctx, stdioTarget, 1, "authenticate", nil)
 	defer closeSessions(stdio)
 	if err != nil {
@@ -203,7 +203,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.logf("profile: %v", err)
 	}
 	closeSessions(stdio)
-	stdio = nil
 	rep.mark("memory")
 	if err := rep.measureIdle(ctx, &o, f); err != nil {
 		return nil, err

@@ -36,7 +36,7 @@ func lines(t testing.TB, name string) [][]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var out [][]string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

@@ -44,7 +44,7 @@ func TestOfficialClientCredentials(t *testing.T) {
 	}{
 		{"ok", ikey, skey, nil, "OK", 0},
 		{"fail/wrong-secret", ikey, func(s *duotest.Server) string { return s.SKey[:39] + "x" }, nil, "FAIL", 40103},
-		{"fail/wrong-ikey", func(s *duotest.Server) string { return "DI" + strings.Repeat("Z", 18) }, skey, nil, "FAIL", 40102},
+		{"fail/wrong-ikey", func(_ *duotest.Server) string { return "DI" + strings.Repeat("Z", 18) }, skey, nil, "FAIL", 40102},
 		{"fail/clock-skew", ikey, skey, hourAhead, "FAIL", 40105},
 	}
 	for _, tt := range tests {
