@@ -53,8 +53,8 @@ func TestMain(m *testing.M) {
 
 // env is one Vault, set up, with sample secrets.
 type env struct {
-	t    testing.TB
-	srv  *devvault.Server
+	t   testing.TB
+	srv *devvault.Server
 	// addr, if set, is the Vault address serve is given instead of srv's
 	// (a node of a Raft cluster, which has no dev server).
 	addr string
