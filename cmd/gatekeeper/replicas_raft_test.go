@@ -30,6 +30,10 @@ import (
 // serve again; docs/replicas.md states it with the measured figure.
 const raftServeBound = 30 * time.Second
 
+// raftOutageBound is the longest a replica may go without serving a read
+// over the whole run: a stopped leader costs about 30s (docs/replicas.md).
+const raftOutageBound = time.Minute
+
 // raftWriteTTL is the write grant's life here: short, so that one grant
 // expires while the cluster is disturbed.
 const raftWriteTTL = 20 * time.Second
@@ -327,6 +331,11 @@ state: {backend: vault, revalidate: 1s, poll: 100ms, heartbeat: 1s}
 	}
 	t.Logf("serving again: %s after the kill, %s after the stop; longest time each replica served no read: %v; failed reads: %d",
 		afterKill.Round(10*time.Millisecond), afterStop.Round(10*time.Millisecond), log.longest, log.fails)
+	for i, gap := range log.longest {
+		if gap > raftOutageBound {
+			t.Errorf("replica %d served no read for %s, longer than %s", i, gap, raftOutageBound)
+		}
+	}
 	for _, h := range reps {
 		logs, _ := os.ReadFile(h.audit)
 		if strings.Contains(string(logs), "hvs.") || strings.Contains(h.stderr.String(), "hvs.") {

@@ -28,11 +28,11 @@ import (
 // so a node that is killed and started again comes back sealed with its
 // data, as a real one does.
 type Cluster struct {
-	t      testing.TB
-	bin    string
-	Nodes  []*Node
-	root   sensitive.String
-	unseal sensitive.String
+	t     testing.TB
+	bin   string
+	Nodes []*Node
+	root  sensitive.String
+	key   sensitive.String // the one unseal key
 }
 
 // Node is one server of a Cluster.
@@ -156,8 +156,8 @@ log_level     = "info"
 		return errors.New("initializing: no unseal key or root token in the answer")
 	}
 	key, _ := keys[0].(string)
-	c.unseal, c.root = sensitive.New(key), sensitive.New(root)
-	if err := c.Unseal(ctx, first); err != nil {
+	c.key, c.root = sensitive.New(key), sensitive.New(root)
+	if err := c.unseal(ctx, first); err != nil {
 		return err
 	}
 	// Joining nodes become voters once autopilot finds them stable; the
@@ -166,7 +166,7 @@ log_level     = "info"
 		return fmt.Errorf("configuring autopilot: %w", err)
 	}
 	for _, n := range c.Nodes[1:] {
-		if err := c.Unseal(ctx, n); err != nil {
+		if err := c.unseal(ctx, n); err != nil {
 			return err
 		}
 	}
@@ -235,10 +235,10 @@ func (n *Node) exitedChan() <-chan struct{} {
 	return n.exited
 }
 
-// Unseal gives n the key until it serves requests. A node that is still
+// unseal gives n the key until it serves requests. A node that is still
 // joining the cluster (retry_join) takes the key once its join started, so
 // the key is given again until the node reports itself unsealed.
-func (c *Cluster) Unseal(ctx context.Context, n *Node) error {
+func (c *Cluster) unseal(ctx context.Context, n *Node) error {
 	deadline := time.Now().Add(clusterWait)
 	for {
 		h, err := n.Client.Health(ctx)
@@ -248,7 +248,7 @@ func (c *Cluster) Unseal(ctx context.Context, n *Node) error {
 			}
 		}
 		if err == nil && h.Sealed {
-			_, _ = n.Client.Write(ctx, sensitive.String{}, "sys/unseal", map[string]any{"key": c.unseal.Reveal()})
+			_, _ = n.Client.Write(ctx, sensitive.String{}, "sys/unseal", map[string]any{"key": c.key.Reveal()})
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s did not serve requests within %s of unsealing", n.ID, clusterWait)
@@ -406,7 +406,7 @@ func (c *Cluster) Restart(ctx context.Context, n *Node) error {
 	if err := n.waitAnswering(ctx); err != nil {
 		return err
 	}
-	return c.Unseal(ctx, n)
+	return c.unseal(ctx, n)
 }
 
 // Pause sends SIGSTOP: the node neither answers nor sends heartbeats, as
