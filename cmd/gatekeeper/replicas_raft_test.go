@@ -263,7 +263,9 @@ state: {backend: vault, revalidate: 1s, poll: 100ms, heartbeat: 1s}
 	// The node that was stopped may not: its Raft layer steps down, but
 	// Vault's core can stay active and serve its own stale state, revoked
 	// token included, for as long as it runs (hashicorp/vault#18117; seen
-	// here for over 150s). Restarting that node is the remedy.
+	// here for over 150s). Restarting that node is the remedy. It is
+	// given a few seconds first: a node that steps down properly forwards
+	// to the new leader by then.
 	time.Sleep(3 * time.Second)
 	if _, err := stopped.Client.LookupSelf(ctx, carol.Token); err == nil {
 		t.Logf("%s, back from SIGSTOP, still accepts a token revoked while it was stopped; restarting it", stopped.ID)
