@@ -53,8 +53,11 @@ func TestMain(m *testing.M) {
 
 // env is one Vault, set up, with sample secrets.
 type env struct {
-	t    testing.TB
-	srv  *devvault.Server
+	t   testing.TB
+	srv *devvault.Server
+	// addr, if set, is the Vault address serve is given instead of srv's
+	// (a node of a Raft cluster, which has no dev server).
+	addr string
 	vc   *vault.Client
 	root sensitive.String
 	res  *setup.Result
@@ -85,6 +88,14 @@ func newEnv(t testing.TB) *env {
 	return e
 }
 
+// vaultAddr is the Vault address serve is given.
+func (e *env) vaultAddr() string {
+	if e.addr != "" {
+		return e.addr
+	}
+	return e.srv.Addr
+}
+
 // auditKey keys the audit file's hash chain (base64 of 32 bytes).
 const auditKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 
@@ -109,7 +120,7 @@ func (e *env) serve(extraEnv ...string) *agent {
 	a.cmd = exec.Command(binary, "serve")
 	a.cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
-		"VAULT_ADDR=" + e.srv.Addr,
+		"VAULT_ADDR=" + e.vaultAddr(),
 		"VAULT_TOKEN=" + e.res.BootstrapToken.Reveal(),
 		"GATEKEEPER_AUDIT_FILE=" + a.audit,
 		"GATEKEEPER_AUDIT_KEY=" + auditKey,

@@ -183,7 +183,7 @@ func (e *env) serveHTTP(config string, p *pki, extraEnv ...string) *httpServer {
 	h.cmd = exec.Command(binary, "serve", "--http", "127.0.0.1:0", "--config", cfgPath)
 	h.cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
-		"VAULT_ADDR=" + e.srv.Addr,
+		"VAULT_ADDR=" + e.vaultAddr(),
 		"VAULT_TOKEN=" + e.res.BootstrapToken.Reveal(),
 		"GATEKEEPER_AUDIT_FILE=" + h.audit,
 		"GATEKEEPER_AUDIT_KEY=" + auditKey,

@@ -156,12 +156,18 @@ func (b *balancer) RoundTrip(r *http.Request) (*http.Response, error) {
 	return nil, fmt.Errorf("no replica answered: %w", lastErr)
 }
 
-// connectVia opens an MCP client whose every request goes through rt, on
-// the sessionless protocol (any replica serves any request), or on
+// connectVia opens alice's MCP client whose every request goes through
+// rt, on the sessionless protocol (any replica serves any request), or on
 // protocol if given.
 func connectVia(t testing.TB, endpoint string, rt http.RoundTripper, protocol ...string) *mcp.ClientSession {
 	t.Helper()
-	hc := &http.Client{Timeout: 3 * time.Minute, Transport: &headerTransport{base: rt, headers: map[string]string{"X-API-Key": replicaKey}}}
+	return connectAs(t, replicaKey, endpoint, rt, protocol...)
+}
+
+// connectAs is connectVia for the agent whose API key is key.
+func connectAs(t testing.TB, key, endpoint string, rt http.RoundTripper, protocol ...string) *mcp.ClientSession {
+	t.Helper()
+	hc := &http.Client{Timeout: 3 * time.Minute, Transport: &headerTransport{base: rt, headers: map[string]string{"X-API-Key": key}}}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	var opts *mcp.ClientSessionOptions
