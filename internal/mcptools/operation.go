@@ -45,11 +45,10 @@ var fronts = map[string]string{
 	"whoami":          audit.APIREST,
 }
 
-// NewOperations builds the table for a front door other than MCP.
-// Options.Caller is not used: each Request says who calls.
-func NewOperations(opts Options) *Operations { return newOperations(opts) }
-
-func newOperations(opts Options) *Operations {
+// NewOperations builds the table of operations that every front door
+// serves. A front door other than MCP does not use Options.Caller: each
+// Request says who calls.
+func NewOperations(opts Options) *Operations {
 	opts = defaults(opts)
 	t := &tools{opts: opts, resolver: secretuse.NewResolver(secretuse.ResolverOptions{Vault: opts.Vault, Mount: opts.KVMount})}
 	o := &Operations{t: t}

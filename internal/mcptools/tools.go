@@ -139,7 +139,7 @@ func Register(s *mcp.Server, opts Options) {
 	if opts.Caller == nil {
 		panic("mcptools.Register: Caller is required")
 	}
-	newOperations(opts).register(s)
+	NewOperations(opts).register(s)
 }
 
 // defaults checks what Options require and fills in the rest.
