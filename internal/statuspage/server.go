@@ -148,10 +148,10 @@ func (nopRecorder) Record(context.Context, audit.Event) error { return nil }
 var files embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"utc":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
-	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"utc":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
+	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"short": shortTime,
-	"join": strings.Join,
+	"join":  strings.Join,
 	// shown writes out the characters that would make agent-chosen text
 	// look like something else (bidi overrides, zero-width characters).
 	"shown": access.Visible,
