@@ -15,7 +15,7 @@ const (
 	bucketWidth  = chartWindow / chartBuckets
 
 	// The SVG's size in pixels: each bucket is barStep wide.
-	chartHeight = 28
+	chartHeight = 32
 	barStep     = 6
 	chartWidth  = chartBuckets * barStep
 )

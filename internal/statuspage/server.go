@@ -151,6 +151,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"utc":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"short": shortTime,
+	"left":  func(s int64) string { return duration(time.Duration(s) * time.Second) },
 	"join":  strings.Join,
 	// shown writes out the characters that would make agent-chosen text
 	// look like something else (bidi overrides, zero-width characters).

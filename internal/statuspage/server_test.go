@@ -362,7 +362,7 @@ func TestStatusPageShowsGrantsPendingAndEvents(t *testing.T) {
 	page := b.get("/").body
 	for _, want := range []string{
 		`data-principal="alice"`, `data-approval="apr_read1"`, `data-accessor="acc-alice-read"`, "all of secret/agent/alice/",
-		"db/", "2026-11-24 09:15:00Z", `data-seconds="900">900s</td>`, `action="/revoke"`, `action="/revoke-agent"`,
+		"db/", "2026-11-24 09:15:00Z", `data-seconds="900">15m 00s</td>`, `action="/revoke"`, `action="/revoke-agent"`,
 		"Revoke all of alice's access", `data-approval="apr_pending"`, "&lt;script&gt;alert(1)&lt;/script&gt;", "read_secret db",
 		`data-event="grant.issued"`, `data-event="authentication"`, "operator signed in to the status page",
 		`data-credential="app-db-rw"`, "database/creds/alice-rw/lease1", "2026-11-24 09:10:00Z",
