@@ -258,6 +258,20 @@ func TestRevokeNeedsSessionCSRFAndOrigin(t *testing.T) {
 			status: http.StatusBadRequest, message: "no tier"},
 		{name: "fail/no-principal", path: "/revoke-agent", form: func(c, _ string) url.Values { return url.Values{"csrf": {c}} },
 			status: http.StatusBadRequest, message: "does not name an agent"},
+		{name: "ok/deny", path: "/deny", form: func(c, _ string) url.Values {
+			return url.Values{"csrf": {c}, "principal": {"bob"}, "approval_id": {"apr_pending"}}
+		}, status: http.StatusSeeOther, calls: []string{"deny bob apr_pending (REF)"}},
+		{name: "fail/deny-foreign-origin", path: "/deny", origin: "https://evil.example", form: func(c, _ string) url.Values {
+			return url.Values{"csrf": {c}, "principal": {"bob"}, "approval_id": {"apr_pending"}}
+		}, status: http.StatusForbidden, message: "did not come from the status page"},
+		{name: "fail/deny-no-csrf", path: "/deny", form: func(string, string) url.Values {
+			return url.Values{"principal": {"bob"}, "approval_id": {"apr_pending"}}
+		}, status: http.StatusForbidden, message: "stale or did not come from your status page"},
+		{name: "fail/deny-not-pending", path: "/deny", form: func(c, _ string) url.Values {
+			return url.Values{"csrf": {c}, "principal": {"bob"}, "approval_id": {"apr_gone"}}
+		}, status: http.StatusConflict, message: "is no longer pending", calls: []string{"deny bob apr_gone (REF)"}},
+		{name: "fail/deny-no-approval-id", path: "/deny", form: func(c, _ string) url.Values { return url.Values{"csrf": {c}, "principal": {"bob"}} },
+			status: http.StatusBadRequest, message: "does not name the approval to deny"},
 		{name: "fail/no-approval-id", path: "/revoke", form: func(c, _ string) url.Values { return with(map[string]string{"csrf": c, "approval_id": ""}) },
 			status: http.StatusBadRequest, message: "does not name the grant&#39;s approval"},
 	}
