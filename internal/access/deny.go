@@ -47,16 +47,17 @@ const operatorDeniedWhy = "denied by an operator"
 // operator's word; with a shared store, wherever it runs. Grants p holds
 // stay. ErrNoSuchApproval when no such approval is pending, and then
 // nothing changed. The decision is audited as approval.decided, outcome
-// denied, "denied by an operator" with the correlation id of ctx.
+// denied, "denied by an operator (REF)" with REF the correlation id of ctx:
+// by the approval's own end when it runs here, else here at once.
 func (m *Manager) DenyApproval(ctx context.Context, p Principal, approvalID string) (PendingView, error) {
 	cause := &operatorDenial{by: audit.CorrelationID(ctx)}
 	var view PendingView
-	found := false
+	found, elsewhere := false, false
 	if m.opts.Shared != nil {
-		v, err := m.denyShared(ctx, p, approvalID)
+		v, replica, err := m.denyShared(ctx, p, approvalID)
 		switch {
 		case err == nil:
-			view, found = v, true
+			view, found, elsewhere = v, true, replica != m.opts.SharedOptions.Replica
 		case !errors.Is(err, ErrNoSuchApproval):
 			return view, err
 		}
@@ -81,14 +82,24 @@ func (m *Manager) DenyApproval(ctx context.Context, p Principal, approvalID stri
 	if !found {
 		return view, ErrNoSuchApproval
 	}
+	if elsewhere {
+		// The replica asking the human records what it was answered and
+		// gives nothing; the operator's decision is on record here, where
+		// it was made.
+		_ = m.opts.Audit.Record(ctx, audit.Event{
+			Event: audit.ApprovalDecided, Outcome: audit.Denied, Principal: string(p),
+			Tier: view.Tier.String(), ApprovalID: approvalID, Detail: cause.why(),
+		})
+	}
 	m.opts.Logger.InfoContext(ctx, "approval denied by an operator", "principal", p, "tier", view.Tier, "approval_id", approvalID)
 	return view, nil
 }
 
 // denyShared ends the claim approvalID of p in the store as denied by an
-// operator, with the denial's cool-down. The replica running it gives
-// nothing when it ends; replicas waiting on it read the denial there.
-func (m *Manager) denyShared(ctx context.Context, p Principal, approvalID string) (PendingView, error) {
+// operator, with the denial's cool-down, and returns it and the replica
+// that runs it. That replica gives nothing when it ends; replicas waiting
+// on it read the denial there.
+func (m *Manager) denyShared(ctx context.Context, p Principal, approvalID string) (PendingView, string, error) {
 	for t := Read; t <= Destroy; t++ {
 		now := m.opts.Clock.Now()
 		prev, changed, err := m.changeSlot(ctx, p, t, func(s *Slot) bool {
@@ -105,11 +116,11 @@ func (m *Manager) denyShared(ctx context.Context, p Principal, approvalID string
 			return true
 		})
 		if err != nil {
-			return PendingView{}, fmt.Errorf("denying %s's approval %s: %w", p, approvalID, err)
+			return PendingView{}, "", fmt.Errorf("denying %s's approval %s: %w", p, approvalID, err)
 		}
 		if changed {
-			return m.claimView(p, t, prev.Claim), nil
+			return m.claimView(p, t, prev.Claim), prev.Claim.Replica, nil
 		}
 	}
-	return PendingView{}, ErrNoSuchApproval
+	return PendingView{}, "", ErrNoSuchApproval
 }

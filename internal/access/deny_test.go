@@ -103,8 +103,11 @@ func TestSharedDenyApprovalOnAnotherReplica(t *testing.T) {
 		if len(p) != 1 {
 			t.Fatalf("B's view of pending approvals = %+v", p)
 		}
-		if _, err := r.ms[1].DenyApproval(t.Context(), agent, p[0].ApprovalID); err != nil {
+		if _, err := r.ms[1].DenyApproval(audit.WithCorrelationID(t.Context(), "ops_b"), agent, p[0].ApprovalID); err != nil {
 			t.Fatal(err)
+		}
+		if d := r.audit.named(audit.ApprovalDecided); len(d) != 1 || d[0].Outcome != audit.Denied || d[0].Detail != "denied by an operator (ops_b)" || d[0].ApprovalID != p[0].ApprovalID {
+			t.Errorf("approval.decided at once = %+v, want B's record of the denial", d)
 		}
 		if err := <-errc; !errors.Is(err, ErrOperatorDenied) || !errors.Is(err, ErrDenied) {
 			t.Errorf("A's authenticate = %v, want ErrOperatorDenied", err)
