@@ -20,7 +20,7 @@ import (
 
 // screenshot, if set, is where TestStatusPageInChromium saves a picture of
 // the page for the docs: go test ./internal/statuspage -run
-// TestStatusPageInChromium -args -screenshot=$PWD/docs/images/status-page-incident.png
+// TestStatusPageInChromium -args -screenshot=$PWD/docs/images/status-page.png
 var screenshot = flag.String("screenshot", "", "save the incident status page as this PNG")
 
 // incident is an afternoon with a looping agent: deploy-bot asks for write
@@ -39,7 +39,9 @@ func incident(t *testing.T) *harness {
 			{Principal: "alice", Tier: access.Read, Scope: "secret/agent/alice/", IssuedAt: now.Add(-52 * time.Minute), ExpiresAt: now.Add(188 * time.Minute),
 				SecondsLeft: 188 * 60, ApprovalID: "apr_5c1e0a9b44d2e871", Accessor: "Xq1lGkP0wVb8nT3rYcM2aZ7e"},
 			{Principal: "alice", Tier: access.Write, Scope: "secret/agent/alice/", Paths: []string{"db/"}, IssuedAt: now.Add(-12 * time.Minute), ExpiresAt: now.Add(3 * time.Minute),
-				SecondsLeft: 180, ApprovalID: "apr_9e77d0c3a1b25f40", Accessor: "Lr8sQe2nHx5mVd9kTw4pBc1u"},
+				SecondsLeft: 180, ApprovalID: "apr_9e77d0c3a1b25f40", Accessor: "Lr8sQe2nHx5mVd9kTw4pBc1u", Credentials: []access.CredentialView{
+					{Name: "orders-db", Engine: "database", Tier: access.Write, LeaseID: "database/creds/alice-orders/Yk2Qe8vN", ExpiresAt: now.Add(3 * time.Minute)},
+				}},
 			{Principal: "ci-runner", Tier: access.Read, Scope: "secret/agent/ci-runner/", IssuedAt: now.Add(-3 * time.Hour), ExpiresAt: now.Add(time.Hour),
 				SecondsLeft: 3600, ApprovalID: "apr_0b3f6e2d9c8a7154", Accessor: "Ty6uWq0eRb3nMk8sLp2vZx5c"},
 			{Principal: "deploy-bot", Tier: access.Read, Scope: "secret/agent/deploy-bot/", IssuedAt: now.Add(-200 * time.Minute), ExpiresAt: now.Add(40 * time.Minute),
@@ -97,7 +99,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	h := incident(t)
 	tab := browsertest.Tab(t, browsertest.Options{NoScript: true})
 	browsertest.Do(t, tab,
-		chromedp.EmulateViewport(1360, 1180),
+		chromedp.EmulateViewport(1360, 1220),
 		chromedp.Navigate(h.srv.URL+"/"),
 		chromedp.WaitVisible(chromedp.ID("token")),
 		chromedp.SendKeys(chromedp.ID("token"), testToken),
