@@ -22,9 +22,9 @@ var fuzzMethods = []string{http.MethodGet, http.MethodPost, http.MethodHead, htt
 // Origin, Content-Type, Cookie and body. Any page on the web can make a
 // browser send most of that to a loopback address, so whatever arrives:
 //   - the page does not panic or fail inside (no 500);
-//   - a grant or an agent is revoked only by a POST from the page's own
-//     origin that carries a live session's cookie and that session's CSRF
-//     token in its form body;
+//   - a grant or an agent is revoked, or an approval denied, only by a
+//     POST from the page's own origin that carries a live session's cookie
+//     and that session's CSRF token in its form body;
 //   - a session starts only with the operator token posted from the page's
 //     own origin;
 //   - no response shows the operator token or the session cookie's value
@@ -42,8 +42,8 @@ func FuzzRequest(f *testing.F) {
 	})
 }
 
-// fuzzRequest is one input of FuzzRequest; it returns the revocations the
-// request made.
+// fuzzRequest is one input of FuzzRequest; it returns the revocations and
+// denials the request made.
 func fuzzRequest(t *testing.T, method uint8, path, host, origin, ctype, cookie, body string) []string {
 	fa := &fakeAccess{snap: testSnapshot()}
 	s, err := New(Options{
