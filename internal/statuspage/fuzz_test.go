@@ -115,17 +115,18 @@ func fuzzRequest(t *testing.T, method uint8, path, host, origin, ctype, cookie, 
 func TestFuzzRequestReachesRevocation(t *testing.T) {
 	form := "csrf={csrf}&principal=alice&tier=read&approval_id=apr_read1"
 	tests := []struct {
-		name, origin, cookie, body string
-		want                       int
+		name, path, origin, cookie, body string
+		want                             int
 	}{
-		{"ok", "{origin}", "gatekeeper_status={session}", form, 1},
-		{"fail/other-origin", "http://evil.example", "gatekeeper_status={session}", form, 0},
-		{"fail/no-session", "{origin}", "", form, 0},
-		{"fail/csrf-in-cookie-only", "{origin}", "gatekeeper_status={session}; csrf={csrf}", "principal=alice&tier=read&approval_id=apr_read1", 0},
+		{"ok", "/revoke", "{origin}", "gatekeeper_status={session}", form, 1},
+		{"ok/deny", "/deny", "{origin}", "gatekeeper_status={session}", "csrf={csrf}&principal=bob&approval_id=apr_pending", 1},
+		{"fail/other-origin", "/revoke", "http://evil.example", "gatekeeper_status={session}", form, 0},
+		{"fail/no-session", "/revoke", "{origin}", "", form, 0},
+		{"fail/csrf-in-cookie-only", "/revoke", "{origin}", "gatekeeper_status={session}; csrf={csrf}", "principal=alice&tier=read&approval_id=apr_read1", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			calls := fuzzRequest(t, 1, "/revoke", "{host}", tc.origin, "application/x-www-form-urlencoded", tc.cookie, tc.body)
+			calls := fuzzRequest(t, 1, tc.path, "{host}", tc.origin, "application/x-www-form-urlencoded", tc.cookie, tc.body)
 			if len(calls) != tc.want {
 				t.Errorf("revocations %v, want %d", calls, tc.want)
 			}
