@@ -34,7 +34,7 @@ func TestRecentFoldsRoutineAuthentications(t *testing.T) {
 	_ = r.Record(ctx, audit.Event{Event: audit.Authentication, Outcome: audit.OK, Principal: operatorName, Method: operatorMethod, Time: t0})
 
 	want := []foldedAuths{{"bob", 1, t0.Add(time.Hour)}, {"alice", 412, t0.Add(411 * time.Second)}}
-	if diff := cmp.Diff(want, r.Folded()); diff != "" {
+	if diff := cmp.Diff(want, r.folds()); diff != "" {
 		t.Errorf("folded (-want +got):\n%s", diff)
 	}
 	var kept []string
@@ -44,7 +44,7 @@ func TestRecentFoldsRoutineAuthentications(t *testing.T) {
 	if diff := cmp.Diff([]string{"operator ok", "alice refused"}, kept); diff != "" {
 		t.Errorf("events kept (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"alice", "bob"}, r.Agents()); diff != "" {
+	if diff := cmp.Diff([]string{"alice", "bob"}, r.agentNames()); diff != "" {
 		t.Errorf("agents (-want +got):\n%s (the operator is not an agent)", diff)
 	}
 }
@@ -55,7 +55,7 @@ func TestRecentIsBounded(t *testing.T) {
 	for i := range maxTracked + 10 {
 		_ = r.Record(ctx, auth(fmt.Sprintf("agent-%03d", i), t0.Add(time.Duration(i)*time.Second)))
 	}
-	agents := r.Agents()
+	agents := r.agentNames()
 	if len(agents) != maxTracked || agents[0] != "agent-010" {
 		t.Errorf("agents kept = %d from %s, want the %d most recently active", len(agents), agents[0], maxTracked)
 	}
@@ -65,7 +65,7 @@ func TestRecentIsBounded(t *testing.T) {
 	}
 	_ = r.Record(ctx, audit.Event{Event: audit.ApprovalRequested, Outcome: audit.OK, Principal: "slow", Time: t0.Add(time.Hour)})
 	_ = r.Record(ctx, audit.Event{Event: audit.ApprovalRequested, Outcome: audit.OK, Principal: "slow", Time: t0.Add(time.Hour + chartWindow + time.Minute)})
-	req := r.Requests()
+	req := r.requestTimes()
 	if n := len(req["loop"]); n != maxTimes {
 		t.Errorf("loop's requests kept = %d, want %d", n, maxTimes)
 	}

@@ -76,7 +76,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	var known []string
 	var requests map[string][]time.Time
 	if rc := s.opts.Recent; rc != nil {
-		events, folded, known, requests = rc.Events(), rc.Folded(), rc.Agents(), rc.Requests()
+		events, folded, known, requests = rc.Events(), rc.folds(), rc.agentNames(), rc.requestTimes()
 	}
 	d.Agents, d.MoreAgents = agentRows(snap, events, folded, known, requests)
 	d.Events, d.Hidden = eventRows(events, folded, f)

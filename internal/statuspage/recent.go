@@ -129,7 +129,7 @@ func latest(a, b time.Time) time.Time {
 }
 
 // Events returns the kept events, newest first; routine authentications
-// are not among them (see Folded).
+// are not among them (see folds).
 func (r *Recent) Events() []audit.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -149,9 +149,9 @@ type foldedAuths struct {
 	Last      time.Time
 }
 
-// Folded returns each agent's routine successful authentications, the
+// folds returns each agent's routine successful authentications, the
 // most recent first.
-func (r *Recent) Folded() []foldedAuths {
+func (r *Recent) folds() []foldedAuths {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []foldedAuths
@@ -166,15 +166,15 @@ func (r *Recent) Folded() []foldedAuths {
 	return out
 }
 
-// Agents returns the agents Recent counts for, sorted.
-func (r *Recent) Agents() []string {
+// agentNames returns the agents Recent counts for, sorted.
+func (r *Recent) agentNames() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Sorted(maps.Keys(r.agents))
 }
 
-// Requests returns the times of each agent's approval requests kept.
-func (r *Recent) Requests() map[string][]time.Time {
+// requestTimes returns the times of each agent's approval requests kept.
+func (r *Recent) requestTimes() map[string][]time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[string][]time.Time{}
