@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
@@ -37,7 +38,7 @@ func parseFilter(q url.Values) (filter, error) {
 	case len(f.Event) > maxEventName:
 		return f, fmt.Errorf("the event type to filter by is longer than %d bytes", maxEventName)
 	case f.Outcome != "" && !slices.Contains(outcomes, f.Outcome):
-		return f, fmt.Errorf("the outcome to filter by is none of %v", outcomes)
+		return f, fmt.Errorf("the outcome to filter by is none of %s", strings.Join(outcomes, ", "))
 	}
 	return f, nil
 }
