@@ -39,6 +39,8 @@ func (h *httpServer) statusPageURL(t *testing.T) string {
 // earns read access, the operator signs in to the status page in a real
 // browser (JavaScript off), sees the grant, clicks Revoke; the token is
 // dead in Vault at once, and the agent's next read needs a new approval.
+// Then a pending approval, at the top of the page, is denied with one
+// click, through the real access model.
 func TestStatusPageRevokeInChromium(t *testing.T) {
 	t.Parallel()
 	tab := browsertest.Tab(t, browsertest.Options{NoScript: true}) // the page must work without JavaScript
@@ -175,6 +177,42 @@ agents:
 		t.Errorf("alice's tier after Revoke all = %s", tier)
 	}
 	alice.fails("write_secret", map[string]any{"path": "db", "data": map[string]any{"password": "x"}}, "escalate")
+
+	// A new approval waits for a human: it is at the top of the page, and
+	// the operator's Deny ends it through the access model, in the audit
+	// log under the operator's session.
+	if r := alice.call("authenticate", nil); !r.isError || linkIn(r.text) == "" {
+		t.Fatalf("authenticate = %v %q, want the approval page's link to relay", r.isError, r.text)
+	}
+	pendingRow := `table.pending tr.pending[data-principal="alice"]`
+	browsertest.Do(t, tab,
+		chromedp.Navigate(page+"/"),
+		chromedp.WaitVisible(chromedp.CSS(pendingRow)),
+	)
+	if first := browsertest.Read(t, tab, chromedp.Text(chromedp.CSS("main h2"))); !strings.HasPrefix(first, "Waiting for a human") {
+		t.Errorf("the page's first section is %q, want the pending approvals", first)
+	}
+	pendingID := browsertest.Read(t, tab, chromedp.AttributeValue(chromedp.CSS(pendingRow), "data-approval")).Value
+	browsertest.Do(t, tab,
+		chromedp.Click(chromedp.CSS(`form.deny[data-approval="`+pendingID+`"] button`)),
+		chromedp.WaitVisible(chromedp.ID("notice")),
+	)
+	if notice := browsertest.Read(t, tab, chromedp.Text(chromedp.ID("notice"))); !strings.Contains(notice, "denied alice's read approval "+pendingID) {
+		t.Errorf("notice after Deny = %q", notice)
+	}
+	var denied []map[string]any
+	for _, ev := range alice.auditEvents() {
+		if ev["event"] == "approval.decided" && ev["approval_id"] == pendingID {
+			denied = append(denied, ev)
+		}
+	}
+	if len(denied) != 1 || denied[0]["outcome"] != "denied" || !strings.HasPrefix(denied[0]["detail"].(string), "denied by an operator (ops_") {
+		t.Errorf("approval.decided of the denied approval = %v", denied)
+	}
+	if tier := alice.tier(); tier != "none" {
+		t.Errorf("alice's tier after Deny = %s", tier)
+	}
+	alice.fails("authenticate", nil, "denied")
 
 	// Sign out ends the session: the page asks to sign in again.
 	browsertest.Do(t, tab,

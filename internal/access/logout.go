@@ -25,16 +25,20 @@ func loggedOutErr(t Tier) error {
 	return fmt.Errorf("%w: %w", ErrLoggedOut, ErrWriteRequired)
 }
 
-// cutShort reports whether err says an approval was cut short (by an
-// operator or by logout): whatever the human answers then gives nothing.
+// cutShort reports whether err says an approval was cut short (revoked or
+// denied by an operator, or by logout): whatever the human answers then
+// gives nothing.
 func cutShort(err error) bool {
-	return errors.Is(err, ErrRevoked) || errors.Is(err, ErrLoggedOut)
+	return errors.Is(err, ErrRevoked) || errors.Is(err, ErrLoggedOut) || errors.Is(err, ErrOperatorDenied)
 }
 
 // whyCutShort is the audit detail for an approval cut short.
 func whyCutShort(err error) string {
 	if errors.Is(err, ErrLoggedOut) {
 		return logoutWhy
+	}
+	if d, ok := errors.AsType[*operatorDenial](err); ok {
+		return d.why()
 	}
 	return operatorWhy
 }

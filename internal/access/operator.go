@@ -41,7 +41,10 @@ type PendingView struct {
 	Reason     string
 	Trigger    string
 	Paths      []string
-	Expires    time.Time
+	// Requested is when the approval was asked: its expiry less the
+	// approval timeout.
+	Requested time.Time
+	Expires   time.Time
 }
 
 // Snapshot is every principal's live grants and pending approvals at one
@@ -119,7 +122,7 @@ func (m *Manager) addLocal(s *Snapshot, now time.Time) {
 		}
 		for t := Read; t <= Destroy; t++ {
 			if f := st.pending[t]; f != nil {
-				s.Pending = append(s.Pending, pendingOf(p, t, f))
+				s.Pending = append(s.Pending, m.pendingOf(p, t, f))
 			}
 		}
 	}
@@ -134,10 +137,10 @@ func viewOf(g *Grant, now time.Time) GrantView {
 	}
 }
 
-func pendingOf(p Principal, t Tier, f *flight) PendingView {
+func (m *Manager) pendingOf(p Principal, t Tier, f *flight) PendingView {
 	return PendingView{
 		Principal: p, Tier: t, ApprovalID: f.id, Reason: f.reason, Trigger: f.trigger,
-		Paths: slices.Clone(f.paths), Expires: f.expires,
+		Paths: slices.Clone(f.paths), Requested: f.expires.Add(-m.opts.ApprovalTimeout), Expires: f.expires,
 	}
 }
 
@@ -215,7 +218,7 @@ func (m *Manager) operatorRevoke(ctx context.Context, p Principal, from Tier, ch
 		// published already, and then the grant was taken above.
 		f.cancel(revokedErr(t))
 		f.cancelled = true
-		rev.Cancelled = append(rev.Cancelled, pendingOf(p, t, f))
+		rev.Cancelled = append(rev.Cancelled, m.pendingOf(p, t, f))
 	}
 	if from == Read {
 		// The agent's next read does not start an approval by itself: it

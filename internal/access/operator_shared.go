@@ -35,17 +35,17 @@ func (m *Manager) snapshotShared() Snapshot {
 			s.Grants = append(s.Grants, viewOf(&g, now))
 		}
 		if c := sl.Claim; c != nil && !claimDead(c, now) {
-			s.Pending = append(s.Pending, claimView(sl.Principal, sl.Tier, c))
+			s.Pending = append(s.Pending, m.claimView(sl.Principal, sl.Tier, c))
 		}
 	}
 	s.sort()
 	return s
 }
 
-func claimView(p Principal, t Tier, c *Claim) PendingView {
+func (m *Manager) claimView(p Principal, t Tier, c *Claim) PendingView {
 	return PendingView{
 		Principal: p, Tier: t, ApprovalID: c.ApprovalID, Reason: c.Reason, Trigger: c.Trigger,
-		Paths: slices.Clone(c.Paths), Expires: c.Expires,
+		Paths: slices.Clone(c.Paths), Requested: c.Expires.Add(-m.opts.ApprovalTimeout), Expires: c.Expires,
 	}
 }
 
@@ -108,7 +108,7 @@ func (m *Manager) operatorRevokeShared(ctx context.Context, p Principal, from Ti
 			rev.Grants = append(rev.Grants, viewOf(&g, now))
 		}
 		if c := prev.Claim; c != nil && !claimDead(c, now) {
-			rev.Cancelled = append(rev.Cancelled, claimView(p, t, c))
+			rev.Cancelled = append(rev.Cancelled, m.claimView(p, t, c))
 		}
 	}
 

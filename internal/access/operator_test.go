@@ -93,7 +93,7 @@ func TestSnapshotShowsEveryPrincipalWithoutSecrets(t *testing.T) {
 		},
 		Pending: []PendingView{{
 			Principal: "third", Tier: Read, ApprovalID: reqs[3], Reason: "read access, started by a read",
-			Trigger: "read_secret app/db", Expires: t0.Add(time.Minute + DefaultApprovalTimeout),
+			Trigger: "read_secret app/db", Requested: t0.Add(time.Minute), Expires: t0.Add(time.Minute + DefaultApprovalTimeout),
 		}},
 	}
 	if diff := cmp.Diff(want, s); diff != "" {

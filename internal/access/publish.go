@@ -24,7 +24,7 @@ func (m *Manager) publish(ctx context.Context, req Request, g *Grant, err error)
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.RevokeTimeout)
 	defer cancel()
 	result := resultOf(err)
-	if err != nil && m.flights.Err() != nil && result != ResultRevoked && result != ResultLoggedOut {
+	if err != nil && m.flights.Err() != nil && !cutShortResult(result) {
 		// This replica stops: the request is not answered, and a replica
 		// whose caller still waits asks anew.
 		result, err = ResultHandedOver, fmt.Errorf("%w: %w", ErrClosed, err)
@@ -63,7 +63,7 @@ func (m *Manager) publish(ctx context.Context, req Request, g *Grant, err error)
 		_ = m.revoke(pctx, g, audit.GrantRevoked, "the shared store did not take it")
 		return nil, nil, serr
 	case !changed:
-		if last := prev.Last; last != nil && last.ApprovalID == req.ID && (last.Result == ResultRevoked || last.Result == ResultLoggedOut) {
+		if last := prev.Last; last != nil && last.ApprovalID == req.ID && cutShortResult(last.Result) {
 			err = outcomeErr(req.Tier, last.Result)
 			if g != nil {
 				_ = m.revoke(pctx, g, audit.GrantRevoked, whyCutShort(err))

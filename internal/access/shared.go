@@ -96,6 +96,7 @@ const (
 	ResultFailed           = "failed"
 	ResultRevoked          = "revoked"
 	ResultLoggedOut        = "logged_out"
+	ResultOperatorDenied   = "operator_denied"
 	// ResultHandedOver: the replica running it stopped before an answer;
 	// a replica whose caller still waits claims the slot anew.
 	ResultHandedOver = "handed_over"
@@ -182,6 +183,8 @@ func resultOf(err error) string {
 		return ResultLoggedOut
 	case errors.Is(err, ErrRevoked):
 		return ResultRevoked
+	case errors.Is(err, ErrOperatorDenied):
+		return ResultOperatorDenied
 	case errors.Is(err, ErrDenied):
 		return ResultDenied
 	case errors.Is(err, ErrApprovalTimeout):
@@ -209,6 +212,8 @@ func outcomeErr(t Tier, result string) error {
 		return revokedErr(t)
 	case ResultLoggedOut:
 		return loggedOutErr(t)
+	case ResultOperatorDenied:
+		return &operatorDenial{}
 	case ResultApproved:
 		// Approved, and ended again before this replica saw it.
 		if t == Write {
@@ -217,6 +222,12 @@ func outcomeErr(t Tier, result string) error {
 		return ErrNotAuthenticated
 	}
 	return errRemoteFailed
+}
+
+// cutShortResult reports whether a claim was cut short by an operator or
+// by logout (see cutShort).
+func cutShortResult(result string) bool {
+	return result == ResultRevoked || result == ResultLoggedOut || result == ResultOperatorDenied
 }
 
 // claimDead reports whether c's replica can no longer publish its result.

@@ -76,6 +76,8 @@ func agentMessage(err error) (string, audit.Outcome) {
 		return "This approval needs the human's code, which Gatekeeper takes only on its approval page; none could be opened. Tell the operator.", audit.Failed
 	case errors.Is(err, access.ErrWrongPasscode):
 		return "The human's code was not accepted (wrong, or already used), so no access was granted. Ask the human whether to try again.", audit.Denied
+	case errors.Is(err, access.ErrOperatorDenied):
+		return "An operator denied the approval on Gatekeeper's status page. No access was granted, and the access you already held stays. Do not retry; ask the human what they want instead.", audit.Denied
 	case errors.Is(err, access.ErrDenied):
 		return "The human denied the approval. No access was granted. Ask the human what they want before trying again.", audit.Denied
 	case errors.Is(err, access.ErrApprovalTimeout):

@@ -159,6 +159,7 @@ func TestErrorsBecomeActionableMessages(t *testing.T) {
 		{"passcode-required", access.ErrPasscodeRequired, "only on its approval page", audit.Failed},
 		{"wrong-code", fmt.Errorf("%w: %w", access.ErrDenied, access.ErrWrongPasscode), "code was not accepted", audit.Denied},
 		{"denied", access.ErrDenied, "denied", audit.Denied},
+		{"operator-denied", fmt.Errorf("%w: %w", access.ErrOperatorDenied, access.ErrDenied), "An operator denied the approval", audit.Denied},
 		{"timeout", access.ErrApprovalTimeout, "Nobody approved in time", audit.TimedOut},
 		{"spent", access.ErrNotAuthenticated, "Call authenticate", audit.Refused},
 		{"hidden-text", fmt.Errorf("%w: reason has U+202E at byte 10; use plain text", access.ErrHiddenText), "reason has U+202E at byte 10", audit.Refused},

@@ -5,10 +5,22 @@
 // ends access in Vault at once. It answers "who got what, approved by whom,
 // and is it still live?" and cuts access off in one click.
 //
+// It is laid out for an incident: the approvals waiting for a human come
+// first (with their age and a Deny button); then one row per agent (tier,
+// time left as a bar, last action, its approval requests over the last hour
+// as a small chart on a scale shared by every agent, so a looping agent
+// stands out); then the grants; then the events, filtered by a GET form
+// (agent, event type, outcome), with each agent's routine successful
+// authentications folded into one row (recent.go counts them instead of
+// keeping them, so they never push the rest out). Everything shown is
+// bounded: events kept, agents counted and listed, request times per agent,
+// chart buckets.
+//
 // It is plain server-rendered HTML from embedded templates and one embedded
 // style sheet: no script at all, no framework, nothing from another origin
-// (the machines it runs on often reach nothing outside). Every action is a
-// POST form, so it works with JavaScript turned off.
+// (the machines it runs on often reach nothing outside); bars and charts are
+// inline SVG drawn on the server. Every action is a POST form and the
+// filter a GET form, so it works with JavaScript turned off.
 //
 // # Who may use it
 //
@@ -44,6 +56,14 @@
 // cancelled, and the agent's next call needs a new approval. A revoke
 // button names the approval behind the grant shown, so a click never ends a
 // newer grant the operator has not seen.
+//
+// # What denying does
+//
+// Deny asks the access model (access.Manager.DenyApproval): that one
+// pending approval ends as a human's denial does (no grant, whatever the
+// human answers later; the denial cool-down; the agent told it was
+// denied), audited as approval.decided "denied by an operator" with the
+// operator's session reference. What the agent already holds stays.
 //
 // # Reloading the configuration
 //

@@ -22,9 +22,9 @@ var fuzzMethods = []string{http.MethodGet, http.MethodPost, http.MethodHead, htt
 // Origin, Content-Type, Cookie and body. Any page on the web can make a
 // browser send most of that to a loopback address, so whatever arrives:
 //   - the page does not panic or fail inside (no 500);
-//   - a grant or an agent is revoked only by a POST from the page's own
-//     origin that carries a live session's cookie and that session's CSRF
-//     token in its form body;
+//   - a grant or an agent is revoked, or an approval denied, only by a
+//     POST from the page's own origin that carries a live session's cookie
+//     and that session's CSRF token in its form body;
 //   - a session starts only with the operator token posted from the page's
 //     own origin;
 //   - no response shows the operator token or the session cookie's value
@@ -42,8 +42,8 @@ func FuzzRequest(f *testing.F) {
 	})
 }
 
-// fuzzRequest is one input of FuzzRequest; it returns the revocations the
-// request made.
+// fuzzRequest is one input of FuzzRequest; it returns the revocations and
+// denials the request made.
 func fuzzRequest(t *testing.T, method uint8, path, host, origin, ctype, cookie, body string) []string {
 	fa := &fakeAccess{snap: testSnapshot()}
 	s, err := New(Options{
@@ -115,17 +115,18 @@ func fuzzRequest(t *testing.T, method uint8, path, host, origin, ctype, cookie, 
 func TestFuzzRequestReachesRevocation(t *testing.T) {
 	form := "csrf={csrf}&principal=alice&tier=read&approval_id=apr_read1"
 	tests := []struct {
-		name, origin, cookie, body string
-		want                       int
+		name, path, origin, cookie, body string
+		want                             int
 	}{
-		{"ok", "{origin}", "gatekeeper_status={session}", form, 1},
-		{"fail/other-origin", "http://evil.example", "gatekeeper_status={session}", form, 0},
-		{"fail/no-session", "{origin}", "", form, 0},
-		{"fail/csrf-in-cookie-only", "{origin}", "gatekeeper_status={session}; csrf={csrf}", "principal=alice&tier=read&approval_id=apr_read1", 0},
+		{"ok", "/revoke", "{origin}", "gatekeeper_status={session}", form, 1},
+		{"ok/deny", "/deny", "{origin}", "gatekeeper_status={session}", "csrf={csrf}&principal=bob&approval_id=apr_pending", 1},
+		{"fail/other-origin", "/revoke", "http://evil.example", "gatekeeper_status={session}", form, 0},
+		{"fail/no-session", "/revoke", "{origin}", "", form, 0},
+		{"fail/csrf-in-cookie-only", "/revoke", "{origin}", "gatekeeper_status={session}; csrf={csrf}", "principal=alice&tier=read&approval_id=apr_read1", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			calls := fuzzRequest(t, 1, "/revoke", "{host}", tc.origin, "application/x-www-form-urlencoded", tc.cookie, tc.body)
+			calls := fuzzRequest(t, 1, tc.path, "{host}", tc.origin, "application/x-www-form-urlencoded", tc.cookie, tc.body)
 			if len(calls) != tc.want {
 				t.Errorf("revocations %v, want %d", calls, tc.want)
 			}

@@ -83,6 +83,19 @@ func (f *fakeAccess) RevokeAgent(ctx context.Context, p access.Principal) (acces
 	return rev, nil
 }
 
+func (f *fakeAccess) DenyApproval(ctx context.Context, p access.Principal, id string) (access.PendingView, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("deny %s %s (%s)", p, id, audit.CorrelationID(ctx)))
+	for i, pv := range f.snap.Pending {
+		if pv.Principal == p && pv.ApprovalID == id {
+			f.snap.Pending = append(f.snap.Pending[:i:i], f.snap.Pending[i+1:]...)
+			return pv, nil
+		}
+	}
+	return access.PendingView{}, access.ErrNoSuchApproval
+}
+
 func (f *fakeAccess) called() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,13 +13,6 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
 )
 
-// agentRow is one agent's live grants and pending approvals.
-type agentRow struct {
-	Principal string
-	Grants    []access.GrantView
-	Pending   []access.PendingView
-}
-
 type statusData struct {
 	At       time.Time
 	CSRF     string
@@ -28,17 +20,25 @@ type statusData struct {
 	Expires  time.Time
 	Notice   string
 	NoticeOK bool
-	Agents   []agentRow
 	Pending  []pendingRow
-	Events   []audit.Event
+	Agents   []agentRow
+	// MoreAgents are not listed (maxAgentRows).
+	MoreAgents int
+	Events     []eventRow
+	// Hidden events are those the filter hides.
+	Hidden int
+	Filter filter
+	// EventNames, Principals and Outcomes are the filter's choices.
+	EventNames, Principals, Outcomes []string
 
 	Reload bool // show the Reload button
 }
 
-// pendingRow is a pending approval and, if this replica runs it, the
-// page where the human answers it.
+// pendingRow is a pending approval, how long it has waited and, if this
+// replica runs it, the page where the human answers it.
 type pendingRow struct {
 	access.PendingView
+	Age  string
 	Link string
 }
 
@@ -49,37 +49,38 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
+	f, err := parseFilter(r.URL.Query())
+	if err != nil {
+		s.message(w, http.StatusBadRequest, "Refused", "The event filter is not one the status page offers: "+err.Error()+". Nothing was changed.")
+		return
+	}
 	snap := s.opts.Access.Snapshot()
-	d := statusData{At: snap.At, CSRF: sess.csrf, Session: sess.ref, Expires: sess.expires, Reload: s.opts.Reload != nil}
+	d := statusData{At: snap.At, CSRF: sess.csrf, Session: sess.ref, Expires: sess.expires, Reload: s.opts.Reload != nil, Filter: f, Outcomes: outcomes}
 	for _, p := range snap.Pending {
 		row := pendingRow{PendingView: p}
+		if !p.Requested.IsZero() {
+			row.Age = duration(max(snap.At.Sub(p.Requested), 0))
+		}
 		if s.opts.ApprovalLink != nil {
 			row.Link, _ = s.opts.ApprovalLink(p.ApprovalID)
 		}
 		d.Pending = append(d.Pending, row)
 	}
-	if f := s.takeFlash(sess); f != nil {
-		d.Notice, d.NoticeOK = f.msg, f.ok
+	// The oldest first: it has waited longest.
+	slices.SortStableFunc(d.Pending, func(a, b pendingRow) int { return a.Requested.Compare(b.Requested) })
+	if fl := s.takeFlash(sess); fl != nil {
+		d.Notice, d.NoticeOK = fl.msg, fl.ok
 	}
-	rows := map[access.Principal]*agentRow{}
-	row := func(p access.Principal) *agentRow {
-		if rows[p] == nil {
-			rows[p] = &agentRow{Principal: string(p)}
-		}
-		return rows[p]
+	var events []audit.Event
+	var folded []foldedAuths
+	var known []string
+	var requests map[string][]time.Time
+	if rc := s.opts.Recent; rc != nil {
+		events, folded, known, requests = rc.Events(), rc.folds(), rc.agentNames(), rc.requestTimes()
 	}
-	for _, g := range snap.Grants {
-		row(g.Principal).Grants = append(row(g.Principal).Grants, g)
-	}
-	for _, p := range snap.Pending {
-		row(p.Principal).Pending = append(row(p.Principal).Pending, p)
-	}
-	for _, p := range slices.Sorted(maps.Keys(rows)) {
-		d.Agents = append(d.Agents, *rows[p])
-	}
-	if s.opts.Recent != nil {
-		d.Events = s.opts.Recent.Events()
-	}
+	d.Agents, d.MoreAgents = agentRows(snap, events, folded, known, requests)
+	d.Events, d.Hidden = eventRows(events, folded, f)
+	d.EventNames, d.Principals = eventChoices(events, folded, known, f)
 	s.render(w, http.StatusOK, "status.html", d)
 }
 
@@ -139,6 +140,34 @@ func (s *Server) revokeAgent(w http.ResponseWriter, r *http.Request, sess *sessi
 			fmt.Sprintf("%s holds no grant and waits for no approval now. Nothing was revoked.", p))
 	}
 	return s.revoked(w, rev, err, sess)
+}
+
+// deny answers one pending approval "no" on the operator's word, through
+// the access model: the agent is told it was denied and keeps what it
+// holds.
+func (s *Server) deny(w http.ResponseWriter, r *http.Request, sess *session) error {
+	p, err := principalOf(r)
+	if err != nil {
+		return err
+	}
+	id := r.PostForm.Get("approval_id")
+	if id == "" || len(id) > maxApprovalID {
+		return refuse(http.StatusBadRequest, "Refused", "The form does not name the approval to deny. Nothing was changed.")
+	}
+	ctx, cancel := s.revokeContext(r.Context(), sess)
+	defer cancel()
+	v, err := s.opts.Access.DenyApproval(ctx, p, id)
+	if errors.Is(err, access.ErrNoSuchApproval) {
+		return refuse(http.StatusConflict, "Nothing denied",
+			fmt.Sprintf("%s's approval %s is no longer pending: it was answered, timed out or cancelled. Nothing was changed; the status page shows what is pending now.", p, id))
+	}
+	if err != nil {
+		return err
+	}
+	s.setFlash(sess, true, fmt.Sprintf("Gatekeeper denied %s's %s approval %s. The agent is told it was denied; whatever the human answers now gives nothing. Access it already held stays.", v.Principal, v.Tier, v.ApprovalID))
+	w.Header().Set("Location", "/")
+	w.WriteHeader(http.StatusSeeOther)
+	return nil
 }
 
 // reload reads the configuration again. Like a revocation, it runs to its

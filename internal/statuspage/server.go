@@ -27,6 +27,7 @@ type Access interface {
 	Snapshot() access.Snapshot
 	RevokeGrant(ctx context.Context, p access.Principal, t access.Tier, approvalID string) (access.Revocation, error)
 	RevokeAgent(ctx context.Context, p access.Principal) (access.Revocation, error)
+	DenyApproval(ctx context.Context, p access.Principal, approvalID string) (access.PendingView, error)
 }
 
 // Recorder receives the page's own audit events (operator sign-ins).
@@ -147,8 +148,11 @@ func (nopRecorder) Record(context.Context, audit.Event) error { return nil }
 var files embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"utc":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
-	"join": strings.Join,
+	"utc":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
+	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"short": shortTime,
+	"left":  func(s int64) string { return duration(time.Duration(s) * time.Second) },
+	"join":  strings.Join,
 	// shown writes out the characters that would make agent-chosen text
 	// look like something else (bidi overrides, zero-width characters).
 	"shown": access.Visible,
@@ -156,12 +160,14 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 
 // Handler serves the page. Mount it at the root of its own listener.
 //
-//	GET  /                the status: grants, pending approvals, audit events
+//	GET  /                the status: pending approvals, agents, grants, audit events
+//	                      (?agent=&event=&outcome= filter the events)
 //	GET  /login           the sign-in form
 //	POST /login           {token} → a session
 //	POST /logout          {csrf} → no session
 //	POST /revoke          {csrf, principal, tier, approval_id} → the grant ends
 //	POST /revoke-agent    {csrf, principal} → all of the agent's access ends
+//	POST /deny            {csrf, principal, approval_id} → the pending approval is denied
 //	POST /reload          {csrf} → the configuration is read again (if Reload is set)
 //	GET  /static/status.css
 func (s *Server) Handler() http.Handler {
@@ -172,6 +178,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /logout", s.form(s.signedIn(s.logout)))
 	mux.Handle("POST /revoke", s.form(s.signedIn(s.revokeGrant)))
 	mux.Handle("POST /revoke-agent", s.form(s.signedIn(s.revokeAgent)))
+	mux.Handle("POST /deny", s.form(s.signedIn(s.deny)))
 	if s.opts.Reload != nil {
 		mux.Handle("POST /reload", s.form(s.signedIn(s.reload)))
 	}

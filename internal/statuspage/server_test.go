@@ -258,6 +258,20 @@ func TestRevokeNeedsSessionCSRFAndOrigin(t *testing.T) {
 			status: http.StatusBadRequest, message: "no tier"},
 		{name: "fail/no-principal", path: "/revoke-agent", form: func(c, _ string) url.Values { return url.Values{"csrf": {c}} },
 			status: http.StatusBadRequest, message: "does not name an agent"},
+		{name: "ok/deny", path: "/deny", form: func(c, _ string) url.Values {
+			return url.Values{"csrf": {c}, "principal": {"bob"}, "approval_id": {"apr_pending"}}
+		}, status: http.StatusSeeOther, calls: []string{"deny bob apr_pending (REF)"}},
+		{name: "fail/deny-foreign-origin", path: "/deny", origin: "https://evil.example", form: func(c, _ string) url.Values {
+			return url.Values{"csrf": {c}, "principal": {"bob"}, "approval_id": {"apr_pending"}}
+		}, status: http.StatusForbidden, message: "did not come from the status page"},
+		{name: "fail/deny-no-csrf", path: "/deny", form: func(string, string) url.Values {
+			return url.Values{"principal": {"bob"}, "approval_id": {"apr_pending"}}
+		}, status: http.StatusForbidden, message: "stale or did not come from your status page"},
+		{name: "fail/deny-not-pending", path: "/deny", form: func(c, _ string) url.Values {
+			return url.Values{"csrf": {c}, "principal": {"bob"}, "approval_id": {"apr_gone"}}
+		}, status: http.StatusConflict, message: "is no longer pending", calls: []string{"deny bob apr_gone (REF)"}},
+		{name: "fail/deny-no-approval-id", path: "/deny", form: func(c, _ string) url.Values { return url.Values{"csrf": {c}, "principal": {"bob"}} },
+			status: http.StatusBadRequest, message: "does not name the approval to deny"},
 		{name: "fail/no-approval-id", path: "/revoke", form: func(c, _ string) url.Values { return with(map[string]string{"csrf": c, "approval_id": ""}) },
 			status: http.StatusBadRequest, message: "does not name the grant&#39;s approval"},
 	}
@@ -362,7 +376,7 @@ func TestStatusPageShowsGrantsPendingAndEvents(t *testing.T) {
 	page := b.get("/").body
 	for _, want := range []string{
 		`data-principal="alice"`, `data-approval="apr_read1"`, `data-accessor="acc-alice-read"`, "all of secret/agent/alice/",
-		"db/", "2026-11-24 09:15:00Z", "<td>900</td>", `action="/revoke"`, `action="/revoke-agent"`,
+		"db/", "2026-11-24 09:15:00Z", `data-seconds="900">15m 00s</td>`, `action="/revoke"`, `action="/revoke-agent"`,
 		"Revoke all of alice's access", `data-approval="apr_pending"`, "&lt;script&gt;alert(1)&lt;/script&gt;", "read_secret db",
 		`data-event="grant.issued"`, `data-event="authentication"`, "operator signed in to the status page",
 		`data-credential="app-db-rw"`, "database/creds/alice-rw/lease1", "2026-11-24 09:10:00Z",

@@ -28,8 +28,12 @@ type flash struct {
 	msg string
 }
 
-// operatorName is the principal of the page's audit events.
-const operatorName = "operator"
+// operatorName is the principal of the page's audit events, and
+// operatorMethod how its sign-ins authenticate.
+const (
+	operatorName   = "operator"
+	operatorMethod = "operator_token"
+)
 
 func randomString(n int) string {
 	b := make([]byte, n)
@@ -114,7 +118,7 @@ type loginData struct {
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	now := s.opts.Now()
-	ev := audit.Event{Event: audit.Authentication, Method: "operator_token", Principal: operatorName, Tool: "status_page", Outcome: audit.Refused, Source: audit.Peer(r.RemoteAddr)}
+	ev := audit.Event{Event: audit.Authentication, Method: operatorMethod, Principal: operatorName, Tool: "status_page", Outcome: audit.Refused, Source: audit.Peer(r.RemoteAddr)}
 	given := sha256.Sum256([]byte(r.PostForm.Get("token")))
 	want := sha256.Sum256([]byte(s.opts.OperatorToken.Reveal()))
 	if subtle.ConstantTimeCompare(given[:], want[:]) != 1 {
