@@ -190,10 +190,9 @@ func stoppedMessage(folder *devFolder, pg bool) string {
 		return stopped + ". The dev Vault was in memory: everything in it is gone.\n"
 	}
 	return fmt.Sprintf(`%s.
-Kept in %s: the Vault's storage with the secrets, the authenticator enrollment, the
-bootstrap token and the client configuration. Start again with:
+Kept in %s: the Vault's storage with the secrets, %s. Start again with:
   gatekeeper dev --approver %s --data %s
-`, stopped, folder.dir, folder.Approver, shellQuote(folder.dir))
+`, stopped, folder.dir, folder.kept(), folder.Approver, shellQuote(folder.dir))
 }
 
 // devBrokered serves MCP over HTTP in this process, for one named agent,
@@ -293,7 +292,7 @@ func stopHint(folder *devFolder) string {
 	if folder == nil {
 		return "Press Ctrl-C to stop; the dev Vault keeps everything in memory and forgets it."
 	}
-	return fmt.Sprintf("Press Ctrl-C to stop; %s keeps the dev Vault, this enrollment and this configuration for the next start.", folder.dir)
+	return fmt.Sprintf("Press Ctrl-C to stop; %s keeps the dev Vault's storage, %s for the next start.", folder.dir, folder.kept())
 }
 
 // writeSamples writes the sample secrets that are not there yet: a kept

@@ -53,6 +53,14 @@ func openDevFolder(dir, approver string) (*devFolder, error) {
 	return f, nil
 }
 
+// kept says what the folder keeps besides the Vault's secrets.
+func (f *devFolder) kept() string {
+	if f.Approver == "totp" {
+		return "the authenticator enrollment, the bootstrap token and the client configuration"
+	}
+	return "the dev agent's API key and address, so the client configuration stays"
+}
+
 // save writes the folder's file, readable by its owner only (it may hold
 // the dev agent's API key).
 func (f *devFolder) save() error {
