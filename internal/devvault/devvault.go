@@ -112,7 +112,7 @@ func start(ctx context.Context, bin string) (*Server, error) {
 	}
 	root := "dev-root-" + randomHex()
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	s, err := launch(bin, home, listen, "server", "-dev",
+	s, err := launch(bin, home, listen, "", "server", "-dev",
 		"-dev-root-token-id="+root,
 		"-dev-listen-address="+listen,
 		"-dev-no-store-token",
@@ -129,8 +129,9 @@ func start(ctx context.Context, bin string) (*Server, error) {
 }
 
 // launch runs bin with args in home, a scratch folder it removes when the
-// server exits, for a server that will listen on listen.
-func launch(bin, home, listen string, args ...string) (*Server, error) {
+// server exits, for a server that will listen on listen, in a process
+// group of its own for a server with a Folder.
+func launch(bin, home, listen, folder string, args ...string) (*Server, error) {
 	cmd := exec.Command(bin, args...)
 	// Without the caller's Vault settings the server cannot pick up a real
 	// server's address or token; a scratch HOME keeps it away from the
@@ -139,12 +140,12 @@ func launch(bin, home, listen string, args ...string) (*Server, error) {
 	cmd.Dir = home
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
+	cmd.SysProcAttr = sysProcAttr(folder != "")
 	if err := cmd.Start(); err != nil {
 		_ = os.RemoveAll(home)
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	s := &Server{Addr: "http://" + listen, cmd: cmd, out: out, exited: make(chan struct{})}
+	s := &Server{Addr: "http://" + listen, Folder: folder, cmd: cmd, out: out, exited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		_ = os.RemoveAll(home)

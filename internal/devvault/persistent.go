@@ -178,12 +178,7 @@ disable_mlock = true
 		_ = os.RemoveAll(home)
 		return nil, fmt.Errorf("writing the dev server's configuration: %w", err)
 	}
-	s, err := launch(bin, home, listen, "server", "-config="+conf)
-	if err != nil {
-		return nil, err
-	}
-	s.Folder = dir
-	return s, nil
+	return launch(bin, home, listen, dir, "server", "-config="+conf)
 }
 
 // openFolder initializes a fresh server (and saves its keys in the
