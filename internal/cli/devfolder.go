@@ -64,7 +64,7 @@ func (f *devFolder) kept() string {
 // save writes the folder's file, readable by its owner only (it may hold
 // the dev agent's API key).
 func (f *devFolder) save() error {
-	b, err := json.MarshalIndent(f, "", "  ")
+	b, err := json.MarshalIndent(f, "", "  ") //nolint:gosec // G117: the dev agent's key is kept on purpose, in a file only its owner reads
 	if err != nil {
 		return err
 	}

@@ -141,7 +141,7 @@ func newFolder(dir, version string) (*folderState, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the dev Vault folder: %w", err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
+	if err := os.Chmod(dir, 0o700); err != nil { //nolint:gosec // G302: a folder, the owner's only
 		return nil, err
 	}
 	port, err := child.FreePort()
@@ -205,8 +205,12 @@ func (s *Server) openFolder(ctx context.Context, st *folderState, fresh bool) er
 		var u struct {
 			Sealed bool `json:"sealed"`
 		}
-		if err := s.call(ctx, http.MethodPut, "sys/unseal", map[string]any{"key": st.UnsealKey}, &u); err != nil || u.Sealed {
-			return fmt.Errorf("%w: the unseal key in %s does not unseal %s (%v)", ErrFolder, StateFile, s.Folder, err)
+		err := s.call(ctx, http.MethodPut, "sys/unseal", map[string]any{"key": st.UnsealKey}, &u)
+		if err == nil && u.Sealed {
+			err = errors.New("still sealed")
+		}
+		if err != nil {
+			return fmt.Errorf("%w: the unseal key in %s does not unseal %s: %w", ErrFolder, StateFile, s.Folder, err)
 		}
 	}
 	s.RootToken = st.RootToken

@@ -83,7 +83,9 @@ func TestPromptIsFramed(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	_, _ = io.WriteString(inW, "n\n")
-	<-done
+	if err := <-done; !errors.Is(err, access.ErrDenied) {
+		t.Errorf("Approve() = %v, want ErrDenied", err)
+	}
 	prompt, _, _ := strings.Cut(out.String(), "Approve? [y/N]")
 	if strings.ContainsRune(prompt, 0x1b) {
 		t.Errorf("the prompt carries the reason's escape sequence: %q", prompt)
