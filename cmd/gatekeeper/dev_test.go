@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/gatekeeper-mcp/gatekeeper/internal/nodetest"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vaulttest"
 )
 
@@ -88,51 +90,14 @@ func (d *devRun) clientLine() string {
 	return m[1]
 }
 
-// fakeClaude is Claude Code's `claude mcp add` and `remove` as far as a
-// printed line uses them: add refuses a name that exists in the scope and
-// remove one that does not, as the real CLI does. It keeps each server's
-// arguments, one a line, in $HOME/mcp/NAME.
-const fakeClaude = `#!/bin/sh
-[ "$1" = mcp ] || { echo "fake claude: only mcp" >&2; exit 2; }
-cmd=$2; shift 2
-[ "$1" = --scope ] && [ "$2" = user ] || { echo "fake claude: --scope user first, please" >&2; exit 2; }
-shift 2
-while [ "$1" = --transport ]; do shift 2; done
-name=$1; shift
-store="$HOME/mcp"; mkdir -p "$store"
-case $cmd in
-add)
-	[ -e "$store/$name" ] && { echo "MCP server $name already exists in user config" >&2; exit 1; }
-	for a in "$@"; do printf '%s\n' "$a"; done > "$store/$name"
-	echo "Added MCP server $name to user config";;
-remove)
-	[ -e "$store/$name" ] || { echo "No user-scoped MCP server found with name: $name" >&2; exit 1; }
-	rm "$store/$name"; echo "Removed MCP server $name from user config";;
-*) echo "fake claude: no $cmd" >&2; exit 2;;
-esac
-`
-
-// registerTwice runs line twice in one HOME, from two folders, with the
-// fake claude on PATH, and returns what it registered as gatekeeper.
-func registerTwice(t *testing.T, line string) []string {
+// registerTwice pastes line twice, from two folders, for one Claude Code
+// user, and returns the server it registered as gatekeeper.
+func registerTwice(t *testing.T, line string) map[string]any {
 	t.Helper()
-	bin, home := t.TempDir(), t.TempDir()
-	if err := os.WriteFile(filepath.Join(bin, "claude"), []byte(fakeClaude), 0o700); err != nil { //nolint:gosec // G306: an executable script
-		t.Fatal(err)
-	}
-	for _, dir := range []string{t.TempDir(), t.TempDir()} {
-		sh := exec.Command("sh", "-c", line)
-		sh.Dir = dir
-		sh.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + home}
-		if out, err := sh.CombinedOutput(); err != nil {
-			t.Fatalf("running the printed line failed: %v\n%s\n%s", err, line, out)
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(home, "mcp", "gatekeeper"))
-	if err != nil {
-		t.Fatalf("the printed line registered no gatekeeper: %v", err)
-	}
-	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	user := nodetest.NewClaudeUser(t)
+	user.Paste(t, line)
+	user.Paste(t, line)
+	return user.UserServer(t, "gatekeeper")
 }
 
 // TestDevWithDevApprover runs `gatekeeper dev --approver dev` as a developer
@@ -209,15 +174,17 @@ func TestDevWithDevApprover(t *testing.T) {
 
 // connectRegistered connects to the HTTP server a registration names,
 // with its API key.
-func connectRegistered(t *testing.T, reg []string, stderr *lockedBuffer) *agent {
+func connectRegistered(t *testing.T, reg map[string]any, stderr *lockedBuffer) *agent {
 	t.Helper()
-	if len(reg) != 3 || reg[1] != "--header" || !strings.HasPrefix(reg[2], "X-API-Key: ") {
-		t.Fatalf("registered %q, want URL --header \"X-API-Key: …\"", reg)
+	headers, _ := reg["headers"].(map[string]any)
+	key := str(headers["X-API-Key"])
+	if reg["type"] != "http" || key == "" {
+		t.Fatalf("registered %v, want an HTTP server with an X-API-Key header", reg)
 	}
-	hc := (&httpServer{}).client(nil, map[string]string{"X-API-Key": strings.TrimPrefix(reg[2], "X-API-Key: ")})
+	hc := (&httpServer{}).client(nil, map[string]string{"X-API-Key": key})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "dev-e2e", Version: "1"}, nil).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: reg[0], HTTPClient: hc}, nil)
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "dev-e2e", Version: "1"}, nil).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: str(reg["url"]), HTTPClient: hc}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,8 +206,8 @@ func TestDevApproverKept(t *testing.T) {
 		t.Errorf("Ctrl-C did not say what was kept:\n%s", first.stderr)
 	}
 	second := startDev(t, "--approver", "dev", "--data", dir)
-	if again := registerTwice(t, second.clientLine()); strings.Join(again, "\n") != strings.Join(reg, "\n") {
-		t.Errorf("the second start registers\n%q\nthe first\n%q", again, reg)
+	if diff := cmp.Diff(reg, registerTwice(t, second.clientLine())); diff != "" {
+		t.Errorf("the second start registers another server (-first +second):\n%s", diff)
 	}
 	if tier := connectRegistered(t, reg, second.stderr).tier(); tier != "none" {
 		t.Errorf("a new start's agent has tier %q", tier)
@@ -249,8 +216,8 @@ func TestDevApproverKept(t *testing.T) {
 
 // TestDevKeptAcrossRestarts runs `gatekeeper dev --data DIR` twice: the
 // second start brings back the same enrollment (the app's codes still
-// approve) and the same bootstrap token, and the printed line, run twice
-// each time, registers a server that works.
+// approve) and the same bootstrap token, and the printed line, pasted into
+// Claude Code's CLI twice each time, registers a server that works.
 func TestDevKeptAcrossRestarts(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "dev data") // a space, to need quoting
@@ -276,8 +243,8 @@ func TestDevKeptAcrossRestarts(t *testing.T) {
 		t.Errorf("the second start enrolled again:\n%s", out)
 	}
 	again := registerTwice(t, second.clientLine())
-	if strings.Join(again, "\n") != strings.Join(reg, "\n") {
-		t.Errorf("the second start registers\n%q\nthe first\n%q", again, reg)
+	if diff := cmp.Diff(reg, again); diff != "" {
+		t.Errorf("the second start registers another server (-first +second):\n%s", diff)
 	}
 	useRegistered(t, again, authn)
 }
@@ -285,24 +252,18 @@ func TestDevKeptAcrossRestarts(t *testing.T) {
 // useRegistered starts the server a registration describes, as Claude
 // Code would, gets read access with the authenticator's current code and
 // reads a sample secret.
-func useRegistered(t *testing.T, reg []string, authn *vaulttest.Authenticator) {
+func useRegistered(t *testing.T, reg map[string]any, authn *vaulttest.Authenticator) {
 	t.Helper()
+	args, _ := reg["args"].([]any)
+	if reg["type"] != "stdio" || len(args) != 1 || args[0] != "serve" {
+		t.Fatalf("registered %v, want GATEKEEPER serve over stdio", reg)
+	}
 	environ := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-	var command []string
-	for i := 0; i < len(reg); i++ {
-		switch {
-		case reg[i] == "-e" && i+1 < len(reg):
-			environ = append(environ, reg[i+1])
-			i++
-		case reg[i] == "--":
-			command = reg[i+1:]
-			i = len(reg)
-		}
+	vars, _ := reg["env"].(map[string]any)
+	for k, v := range vars {
+		environ = append(environ, k+"="+str(v))
 	}
-	if len(command) != 2 || command[1] != "serve" {
-		t.Fatalf("registered %q, want -e K=V… -- GATEKEEPER serve", reg)
-	}
-	cmd := exec.Command(command[0], command[1:]...) //nolint:gosec // G204: the test's own binary, as dev printed it
+	cmd := exec.Command(str(reg["command"]), "serve") //nolint:gosec // G204: the test's own binary, as dev printed it
 	cmd.Env = environ
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
