@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -29,19 +30,36 @@ var samples = map[string]map[string]any{
 const devAgent = "dev"
 
 func dev(ctx context.Context, args []string, sys IO) error {
-	fs := flags("dev", "Start a local dev Vault (in memory, on 127.0.0.1), set it up for Gatekeeper, write sample\n"+
-		"secrets and print how to connect an agent. Runs until Ctrl-C.\n\n"+
+	fs := flags("dev", "Start a local dev Vault (on 127.0.0.1), set it up for Gatekeeper, write sample secrets and\n"+
+		"print how to connect an agent. Runs until Ctrl-C.\n\n"+
+		"Without --data the dev Vault is in memory and forgets everything on Ctrl-C. With --data DIR it\n"+
+		"keeps its storage, unseal key and root token in DIR (dev only), and the next start with the same\n"+
+		"DIR brings back the same secrets, enrollment, bootstrap token and client configuration.\n\n"+
 		"--approver totp (default): the agent runs gatekeeper serve over stdio; you approve with the\n"+
 		"  code of the authenticator app you enroll now (Vault's own login MFA).\n"+
 		"--approver dev: this command serves MCP over HTTP itself and asks you, right here, to\n"+
 		"  approve each request (brokered tokens; the dev approver exists only in this mode).", sys)
 	approverFlag := fs.String("approver", "totp", "totp or dev")
-	httpAddr := fs.String("http", "127.0.0.1:0", "with --approver dev: where to serve MCP")
+	httpAddr := fs.String("http", "", "with --approver dev: where to serve MCP (default: where --data's folder served it last, else a free port on 127.0.0.1)")
+	dataFlag := fs.String("data", "", "keep the dev Vault and its setup in this folder (created on first use); empty: in memory")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *approverFlag != "totp" && *approverFlag != config.ApproverDev {
 		return fmt.Errorf("--approver %q is not totp or dev", *approverFlag)
+	}
+	var folder *devFolder
+	if *dataFlag != "" {
+		var err error
+		if folder, err = openDevFolder(*dataFlag, *approverFlag); err != nil {
+			return err
+		}
+		if *httpAddr == "" {
+			*httpAddr = folder.HTTP
+		}
+	}
+	if *httpAddr == "" {
+		*httpAddr = "127.0.0.1:0"
 	}
 	// The dev Vault gets its own address and token (no AppRole, no
 	// namespace); other settings apply.
@@ -62,12 +80,17 @@ func dev(ctx context.Context, args []string, sys IO) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(sys.Stderr, "Starting a dev Vault (%s) on 127.0.0.1 …\n", bin)
-	srv, err := devvault.Start(ctx, bin)
+	srv, err := startDevVault(ctx, bin, folder, sys)
 	if err != nil {
-		return fmt.Errorf("starting the dev Vault: %w", err)
+		return err
 	}
-	defer srv.Stop()
+	pgStarted := false
+	defer func() {
+		srv.Stop()
+		if ctx.Err() != nil {
+			fmt.Fprint(sys.Stderr, stoppedMessage(folder, pgStarted))
+		}
+	}()
 
 	cfg.VaultAddr, cfg.VaultToken = srv.Addr, sensitive.New(srv.RootToken)
 	if err := cfg.Validate(); err != nil {
@@ -89,16 +112,19 @@ func dev(ctx context.Context, args []string, sys IO) error {
 		return err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	// With a local PostgreSQL, database logins too.
+	// With a local PostgreSQL, database logins too. It lives in the
+	// scratch folder even when the Vault is kept: each start points the
+	// Vault's database engine at a new one.
 	if pg, creds, err := devDatabase(ctx, vc, cfg.VaultToken, dir); err != nil {
 		fmt.Fprintf(sys.Stderr, "No database credentials: %v\n", err)
 	} else {
 		defer pg.Stop()
+		pgStarted = true
 		cfg.Credentials = append(cfg.Credentials, creds...)
 		fmt.Fprintf(sys.Stderr, "Started a dev PostgreSQL on %s for database credentials.\n", pg.Addr)
 	}
 	if *approverFlag == config.ApproverDev {
-		return devBrokered(ctx, cfg, vc, srv, *httpAddr, sys)
+		return devBrokered(ctx, cfg, vc, srv, *httpAddr, folder, sys)
 	}
 	res, err := setup.Apply(ctx, vc, cfg.VaultToken, setup.Options{Layout: cfg.Layout()})
 	if err != nil {
@@ -111,25 +137,68 @@ func dev(ctx context.Context, args []string, sys IO) error {
 	if err != nil {
 		return fmt.Errorf("finding the gatekeeper binary: %w", err)
 	}
-	configFile, err := writeDevConfig(dir, cfg.Credentials)
+	configDir := dir
+	if folder != nil {
+		configDir = folder.dir
+		if err := folder.save(); err != nil {
+			return err
+		}
+	}
+	configFile, err := writeDevConfig(configDir, cfg.Credentials)
 	if err != nil {
 		return err
 	}
 	printSetup(sys.Stdout, res)
-	printConnect(sys.Stdout, self, srv, res, configFile, cfg.Credentials)
+	printConnect(sys.Stdout, self, srv, res, configFile, cfg.Credentials, folder)
 
 	select {
 	case <-ctx.Done():
-		fmt.Fprintln(sys.Stderr, "\nStopping the dev Vault; everything in it is gone.")
 	case <-srv.Exited():
 		return fmt.Errorf("the dev Vault exited:\n%s", srv.Output())
 	}
 	return nil
 }
 
-// devBrokered serves MCP over HTTP in this process, for one named agent
-// with a fresh API key, and asks on this terminal for every approval.
-func devBrokered(ctx context.Context, cfg config.Config, vc *vault.Client, srv *devvault.Server, addr string, sys IO) error {
+// startDevVault starts the dev Vault: in memory, or kept in folder.
+func startDevVault(ctx context.Context, bin string, folder *devFolder, sys IO) (*devvault.Server, error) {
+	if folder == nil {
+		fmt.Fprintf(sys.Stderr, "Starting a dev Vault (%s) in memory on 127.0.0.1 …\n", bin)
+		srv, err := devvault.Start(ctx, bin)
+		if err != nil {
+			return nil, fmt.Errorf("starting the dev Vault: %w", err)
+		}
+		return srv, nil
+	}
+	fmt.Fprintf(sys.Stderr, "Starting the dev Vault (%s) kept in %s …\n", bin, folder.dir)
+	srv, fresh, err := devvault.Open(ctx, bin, folder.dir)
+	if err != nil {
+		return nil, fmt.Errorf("starting the dev Vault: %w", err)
+	}
+	if fresh {
+		fmt.Fprintf(sys.Stderr, "Created it. %s holds its root token and unseal key: it is for development only.\n", folder.dir)
+	}
+	return srv, nil
+}
+
+// stoppedMessage says, on Ctrl-C, what was stopped and what was kept.
+func stoppedMessage(folder *devFolder, pg bool) string {
+	stopped := "\nStopped the dev Vault"
+	if pg {
+		stopped += " and the dev PostgreSQL (its databases are gone)"
+	}
+	if folder == nil {
+		return stopped + ". The dev Vault was in memory: everything in it is gone.\n"
+	}
+	return fmt.Sprintf(`%s.
+Kept in %s: the Vault's storage with the secrets, %s. Start again with:
+  gatekeeper dev --approver %s --data %s
+`, stopped, folder.dir, folder.kept(), folder.Approver, shellQuote(folder.dir))
+}
+
+// devBrokered serves MCP over HTTP in this process, for one named agent,
+// and asks on this terminal for every approval. Logs and audit events go
+// to a file meanwhile, so that the prompt stays readable.
+func devBrokered(ctx context.Context, cfg config.Config, vc *vault.Client, srv *devvault.Server, addr string, folder *devFolder, sys IO) error {
 	all := []string{"read", "list", "write"}
 	cfg.Agents = []config.Agent{{Name: devAgent, Scopes: all}} // before the layout: the roles are the dev agent's
 	res, err := setup.Apply(ctx, vc, cfg.VaultToken, setup.Options{
@@ -141,9 +210,14 @@ func devBrokered(ctx context.Context, cfg config.Config, vc *vault.Client, srv *
 	if err := writeSamples(ctx, vc, cfg, cfg.Prefix+"/"+devAgent); err != nil {
 		return err
 	}
-	key, err := clientauth.NewKey()
-	if err != nil {
-		return err
+	key := ""
+	if folder != nil {
+		key = folder.APIKey
+	}
+	if key == "" {
+		if key, err = clientauth.NewKey(); err != nil {
+			return err
+		}
 	}
 	cfg.DevMode = true
 	cfg.VaultToken = res.BrokerToken
@@ -153,24 +227,85 @@ func devBrokered(ctx context.Context, cfg config.Config, vc *vault.Client, srv *
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	err = serveHTTP(ctx, cfg, sys, nil, func(url string) {
+	logFile, err := openDevLog(folder)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		_ = logFile.Close()
+		fmt.Fprintf(sys.Stderr, "Logs and audit events of this run: %s\n", logFile.Name())
+	}()
+	quiet := IO{Stdin: sys.Stdin, Stdout: sys.Stdout, Stderr: logFile, Environ: sys.Environ, Hangup: sys.Hangup}
+	return serveHTTP(ctx, cfg, quiet, nil, func(url string) {
+		if folder != nil {
+			folder.APIKey, folder.HTTP = key, strings.TrimPrefix(url, "http://")
+			if err := folder.save(); err != nil {
+				fmt.Fprintf(sys.Stderr, "The next start will need a new client configuration: %v\n", err)
+			}
+		}
 		fmt.Fprintf(sys.Stdout, `
 Gatekeeper (dev approver) serves MCP at %s/mcp for agent %q; its dev Vault is %s.
-Connect Claude Code:
-  claude mcp add --transport http gatekeeper %s/mcp --header "X-API-Key: %s"
+Connect Claude Code (for every folder; safe to run again):
+  %s
 
 Approval requests appear here: answer y or n (each also has a page, with Deny). Sample secrets: %s.
 Credentials that die with the agent's grant: %s.
+Logs and audit events go to %s while this terminal is for approvals.
 Admin access to this dev Vault (dev only): VAULT_ADDR=%s VAULT_TOKEN=%s
-Press Ctrl-C to stop; the dev Vault forgets everything.
-`, url, devAgent, srv.Addr, url, key, strings.Join(sampleNames(), ", "), credentialNames(cfg.Credentials), srv.Addr, srv.RootToken)
+%s
+`, url, devAgent, srv.Addr, claudeAdd("--transport", "http", "gatekeeper", url+"/mcp", "--header", "X-API-Key: "+key),
+			strings.Join(sampleNames(), ", "), credentialNames(cfg.Credentials), logFile.Name(), srv.Addr, srv.RootToken, stopHint(folder))
 	})
-	fmt.Fprintln(sys.Stderr, "\nStopping the dev Vault; everything in it is gone.")
-	return err
 }
 
+// openDevLog opens the file that takes the dev server's logs and audit
+// events: in the data folder, or a new temporary file kept after the run.
+func openDevLog(folder *devFolder) (*os.File, error) {
+	if folder == nil {
+		f, err := os.CreateTemp("", "gatekeeper-dev-*.log")
+		if err != nil {
+			return nil, fmt.Errorf("creating the dev log file: %w", err)
+		}
+		return f, nil
+	}
+	f, err := os.OpenFile(filepath.Join(folder.dir, "gatekeeper.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the dev log file: %w", err)
+	}
+	return f, nil
+}
+
+// claudeAdd is the command line that registers Gatekeeper with Claude
+// Code for every folder (user scope) and that can be run again: `claude mcp
+// add` refuses a name that exists, so the line removes it first (which
+// fails harmlessly the first time).
+func claudeAdd(args ...string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = shellQuote(a)
+	}
+	return "claude mcp remove --scope user gatekeeper >/dev/null 2>&1; claude mcp add --scope user " + strings.Join(q, " ")
+}
+
+// stopHint says what Ctrl-C will keep.
+func stopHint(folder *devFolder) string {
+	if folder == nil {
+		return "Press Ctrl-C to stop; the dev Vault keeps everything in memory and forgets it."
+	}
+	return fmt.Sprintf("Press Ctrl-C to stop; %s keeps the dev Vault's storage, %s for the next start.", folder.dir, folder.kept())
+}
+
+// writeSamples writes the sample secrets that are not there yet: a kept
+// dev Vault keeps what the developer changed.
 func writeSamples(ctx context.Context, vc *vault.Client, cfg config.Config, folder string) error {
 	for p, data := range samples {
+		_, err := vc.KVRead(ctx, cfg.VaultToken, cfg.KVMount, folder+"/"+p)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, vault.ErrNotFound) {
+			return fmt.Errorf("reading sample secrets: %w", err)
+		}
 		if _, err := vc.KVWrite(ctx, cfg.VaultToken, cfg.KVMount, folder+"/"+p, data); err != nil {
 			return fmt.Errorf("writing sample secrets: %w", err)
 		}
@@ -178,15 +313,15 @@ func writeSamples(ctx context.Context, vc *vault.Client, cfg config.Config, fold
 	return nil
 }
 
-func printConnect(w io.Writer, self string, srv *devvault.Server, res *setup.Result, configFile string, creds []config.Credential) {
+func printConnect(w io.Writer, self string, srv *devvault.Server, res *setup.Result, configFile string, creds []config.Credential, folder *devFolder) {
 	self, _ = filepath.Abs(self)
 	tok := res.BootstrapToken.Reveal()
 	fmt.Fprintf(w, `
-Connect Claude Code (stdio):
-  claude mcp add gatekeeper -e VAULT_ADDR=%s -e VAULT_TOKEN=%s -e GATEKEEPER_CONFIG=%s -- %s serve
+Connect Claude Code (stdio, for every folder; safe to run again):
+  %s
 
 Any other MCP client: run this command over stdio:
-`, srv.Addr, tok, configFile, self)
+`, claudeAdd("gatekeeper", "-e", "VAULT_ADDR="+srv.Addr, "-e", "VAULT_TOKEN="+tok, "-e", "GATEKEEPER_CONFIG="+configFile, "--", self, "serve"))
 	cfg := map[string]any{"mcpServers": map[string]any{"gatekeeper": map[string]any{
 		"command": self,
 		"args":    []string{"serve"},
@@ -201,8 +336,8 @@ When the agent asks for access, you get a link to Gatekeeper's approval page (yo
 or the agent passes it on): open it and type the code your authenticator app shows there, never in
 the chat.
 Admin access to this dev Vault (dev only): VAULT_ADDR=%s VAULT_TOKEN=%s
-Press Ctrl-C to stop; the dev Vault keeps everything in memory and forgets it.
-`, strings.Join(sampleNames(), ", "), credentialNames(creds), srv.Addr, srv.RootToken)
+%s
+`, strings.Join(sampleNames(), ", "), credentialNames(creds), srv.Addr, srv.RootToken, stopHint(folder))
 }
 
 // credentialNames lists the credentials, for the dev instructions.

@@ -25,21 +25,20 @@ const devDomain = "dev.internal"
 // returns the credential that lets the agent ask for one: the credential
 // flow with no database at hand.
 func devPKI(ctx context.Context, vc *vault.Client, root sensitive.String) (config.Credential, error) {
-	steps := []struct {
-		path string
-		body map[string]any
-	}{
-		{"sys/mounts/pki", map[string]any{"type": "pki", "config": map[string]any{"max_lease_ttl": "8760h"}}},
-		{"pki/root/generate/internal", map[string]any{"common_name": "Gatekeeper dev CA", "ttl": "8760h"}},
-		{"pki/roles/dev-web", map[string]any{
-			"allowed_domains": devDomain, "allow_subdomains": true, "allow_bare_domains": true,
-			"max_ttl": "24h", "generate_lease": true, "key_type": "ec", "key_bits": 256,
-		}},
+	mounted, err := devvault.Mount(ctx, vc, root, "pki", "pki", map[string]any{"max_lease_ttl": "8760h"})
+	if err != nil {
+		return config.Credential{}, fmt.Errorf("preparing the dev PKI: %w", err)
 	}
-	for _, s := range steps {
-		if _, err := vc.Write(ctx, root, s.path, s.body); err != nil {
-			return config.Credential{}, fmt.Errorf("preparing the dev PKI (%s): %w", s.path, err)
+	if mounted { // a dev Vault that keeps its storage keeps its CA too
+		if _, err := vc.Write(ctx, root, "pki/root/generate/internal", map[string]any{"common_name": "Gatekeeper dev CA", "ttl": "8760h"}); err != nil {
+			return config.Credential{}, fmt.Errorf("preparing the dev PKI's CA: %w", err)
 		}
+	}
+	if _, err := vc.Write(ctx, root, "pki/roles/dev-web", map[string]any{
+		"allowed_domains": devDomain, "allow_subdomains": true, "allow_bare_domains": true,
+		"max_ttl": "24h", "generate_lease": true, "key_type": "ec", "key_bits": 256,
+	}); err != nil {
+		return config.Credential{}, fmt.Errorf("preparing the dev PKI's role: %w", err)
 	}
 	return config.Credential{
 		Name: "web-cert", Engine: setup.EnginePKI, Role: "dev-web", Tier: "read",

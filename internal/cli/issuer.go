@@ -80,7 +80,8 @@ func newIssuer(cfg config.Config, live func() config.Config, vc *vault.Client, t
 		case config.ApproverPasskey:
 			ap, ready, err = newPasskey(cfg, pages, logger)
 		case config.ApproverDev:
-			ap = page.Watched{Pages: pages, Approver: devapprover.New(sys.Stdin, sys.Stderr), Where: "Answer at the terminal where gatekeeper dev runs (y or n)."}
+			// gatekeeper dev has the terminal on Stdout, and its logs elsewhere.
+			ap = page.Watched{Pages: pages, Approver: devapprover.New(sys.Stdin, sys.Stdout), Where: "Answer at the terminal where gatekeeper dev runs (y or n)."}
 		}
 		if err != nil {
 			return issuing{}, fmt.Errorf("the %s approver: %w", name, err)

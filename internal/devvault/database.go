@@ -10,9 +10,34 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
 
-// Writer writes to Vault; *vault.Client is one.
-type Writer interface {
+// Admin reads and writes Vault; *vault.Client is one.
+type Admin interface {
+	Read(ctx context.Context, tok sensitive.String, path string) (*vault.Secret, error)
 	Write(ctx context.Context, tok sensitive.String, path string, data map[string]any) (*vault.Secret, error)
+}
+
+// Mount mounts a secrets engine of type typ at path, with config, unless
+// one of that type is there already (a dev Vault that keeps its storage);
+// it reports whether it mounted one.
+func Mount(ctx context.Context, a Admin, root sensitive.String, path, typ string, config map[string]any) (bool, error) {
+	s, err := a.Read(ctx, root, "sys/mounts")
+	if err != nil {
+		return false, fmt.Errorf("listing the secrets engines: %w", err)
+	}
+	if m, ok := s.Data[path+"/"].(map[string]any); ok {
+		if m["type"] != typ {
+			return false, fmt.Errorf("%s is mounted with a %v engine, not %s", path, m["type"], typ)
+		}
+		return false, nil
+	}
+	body := map[string]any{"type": typ}
+	if config != nil {
+		body["config"] = config
+	}
+	if _, err := a.Write(ctx, root, "sys/mounts/"+path, body); err != nil {
+		return false, fmt.Errorf("enabling the %s engine at %s: %w", typ, path, err)
+	}
+	return true, nil
 }
 
 // DatabaseConnection is the name EnableDatabase gives the engine's
@@ -36,17 +61,17 @@ type DatabaseRole struct {
 	TTL, MaxTTL time.Duration
 }
 
-// EnableDatabase mounts Vault's database secrets engine at mount, connects
-// it to pg as pg's superuser (Vault checks the login at once) and creates
-// roles, the only ones the connection allows.
+// EnableDatabase mounts Vault's database secrets engine at mount (unless
+// it is there), connects it to pg as pg's superuser (Vault checks the login
+// at once) and creates roles, the only ones the connection allows.
 //
 // Each login Vault creates carries VALID UNTIL its lease's expiry, so
 // PostgreSQL itself refuses it once the lease ends, even if Vault never
 // gets to drop it. Revocation uses the plugin's default statements, which
 // revoke the login's privileges and drop it.
-func EnableDatabase(ctx context.Context, w Writer, root sensitive.String, pg *devpg.Server, mount string, roles ...DatabaseRole) error {
-	if _, err := w.Write(ctx, root, "sys/mounts/"+mount, map[string]any{"type": "database"}); err != nil {
-		return fmt.Errorf("enabling the database engine at %s: %w", mount, err)
+func EnableDatabase(ctx context.Context, w Admin, root sensitive.String, pg *devpg.Server, mount string, roles ...DatabaseRole) error {
+	if _, err := Mount(ctx, w, root, mount, "database", nil); err != nil {
+		return err
 	}
 	names := make([]string, len(roles))
 	for i, r := range roles {
@@ -76,7 +101,7 @@ func EnableDatabase(ctx context.Context, w Writer, root sensitive.String, pg *de
 // AddDatabaseRole creates or replaces role on the database engine at mount.
 // The connection must allow it (EnableDatabase allows the roles it is
 // given).
-func AddDatabaseRole(ctx context.Context, w Writer, root sensitive.String, mount string, role DatabaseRole) error {
+func AddDatabaseRole(ctx context.Context, w Admin, root sensitive.String, mount string, role DatabaseRole) error {
 	if role.TTL == 0 {
 		role.TTL = time.Hour
 	}

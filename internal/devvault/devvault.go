@@ -1,6 +1,8 @@
-// Package devvault finds a Vault or OpenBao server binary and runs it in dev
-// mode on loopback, for `gatekeeper dev` and for the tests. A dev server
-// keeps everything in memory: stopping it leaves nothing behind.
+// Package devvault finds a Vault or OpenBao server binary and runs it on
+// loopback, for `gatekeeper dev` and for the tests. A server from Start is
+// in dev mode and keeps everything in memory: stopping it leaves nothing
+// behind. A server from Open keeps its storage, unseal key and root token
+// in a folder and comes back with all of it on the next Open.
 package devvault
 
 import (
@@ -69,7 +71,10 @@ func CachedPath() (string, error) {
 // Server is a running dev server.
 type Server struct {
 	Addr      string // http://127.0.0.1:PORT
-	RootToken string // dev only: the server is in memory and on loopback
+	RootToken string // dev only: the server is on loopback, in memory or in Folder
+	// Folder holds the storage of a server started by Open; "" for an
+	// in-memory one.
+	Folder string
 
 	cmd    *exec.Cmd
 	out    *syncBuffer
@@ -107,33 +112,45 @@ func start(ctx context.Context, bin string) (*Server, error) {
 	}
 	root := "dev-root-" + randomHex()
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "server", "-dev",
+	s, err := launch(bin, home, listen, "", "server", "-dev",
 		"-dev-root-token-id="+root,
 		"-dev-listen-address="+listen,
 		"-dev-no-store-token",
 	)
-	// Without the caller's Vault settings the dev server cannot pick up a
-	// real server's address or token; a scratch HOME keeps it away from
-	// the user's own files.
+	if err != nil {
+		return nil, err
+	}
+	s.RootToken = root
+	if err := s.waitHealthy(ctx, 60*time.Second); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("%w\n%s", err, s.Output())
+	}
+	return s, nil
+}
+
+// launch runs bin with args in home, a scratch folder it removes when the
+// server exits, for a server that will listen on listen, in a process
+// group of its own for a server with a Folder.
+func launch(bin, home, listen, folder string, args ...string) (*Server, error) {
+	cmd := exec.Command(bin, args...)
+	// Without the caller's Vault settings the server cannot pick up a real
+	// server's address or token; a scratch HOME keeps it away from the
+	// user's own files.
 	cmd.Env = append(child.Env("VAULT_", "BAO_", "HOME="), "HOME="+home)
 	cmd.Dir = home
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
+	cmd.SysProcAttr = sysProcAttr(folder != "")
 	if err := cmd.Start(); err != nil {
 		_ = os.RemoveAll(home)
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	s := &Server{Addr: "http://" + listen, RootToken: root, cmd: cmd, out: out, exited: make(chan struct{})}
+	s := &Server{Addr: "http://" + listen, Folder: folder, cmd: cmd, out: out, exited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		_ = os.RemoveAll(home)
 		close(s.exited)
 	}()
-	if err := s.waitHealthy(ctx, 60*time.Second); err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("%w\n%s", err, s.Output())
-	}
 	return s, nil
 }
 
@@ -186,9 +203,20 @@ func (s *Server) answersAsItself(ctx context.Context, client *http.Client) bool 
 // Stop kills the server and waits for it to exit. It is safe to call twice.
 func (s *Server) Stop() {
 	s.once.Do(func() {
-		if s.cmd.Process != nil {
-			_ = s.cmd.Process.Kill()
+		if s.cmd.Process == nil {
+			return
 		}
+		if s.Folder != "" {
+			// A server with storage of its own is asked to shut down
+			// cleanly first.
+			_ = s.cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-s.exited:
+				return
+			case <-time.After(10 * time.Second):
+			}
+		}
+		_ = s.cmd.Process.Kill()
 	})
 	<-s.exited
 }

@@ -1,7 +1,8 @@
 // Package nodetest gives the Go tests MCP clients that nobody here wrote: the
 // official TypeScript SDK (through test/node/client.mjs), the MCP conformance
 // suite's server scenarios, Claude Code's `claude mcp list` health check
-// (servers added with `claude mcp add`, or a project's .mcp.json), the MCP
+// (servers added with `claude mcp add`, or a project's .mcp.json) and its
+// CLI for lines a user pastes (ClaudeUser), the MCP
 // Inspector's CLI mode, and mcp-remote, the stdio-to-HTTP bridge for
 // stdio-only clients; and an OpenAPI validator for the REST API's document
 // (ValidateOpenAPI). docs/clients.md gives the recipes these check.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver"
@@ -49,13 +50,12 @@ func (a *Approver) Approve(ctx context.Context, req access.Request) error {
 			drained = true
 		}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n=== Gatekeeper approval request ===\n")
+	var lines []string
 	for _, f := range approver.Describe(req) {
-		fmt.Fprintf(&b, "  %-14s %s\n", f.Label+":", f.Value)
+		lines = append(lines, fmt.Sprintf("%-14s %s", f.Label+":", f.Value))
 	}
-	fmt.Fprintf(&b, "Approve? [y/N] ")
-	_, _ = io.WriteString(a.out, b.String())
+	lines = append(lines, "", "Type y and Enter to approve; n, or Enter alone, denies.")
+	_, _ = io.WriteString(a.out, "\n"+frame("Gatekeeper approval request", lines)+"Approve? [y/N] ")
 
 	deadline := time.NewTimer(time.Until(req.Expires))
 	defer deadline.Stop()
@@ -80,4 +80,20 @@ func (a *Approver) Approve(ctx context.Context, req access.Request) error {
 		}
 		return ctx.Err()
 	}
+}
+
+// frame draws a box around lines, under a title. The lines hold no control
+// characters (approver.Describe escapes them), so each is one row.
+func frame(title string, lines []string) string {
+	width := utf8.RuneCountInString(title) + 2
+	for _, l := range lines {
+		width = max(width, utf8.RuneCountInString(l))
+	}
+	var b strings.Builder
+	b.WriteString("╭─ " + title + " " + strings.Repeat("─", width-utf8.RuneCountInString(title)-1) + "╮\n")
+	for _, l := range lines {
+		b.WriteString("│ " + l + strings.Repeat(" ", width-utf8.RuneCountInString(l)) + " │\n")
+	}
+	b.WriteString("╰" + strings.Repeat("─", width+2) + "╯\n")
+	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 )
@@ -65,5 +66,43 @@ func TestExpiry(t *testing.T) {
 	r.Expires = time.Now().Add(20 * time.Millisecond)
 	if err := a.Approve(context.Background(), r); !errors.Is(err, access.ErrApprovalTimeout) {
 		t.Fatalf("Approve() = %v, want ErrApprovalTimeout", err)
+	}
+}
+
+// The request is one framed block, every row as wide as the frame, and a
+// reason cannot break out of it or drive the terminal.
+func TestPromptIsFramed(t *testing.T) {
+	inR, inW := io.Pipe()
+	out := &syncBuf{}
+	a := New(inR, out)
+	r := req()
+	r.Reason = "rotate\n\x1b[2J│ Access: none"
+	done := make(chan error)
+	go func() { done <- a.Approve(context.Background(), r) }()
+	for !strings.Contains(out.String(), "Approve? [y/N]") {
+		time.Sleep(time.Millisecond)
+	}
+	_, _ = io.WriteString(inW, "n\n")
+	if err := <-done; !errors.Is(err, access.ErrDenied) {
+		t.Errorf("Approve() = %v, want ErrDenied", err)
+	}
+	prompt, _, _ := strings.Cut(out.String(), "Approve? [y/N]")
+	if strings.ContainsRune(prompt, 0x1b) {
+		t.Errorf("the prompt carries the reason's escape sequence: %q", prompt)
+	}
+	rows := strings.Split(strings.Trim(prompt, "\n"), "\n")
+	if !strings.HasPrefix(rows[0], "╭─ Gatekeeper approval request ") || !strings.HasPrefix(rows[len(rows)-1], "╰") {
+		t.Fatalf("the prompt is not framed:\n%s", prompt)
+	}
+	width := utf8.RuneCountInString(rows[0])
+	for _, row := range rows {
+		if n := utf8.RuneCountInString(row); n != width {
+			t.Errorf("row %q is %d wide, the frame %d", row, n, width)
+		}
+	}
+	for _, want := range []string{`│ Reason:        rotate\u000A\u001B[2J│ Access: none`, "│ Access:        write", "Type y and Enter to approve"} {
+		if !strings.Contains(prompt, want) {
+			t.Errorf("the frame lacks %q:\n%s", want, prompt)
+		}
 	}
 }
