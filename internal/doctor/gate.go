@@ -33,7 +33,7 @@ type GateOptions struct {
 	Logger   *slog.Logger
 }
 
-// NewGate returns a Gate over checks; Start runs them the first time.
+// NewGate returns a Gate over checks; the first Failure runs them.
 func NewGate(checks []Check, o GateOptions) *Gate {
 	if o.Interval <= 0 {
 		o.Interval = 10 * time.Second
@@ -45,16 +45,6 @@ func NewGate(checks []Check, o GateOptions) *Gate {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Gate{checks: checks, interval: o.Interval, now: o.Now, log: o.Logger}
-}
-
-// Start runs the checks once in the background, bounded by ctx.
-func (g *Gate) Start(ctx context.Context) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.running == nil {
-		g.running = make(chan struct{})
-		go g.run(ctx, g.running)
-	}
 }
 
 // Failure is the first failing check, running the checks again when the
