@@ -82,6 +82,7 @@ func TestDoctorHealthy(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("doctor exit %d\n%s%s", code, out, errOut)
 	}
+	t.Logf("gatekeeper doctor:\n%s", out)
 	for _, name := range []string{"config", "vault", "unsealed", "clock", "token", "policies", "kv", "login", "mfa", "audit"} {
 		if !strings.Contains(out, "OK    "+name+" ") {
 			t.Errorf("doctor printed no OK line for %s:\n%s", name, out)
@@ -154,7 +155,7 @@ func TestDoctorTokenWithoutPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doctorFails(t, e.doctorEnv("VAULT_TOKEN="+s.Auth.ClientToken), "policies", "use a token with the policy "+setup.BootstrapPolicy)
+	doctorFails(t, e.doctorEnv("VAULT_TOKEN="+s.Auth.ClientToken), "policies", "give serve a token with the policy "+setup.BootstrapPolicy)
 }
 
 func TestDoctorMFAMissing(t *testing.T) {
@@ -192,7 +193,7 @@ func TestDoctorAuditUnwritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, path := range map[string]string{
-		"a folder":                  t.TempDir(),
+		"a folder":                   t.TempDir(),
 		"a file inside a plain file": filepath.Join(notDir, "audit.jsonl"),
 	} {
 		t.Run(name, func(t *testing.T) {

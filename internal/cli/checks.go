@@ -21,7 +21,7 @@ import (
 // policies, the mounts, each agent's read-tier login and its MFA (or, with
 // the brokered strategy, the token roles, in the policies), the approver
 // and the audit file. tok is Gatekeeper's own token; approver tells whether
-// an approval can be run now.
+// an approval can be run now (brokered strategy).
 func serveChecks(cfg config.Config, vc *vault.Client, tok func(context.Context) (sensitive.String, error), approver check) []doctor.Check {
 	layout := cfg.Layout()
 	checks := []doctor.Check{
@@ -31,30 +31,27 @@ func serveChecks(cfg config.Config, vc *vault.Client, tok func(context.Context) 
 		doctor.Token(vc, tok, tokenFix(cfg)),
 	}
 	brokered := cfg.Approval.Strategy == config.StrategyBrokered
-	policy, need := setup.BootstrapPolicy, map[string]string{}
+	policy := setup.BootstrapPolicy
 	if brokered {
 		policy = setup.BrokerPolicy
 	}
-	for _, a := range servedAgents(cfg) {
-		if brokered {
-			for _, t := range setup.Tiers {
-				need["auth/token/create/"+a.Role(t)] = "update"
-			}
-			continue
-		}
-		need[cfg.KVMount+"/data/"+a.AccountPath(access.Read)] = "read"
-	}
 	checks = append(checks,
-		doctor.Policies(vc, tok, policy, need),
+		doctor.Policies(vc, tok, policy),
 		doctor.KV(vc, tok, cfg.KVMount),
 		doctor.Transit(vc, tok, layout.Transit()),
 	)
-	if !brokered {
-		for _, a := range servedAgents(cfg) {
-			checks = append(checks, doctor.TierLogin(vc, tok, doctor.Account{
-				Agent: string(a), KVMount: cfg.KVMount, Path: a.AccountPath(access.Read),
-			})...)
+	for _, a := range servedAgents(cfg) {
+		if brokered {
+			roles := make([]string, 0, len(setup.Tiers))
+			for _, t := range setup.Tiers {
+				roles = append(roles, a.Role(t))
+			}
+			checks = append(checks, doctor.TokenRoles(vc, tok, string(a), policy, roles))
+			continue
 		}
+		checks = append(checks, doctor.TierLogin(vc, tok, doctor.Account{
+			Agent: string(a), KVMount: cfg.KVMount, Path: a.AccountPath(access.Read), Policy: policy,
+		})...)
 	}
 	checks = append(checks, approverCheck(cfg, approver))
 	if cfg.AuditFile != "" {

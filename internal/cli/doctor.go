@@ -109,6 +109,9 @@ func configSummary(cfg config.Config) string {
 	if cfg.HTTP.Listen != "" {
 		mode = "http on " + cfg.HTTP.Listen
 	}
-	return fmt.Sprintf("%s, vault %s, folder %s/%s, %d agent(s), auth: %s",
-		mode, cfg.VaultAddr, cfg.KVMount, cfg.Prefix, len(cfg.Agents), strings.Join(cfg.AuthMethods(), ", "))
+	s := fmt.Sprintf("%s, vault %s, folder %s/%s, %d agent(s)", mode, cfg.VaultAddr, cfg.KVMount, cfg.Prefix, len(cfg.Agents))
+	if m := cfg.AuthMethods(); len(m) > 0 {
+		s += ", auth: " + strings.Join(m, ", ")
+	}
+	return s
 }

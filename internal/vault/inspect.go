@@ -53,26 +53,3 @@ func (c *Client) MountOf(ctx context.Context, tok sensitive.String, path string)
 	}
 	return m, nil
 }
-
-// Capabilities lists what tok may do at each of paths
-// (sys/capabilities-self, open to every token).
-func (c *Client) Capabilities(ctx context.Context, tok sensitive.String, paths ...string) (map[string][]string, error) {
-	s, err := c.Write(ctx, tok, "sys/capabilities-self", map[string]any{"paths": paths})
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string][]string, len(paths))
-	if s == nil {
-		return out, nil
-	}
-	for _, p := range paths {
-		if caps, ok := s.Data[p].([]any); ok {
-			for _, c := range caps {
-				if str, ok := c.(string); ok {
-					out[p] = append(out[p], str)
-				}
-			}
-		}
-	}
-	return out, nil
-}
