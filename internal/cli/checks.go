@@ -28,7 +28,7 @@ func serveChecks(cfg config.Config, vc *vault.Client, tok func(context.Context) 
 		doctor.Address(vc),
 		doctor.Unsealed(vc),
 		doctor.Clock(vc, time.Now),
-		doctor.Token(vc, tok, tokenFix(cfg)),
+		ownTokenCheck(cfg, vc, tok),
 	}
 	brokered := cfg.Approval.Strategy == config.StrategyBrokered
 	policy := setup.BootstrapPolicy
@@ -37,7 +37,8 @@ func serveChecks(cfg config.Config, vc *vault.Client, tok func(context.Context) 
 	}
 	checks = append(checks,
 		doctor.Policies(vc, tok, policy),
-		doctor.KV(vc, tok, cfg.KVMount),
+		// The brokered strategy's token reads KV only for replicas' state.
+		doctor.KV(vc, tok, cfg.KVMount, !brokered || cfg.SharedState()),
 		doctor.Transit(vc, tok, layout.Transit()),
 	)
 	for _, a := range servedAgents(cfg) {
@@ -72,6 +73,12 @@ func servedAgents(cfg config.Config) []setup.Agent {
 		out = append(out, setup.Agent(a.Name))
 	}
 	return out
+}
+
+// ownTokenCheck: Gatekeeper's own token is valid and stays so.
+func ownTokenCheck(cfg config.Config, vc *vault.Client, tok func(context.Context) (sensitive.String, error)) doctor.Check {
+	relogin := cfg.VaultAuth.Method == config.VaultAuthAppRole || cfg.VaultAuth.Method == config.VaultAuthKubernetes
+	return doctor.Token(vc, tok, relogin, tokenFix(cfg))
 }
 
 // tokenFix says how to get a working own token, as the configuration

@@ -81,6 +81,9 @@ func TierLogin(v Logins, tok func(context.Context) (sensitive.String, error), a 
 		switch {
 		case errors.Is(err, vault.ErrNotFound):
 			return "", Fail("run "+setup+": it writes the account", "no read-tier account at %s/%s", a.KVMount, a.Path)
+		case errors.Is(err, vault.ErrPermissionDenied) && a.Agent == "":
+			return "", Fail("if this Vault was set up for named agents (setup --agent), set GATEKEEPER_AGENT to one of them; else "+rewrite(a.Policy),
+				"the token may not read the stdio agent's read-tier account at %s/%s", a.KVMount, a.Path)
 		case errors.Is(err, vault.ErrPermissionDenied):
 			return "", Fail(rewrite(a.Policy), "the policy %s does not let the token read the read-tier account at %s/%s", a.Policy, a.KVMount, a.Path)
 		case err != nil:

@@ -120,9 +120,9 @@ func Clock(v ServerClock, now func() time.Time) Check {
 }
 
 // Token: Gatekeeper's own token is valid, and will stay so: renewable, or
-// without an end. fix says how to get a new one, as the configuration
-// obtains it.
-func Token(v Vault, tok func(context.Context) (sensitive.String, error), fix string) Check {
+// without an end, or obtained by a login that Gatekeeper repeats (relogin).
+// fix says how to get a new one, as the configuration obtains it.
+func Token(v Vault, tok func(context.Context) (sensitive.String, error), relogin bool, fix string) Check {
 	return Check{Name: NameToken, Needs: []string{NameUnsealed}, Run: func(ctx context.Context) (string, error) {
 		t, err := tok(ctx)
 		if err != nil {
@@ -138,7 +138,7 @@ func Token(v Vault, tok func(context.Context) (sensitive.String, error), fix str
 			return "Vault knows the token, but it may not look itself up", nil
 		case err != nil:
 			return "", err
-		case info.TTL > 0 && !info.Renewable:
+		case info.TTL > 0 && !info.Renewable && !relogin:
 			return "", Fail(fix, "the token expires in %s and cannot be renewed", info.TTL)
 		}
 		ttl := "never expires"
@@ -190,12 +190,16 @@ func rewrite(policy string) string {
 	return fmt.Sprintf("run gatekeeper setup to write the policy %s again (gatekeeper policy prints it for review)", policy)
 }
 
-// KV: a KV version 2 mount at mount.
-func KV(v Vault, tok func(context.Context) (sensitive.String, error), mount string) Check {
+// KV: a KV version 2 mount at mount. Vault shows a token only a mount it
+// may use: when Gatekeeper's own token does not use KV (own false: the
+// brokered strategy), a mount it may not see is skipped.
+func KV(v Vault, tok func(context.Context) (sensitive.String, error), mount string, own bool) Check {
 	return Check{Name: NameKV, Needs: []string{NamePolicies}, Run: func(ctx context.Context) (string, error) {
 		fix := fmt.Sprintf("run gatekeeper setup (it mounts KV version 2 at %s/), or: vault secrets enable -path=%[1]s kv-v2", mount)
 		m, err := mountOf(ctx, v, tok, mount)
 		switch {
+		case errors.Is(err, vault.ErrPermissionDenied) && !own:
+			return "", Skip(fmt.Sprintf("Gatekeeper's own token may not see %s/; grants use it", mount))
 		case errors.Is(err, vault.ErrPermissionDenied), errors.Is(err, vault.ErrInvalidRequest), errors.Is(err, vault.ErrNotFound):
 			return "", Fail(fix, "no KV mount at %s/ that Gatekeeper's token can use", mount)
 		case err != nil:
