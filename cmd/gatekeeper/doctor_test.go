@@ -2,6 +2,8 @@ package main_test
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vaulttest"
 )
 
 // doctorReport is gatekeeper doctor --json's output.
@@ -109,11 +112,23 @@ func TestDoctorHealthy(t *testing.T) {
 
 func TestDoctorWrongAddress(t *testing.T) {
 	t.Parallel()
-	env := []string{"VAULT_ADDR=http://127.0.0.1:1", "VAULT_TOKEN=s.doctor"}
-	doctorFails(t, env, "vault", "set VAULT_ADDR to where it listens")
-	out, _, _ := run(t, env, "doctor")
-	if !strings.Contains(out, "SKIP  token ") {
-		t.Errorf("the token was checked without a Vault:\n%s", out)
+	srv := vaulttest.Start(t)
+	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(untrusted.Close)
+	for _, tc := range []struct {
+		name, addr, fix string
+	}{
+		{"nothing-listens", "http://127.0.0.1:1", "set VAULT_ADDR to where it listens"},
+		{"https-to-plain-http", "https://" + strings.TrimPrefix(srv.Addr, "http://"), "use http:// in VAULT_ADDR"},
+		{"certificate-not-trusted", untrusted.URL, "set VAULT_CACERT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := []string{"VAULT_ADDR=" + tc.addr, "VAULT_TOKEN=s.doctor"}
+			doctorFails(t, env, "vault", tc.fix)
+			if out, _, _ := run(t, env, "doctor"); !strings.Contains(out, "SKIP  token ") {
+				t.Errorf("the token was checked without a Vault:\n%s", out)
+			}
+		})
 	}
 }
 

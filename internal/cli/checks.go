@@ -18,9 +18,8 @@ import (
 
 // serveChecks are the checks of everything serve needs with cfg, in the
 // order a setup is built: Vault, its clock, Gatekeeper's own token and
-// policies, the mounts, each agent's read-tier login and its MFA (or, with
-// the brokered strategy, the token roles, in the policies), the approver
-// and the audit file. tok is Gatekeeper's own token; approver tells whether
+// policies, the mounts, each agent's read-tier login and its MFA (with the
+// brokered strategy, its token roles), the approver and the audit file. tok is Gatekeeper's own token; approver tells whether
 // an approval can be run now (brokered strategy).
 func serveChecks(cfg config.Config, vc *vault.Client, tok func(context.Context) (sensitive.String, error), approver check) []doctor.Check {
 	layout := cfg.Layout()

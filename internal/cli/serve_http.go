@@ -21,7 +21,6 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/httpserver"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/mcptools"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/metrics"
-	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 )
 
@@ -244,9 +243,8 @@ func tlsConfig(h config.HTTP) (*tls.Config, error) {
 // valid (gatekeeper doctor's checks), the approver able to start a login,
 // and with replicas the shared store usable.
 func readiness(c *core) []httpserver.Check {
-	own := func(context.Context) (sensitive.String, error) { return c.own.Token(), nil }
 	var checks []httpserver.Check
-	for _, d := range []doctor.Check{doctor.Unsealed(c.vault), ownTokenCheck(c.settings().cfg, c.vault, own)} {
+	for _, d := range []doctor.Check{doctor.Unsealed(c.vault), ownTokenCheck(c.settings().cfg, c.vault, c.ownToken)} {
 		checks = append(checks, httpserver.Check{Name: d.Name, Run: func(ctx context.Context) error {
 			_, err := d.Run(ctx)
 			return err

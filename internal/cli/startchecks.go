@@ -21,8 +21,7 @@ const startWait = 5 * time.Second
 // again at most once per interval, so a Vault that comes back is noticed.
 // Everything else (initialize, tools/list) is served as usual.
 func (c *core) startChecks(ctx context.Context, server *mcp.Server) {
-	own := func(context.Context) (sensitive.String, error) { return c.own.Token(), nil }
-	gate := doctor.NewGate(serveChecks(c.settings().cfg, c.vault, own, c.approverReady), doctor.GateOptions{Logger: c.logger})
+	gate := doctor.NewGate(serveChecks(c.settings().cfg, c.vault, c.ownToken, c.approverReady), doctor.GateOptions{Logger: c.logger})
 	// The first run before the first answer, so that the client's first
 	// call meets its result; a Vault that does not answer at all holds
 	// the start for startWait at most.
@@ -42,6 +41,9 @@ func (c *core) startChecks(ctx context.Context, server *mcp.Server) {
 		}
 	})
 }
+
+// ownToken is Gatekeeper's own token as the checks take it.
+func (c *core) ownToken(context.Context) (sensitive.String, error) { return c.own.Token(), nil }
 
 // notReady is the answer to a tool call while a start-up check fails: what
 // failed and the fix, for the human who runs Gatekeeper.

@@ -47,7 +47,7 @@ func Address(v Vault) Check {
 		}
 		how := "plain HTTP"
 		if u, err := url.Parse(addr); err == nil && u.Scheme == "https" {
-			how = "TLS verified"
+			how = "TLS"
 		}
 		return fmt.Sprintf("%s answers (%s, version %s)", addr, how, h.Version), nil
 	}}
