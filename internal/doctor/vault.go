@@ -55,12 +55,15 @@ func Address(v Vault) Check {
 }
 
 func addressProblem(addr string, err error) error {
-	var cert *tls.CertificateVerificationError
+	var (
+		cert *tls.CertificateVerificationError
+		call *url.Error // the HTTP client's, which says some failures in words only
+	)
 	switch {
 	case errors.As(err, &cert):
 		return Fail("set VAULT_CACERT to the CA certificate that signed Vault's (or VAULT_CAPATH to a folder of them); the name in VAULT_ADDR must be one the certificate names",
 			"the TLS connection to %s failed: Vault's certificate is not trusted here (%v)", addr, cert.Err)
-	case causedBy(err, "server gave HTTP response to HTTPS client"):
+	case errors.As(err, &call) && strings.Contains(call.Err.Error(), "server gave HTTP response to HTTPS client"):
 		return Fail("Vault speaks plain HTTP there: use http:// in VAULT_ADDR, or give Vault a certificate",
 			"%s does not speak TLS: %w", addr, err)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -72,24 +75,6 @@ func addressProblem(addr string, err error) error {
 	}
 	return Fail("make sure VAULT_ADDR names a Vault or OpenBao server, not another service",
 		"%s did not answer as Vault does: %w", addr, err)
-}
-
-// causedBy tells whether an error in err's tree says text: the HTTP
-// client reports some failures in words only.
-func causedBy(err error, text string) bool {
-	if err == nil {
-		return false
-	}
-	if strings.Contains(err.Error(), text) {
-		return true
-	}
-	switch u := err.(type) {
-	case interface{ Unwrap() error }:
-		return causedBy(u.Unwrap(), text)
-	case interface{ Unwrap() []error }:
-		return slices.ContainsFunc(u.Unwrap(), func(e error) bool { return causedBy(e, text) })
-	}
-	return false
 }
 
 // Unsealed: Vault is initialized and unsealed, so it can serve anything.
