@@ -10,7 +10,10 @@
 // stdio server, which answers tool calls with the failing check's fix until
 // it passes (Gate), and /readyz.
 //
-// A check reads; it changes nothing it finds. The one exception is the
-// login probe, which starts a read-tier login to see Vault demand its
-// second factor, and gives back at once a token Vault issued without one.
+// A check reads; it changes nothing it finds. What comes closest: the
+// login probe starts a read-tier login to see Vault demand its second
+// factor (and gives back at once a token Vault issued without one); the
+// token role probe asks for a token with a TTL Vault refuses; the audit
+// check creates and removes an empty file in the folder of an audit file
+// that does not exist yet.
 package doctor
