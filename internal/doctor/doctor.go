@@ -80,18 +80,18 @@ func (s *skip) Error() string { return s.why }
 // Skip says why a check does not apply here.
 func Skip(why string) error { return &skip{why: why} }
 
-// FixOf is the fix an error carries, if any.
-func FixOf(err error) string {
+// fixOf is the fix an error carries, if any.
+func fixOf(err error) string {
 	if p, ok := errors.AsType[*problem](err); ok {
 		return p.fix
 	}
 	return ""
 }
 
-// CheckTimeout bounds each check.
-const CheckTimeout = 10 * time.Second
+// checkTimeout bounds each check.
+const checkTimeout = 10 * time.Second
 
-// Run runs checks in order, each bounded by CheckTimeout. A check whose
+// Run runs checks in order, each bounded by checkTimeout. A check whose
 // Needs did not all pass is skipped.
 func Run(ctx context.Context, checks []Check) Report {
 	rep := Report{OK: true}
@@ -113,14 +113,14 @@ func run(ctx context.Context, c Check, status map[string]Status) Result {
 			return Result{Name: c.Name, Status: Skipped, Detail: "needs " + n}
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, CheckTimeout)
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	detail, err := c.Run(ctx)
 	if s, ok := errors.AsType[*skip](err); ok {
 		return Result{Name: c.Name, Status: Skipped, Detail: s.why}
 	}
 	if err != nil {
-		fix := FixOf(err)
+		fix := fixOf(err)
 		if fix == "" {
 			fix = "see the detail; gatekeeper doctor --json shows every check"
 		}

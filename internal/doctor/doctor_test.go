@@ -128,10 +128,11 @@ func TestClock(t *testing.T) {
 		name   string
 		offset time.Duration
 		want   Status
+		way    string
 	}{
-		{"ok", 0, OK},
-		{"fail/ahead", 2 * time.Minute, Failed},
-		{"fail/behind", -2 * time.Minute, Failed},
+		{"ok", 0, OK, ""},
+		{"fail/vault-behind", 2 * time.Minute, Failed, "2m0s behind"},
+		{"fail/vault-ahead", -2 * time.Minute, Failed, "2m0s ahead of"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now := func() time.Time { return time.Now().Add(tc.offset) }
@@ -140,7 +141,7 @@ func TestClock(t *testing.T) {
 			if r.Status != tc.want {
 				t.Fatalf("clock = %+v, want %s", r, tc.want)
 			}
-			if tc.want == Failed && (!strings.Contains(r.Detail, "2m0s") || !strings.Contains(r.Fix, "NTP")) {
+			if tc.want == Failed && (!strings.Contains(r.Detail, tc.way) || !strings.Contains(r.Fix, "NTP")) {
 				t.Errorf("clock = %+v, want the skew and the NTP fix", r)
 			}
 		})

@@ -95,11 +95,11 @@ func Unsealed(v Vault) Check {
 	}}
 }
 
-// MaxSkew is how far this machine's clock may be from Vault's. Vault's
+// maxSkew is how far this machine's clock may be from Vault's. Vault's
 // TTLs are relative, but Gatekeeper shows and audits expiry times by its
 // own clock, and a TOTP code is checked against Vault's: past this, what
 // the human and the audit trail see no longer matches Vault.
-const MaxSkew = 30 * time.Second
+const maxSkew = 30 * time.Second
 
 // ServerClock is what the clock check asks of Vault.
 type ServerClock interface {
@@ -115,9 +115,13 @@ func Clock(v ServerClock, now func() time.Time) Check {
 		}
 		// The Date header has whole seconds: up to a second is rounding.
 		skew := server.Sub(local.Truncate(time.Second))
-		if skew.Abs() > MaxSkew {
+		if skew.Abs() > maxSkew {
+			way := "ahead of"
+			if skew < 0 {
+				way = "behind"
+			}
 			return "", Fail("synchronise the clocks of this machine and Vault's (NTP: timedatectl set-ntp true, or chronyd)",
-				"this machine's clock is %s from Vault's (more than %s)", skew.Round(time.Second), MaxSkew)
+				"Vault's clock is %s %s this machine's (more than %s)", skew.Abs().Round(time.Second), way, maxSkew)
 		}
 		return fmt.Sprintf("within %s of Vault's", skew.Abs().Round(time.Second)+time.Second), nil
 	}}
