@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/duo/duotest"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/passkey"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/setup"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vaulttest"
 )
@@ -176,9 +177,12 @@ func TestDuoWrongSecretGrantsNothing(t *testing.T) {
 	d := duotest.Start(t)
 	d.SetUser("ada", duotest.User{Script: duotest.Script{Answer: duotest.Allow}})
 	a := e.serveBrokered(duoConfig(t, d), "GATEKEEPER_DUO_SECRET_KEY=not-the-secret-key-0000000000000000000000")
-	a.fails("authenticate", nil, "could not complete")
-	if n := d.PushCount(); n != 0 || a.tier() != "none" {
-		t.Errorf("pushes %d, tier %s", n, a.tier())
+	// Duo refuses the start-up check's signed call: every tool call says so.
+	if r := a.call("authenticate", nil); !r.isError || !strings.Contains(r.text, `start-up check "approver" failed`) || !strings.Contains(r.text, "approval.duo") {
+		t.Errorf("authenticate = %q, want the approver check and its fix", r.text)
+	}
+	if n := d.PushCount(); n != 0 {
+		t.Errorf("%d pushes, want none", n)
 	}
 }
 
@@ -196,6 +200,15 @@ func TestPasskeyLinkReachesTheHuman(t *testing.T) {
 	}))
 	t.Cleanup(receiver.Close)
 	creds := filepath.Join(t.TempDir(), "passkeys.json")
+	// A passkey registered, as serve's start-up checks require; this test
+	// never answers with it.
+	store, err := passkey.NewFileStore(creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Add(t.Context(), passkey.Credential{ID: []byte("key-1"), PublicKey: []byte("never used"), Name: "test"}); err != nil {
+		t.Fatal(err)
+	}
 	a := e.serveBrokered(`
 approval:
   strategy: brokered

@@ -325,7 +325,7 @@ func TestStdioAsNamedAgent(t *testing.T) {
 // up for named agents, a stdio server acting as the single stdio agent gets
 // no access at all, even with the human approving: there is no account
 // whose folder holds every agent's, so it reads and lists no agent's
-// secrets.
+// secrets. Its start-up checks find the missing account and say so.
 func TestStdioCannotReachNamedAgents(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -343,8 +343,8 @@ func TestStdioCannotReachNamedAgents(t *testing.T) {
 		t.Logf("the approval page after the code: %s", human.Code(t, link, a.code()))
 		r = a.call("authenticate", nil)
 	}
-	if !r.isError || !strings.Contains(r.text, "no access can be granted") {
-		t.Errorf("authenticate as the stdio agent = %q %v, want no access", r.text, r.out)
+	if !r.isError || !strings.Contains(r.text, `start-up check "login" failed`) || !strings.Contains(r.text, "GATEKEEPER_AGENT") {
+		t.Errorf("authenticate as the stdio agent = %q %v, want no access and the login check's fix", r.text, r.out)
 	}
 	for _, c := range []struct {
 		name string

@@ -39,7 +39,8 @@ Usage:
   gatekeeper dev                   run a local dev Vault, set it up and print how to connect an agent
   gatekeeper token --sub AGENT     mint a development JWT (HS256, $GATEKEEPER_JWT_SECRET)
   gatekeeper apikey                generate an API key and the hash for the config file
-  gatekeeper config check          validate the configuration and list every problem
+  gatekeeper doctor [--json]       check against the real Vault everything serve needs, with a fix for each failure
+  gatekeeper config check          validate the configuration file and environment only (no Vault)
   gatekeeper audit verify FILE...  check the audit files' hash chain and report the first problem
   gatekeeper version [--json]      print the version and build information
 
@@ -70,6 +71,8 @@ func Run(ctx context.Context, args []string, sys IO) error {
 		return apikeyCmd(rest, sys)
 	case "config":
 		return configCmd(rest, sys)
+	case "doctor":
+		return doctorCmd(ctx, rest, sys)
 	case "audit":
 		return auditCmd(rest, sys)
 	case "version", "--version":

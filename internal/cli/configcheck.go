@@ -9,13 +9,14 @@ import (
 )
 
 // configCmd is `gatekeeper config check`: load and validate everything serve
-// would use and list every problem, touching nothing.
+// would use and list every problem, touching nothing and contacting no
+// Vault (gatekeeper doctor does).
 func configCmd(args []string, sys IO) error {
 	if len(args) == 0 || args[0] != "check" {
 		fmt.Fprintln(sys.Stderr, "Usage: gatekeeper config check [--config FILE] [--env-file FILE] [--http ADDR]")
 		return ErrUsage
 	}
-	fs := flags("config check", "Validate the configuration serve would run with and list every problem.", sys)
+	fs := flags("config check", "Validate the configuration serve would run with and list every problem.\nChecks the configuration only; gatekeeper doctor checks it against the real Vault.", sys)
 	configFile := fs.String("config", "", "YAML config file (default $GATEKEEPER_CONFIG)")
 	httpAddr := fs.String("http", "", "check as for serve --http ADDR")
 	envFile := envFileFlag(fs)
@@ -40,11 +41,8 @@ func configCmd(args []string, sys IO) error {
 		}
 		return fmt.Errorf("configuration has %d problem(s)", n)
 	}
-	mode := "stdio"
-	if cfg.HTTP.Listen != "" {
-		mode = "http on " + cfg.HTTP.Listen
-	}
-	fmt.Fprintf(sys.Stdout, "ok: %s, vault %s, folder %s/%s, %d agent(s), auth: %s\n",
-		mode, cfg.VaultAddr, cfg.KVMount, cfg.Prefix, len(cfg.Agents), strings.Join(cfg.AuthMethods(), ", "))
+	fmt.Fprintf(sys.Stdout, "ok: %s\n", configSummary(cfg))
+	fmt.Fprintln(sys.Stdout, "This checked the configuration only, without contacting Vault: gatekeeper doctor checks\n"+
+		"everything serve needs against the real Vault (token, policies, mounts, logins, MFA, approver, audit).")
 	return nil
 }

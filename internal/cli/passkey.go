@@ -41,15 +41,19 @@ func newPasskey(cfg config.Config, pages *page.Server, logger *slog.Logger) (app
 	}
 	pages.UsePasskey(ap, ap.Handler())
 	logger.Info("passkey registration", "url", public+"/register")
-	// Ready once the operator has registered a passkey to answer with.
-	ready := func(ctx context.Context) error {
+	return ap, passkeyReady(store, public), nil
+}
+
+// passkeyReady: ready once the operator has registered a passkey to answer
+// with.
+func passkeyReady(store *passkey.FileStore, public string) check {
+	return func(ctx context.Context) error {
 		creds, err := store.Credentials(ctx)
 		if err == nil && len(creds) == 0 {
 			err = fmt.Errorf("no passkey registered yet: open %s/register with the enroll token", public)
 		}
 		return err
 	}
-	return ap, ready, nil
 }
 
 // certPool reads a PEM bundle; "" means nil (the default roots).

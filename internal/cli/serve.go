@@ -83,6 +83,7 @@ func serveStdio(ctx context.Context, cfg config.Config, sys IO, load func() (con
 	})
 	rctx, stopReloads := context.WithCancel(ctx)
 	defer stopReloads()
+	c.startChecks(rctx, server)
 	go c.watchReload(rctx, sys.Hangup, load)
 	c.logger.Info("serving MCP on stdio", "vault", cfg.VaultAddr, "principal", principal,
 		"folder", cfg.KVMount+"/"+cfg.Layout().Folder(setup.Agent(cfg.Agent)))

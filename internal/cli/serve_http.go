@@ -17,6 +17,7 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/config"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/doctor"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/httpserver"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/mcptools"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/metrics"
@@ -239,26 +240,17 @@ func tlsConfig(h config.HTTP) (*tls.Config, error) {
 }
 
 // readiness: Vault reachable and unsealed, Gatekeeper's own credential
-// valid, the approver able to start a login, and with replicas the shared
-// store usable.
+// valid (gatekeeper doctor's checks), the approver able to start a login,
+// and with replicas the shared store usable.
 func readiness(c *core) []httpserver.Check {
-	checks := []httpserver.Check{
-		{Name: "vault", Run: func(ctx context.Context) error {
-			h, err := c.vault.Health(ctx)
-			switch {
-			case err != nil:
-				return err
-			case h.Sealed:
-				return errors.New("vault is sealed")
-			}
-			return nil
-		}},
-		{Name: "credential", Run: func(ctx context.Context) error {
-			_, err := c.vault.LookupSelf(ctx, c.own.Token())
+	var checks []httpserver.Check
+	for _, d := range []doctor.Check{doctor.Unsealed(c.vault), ownTokenCheck(c.settings().cfg, c.vault, c.ownToken)} {
+		checks = append(checks, httpserver.Check{Name: d.Name, Run: func(ctx context.Context) error {
+			_, err := d.Run(ctx)
 			return err
-		}},
-		{Name: "approver", Run: c.approverReady},
+		}})
 	}
+	checks = append(checks, httpserver.Check{Name: "approver", Run: c.approverReady})
 	if c.state != nil {
 		// Replicas: the shared store answers and its key seals.
 		checks = append(checks, httpserver.Check{Name: "state", Run: c.state.Check})
