@@ -30,6 +30,8 @@ type Operations struct {
 type operation struct {
 	tool  *mcp.Tool // with its input and output schemas
 	input *jsonschema.Resolved
+	// defaults: the input schema gives some property a default.
+	defaults bool
 	// register adds it to an MCP server.
 	register func(s *mcp.Server)
 	// call decodes a JSON input object and runs the handler.
@@ -104,6 +106,15 @@ func (o *Operations) register(s *mcp.Server) {
 // inferred from In and Out once, here, and given to the MCP SDK as they
 // are, so what tools/list shows and what the REST API documents are the
 // same schemas.
+//
+// Both front doors decode the input the same way (decode, inside invoke),
+// so a call the schema refuses is refused, answered and audited alike at
+// each. The MCP tool is registered with the SDK's untyped AddTool: its
+// typed AddTool would validate the input a second time, through a
+// re-marshalled copy, and validate Gatekeeper's own output against the
+// output schema on every call, re-marshalling that too (about a tenth of
+// Gatekeeper's CPU per read, docs/performance.md). The output is
+// marshalled once, for the structured content and its text copy.
 func op[In, Out any](t *tools, tool *mcp.Tool, h func(ctx context.Context, c *call, in In) (Out, error)) *operation {
 	in, err := jsonschema.For[In](nil)
 	if err != nil {
@@ -119,36 +130,58 @@ func op[In, Out any](t *tools, tool *mcp.Tool, h func(ctx context.Context, c *ca
 	}
 	tt := *tool
 	tt.InputSchema, tt.OutputSchema = in, out
-	o := &operation{tool: &tt, input: resolved}
-	o.register = func(s *mcp.Server) {
-		mcp.AddTool(s, o.tool, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
-			var zero Out
-			c := &call{req: req, tool: tt.Name}
-			who := func() (Caller, error) { return t.opts.Caller(ctx, req) }
-			out, id, err := t.invoke(audit.WithAPI(ctx, audit.APIMCP), c, who, func(ctx context.Context) (any, error) {
-				return h(ctx, c, in)
-			})
-			if err != nil {
-				msg, _ := agentMessage(err)
-				return nil, zero, &toolError{msg: msg + " (ref " + id + ")"}
-			}
-			return nil, out.(Out), nil
-		})
-	}
+	o := &operation{tool: &tt, input: resolved, defaults: hasDefaults(in)}
 	o.call = func(ctx context.Context, c *call, args json.RawMessage) (any, error) {
 		var v In
-		if err := decode(o.input, args, &v); err != nil {
+		if err := decode(o.input, o.defaults, args, &v); err != nil {
 			return nil, err
 		}
 		return h(ctx, c, v)
 	}
+	o.register = func(s *mcp.Server) {
+		s.AddTool(o.tool, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			c := &call{req: req, tool: tt.Name}
+			who := func() (Caller, error) { return t.opts.Caller(ctx, req) }
+			out, id, err := t.invoke(audit.WithAPI(ctx, audit.APIMCP), c, who, func(ctx context.Context) (any, error) {
+				return o.call(ctx, c, req.Params.Arguments)
+			})
+			if err != nil {
+				msg, _ := agentMessage(err)
+				return toolResult(&toolError{msg: msg + " (ref " + id + ")"}), nil
+			}
+			b, err := json.Marshal(out)
+			if err != nil {
+				return toolResult(&toolError{msg: "Gatekeeper could not encode the result (ref " + id + ")"}), nil
+			}
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}, StructuredContent: json.RawMessage(b)}, nil
+		})
+	}
 	return o
+}
+
+// toolResult is a failed call as the agent sees it.
+func toolResult(err error) *mcp.CallToolResult {
+	var res mcp.CallToolResult
+	res.SetError(err)
+	return &res
+}
+
+// hasDefaults says whether the schema gives a default to any property,
+// the only place ApplyDefaults looks for one.
+func hasDefaults(s *jsonschema.Schema) bool {
+	for _, p := range s.Properties {
+		if p.Default != nil || hasDefaults(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // decode validates args against the operation's input schema, as the MCP
 // SDK does for a tool call, and decodes them into v. Its errors name what
-// is wrong, never a value given.
-func decode(schema *jsonschema.Resolved, args json.RawMessage, v any) error {
+// is wrong, never a value given. Defaults are applied, through a
+// re-marshalled copy, only for a schema that has some.
+func decode(schema *jsonschema.Resolved, defaults bool, args json.RawMessage, v any) error {
 	m := map[string]any{}
 	if len(args) > 0 {
 		if err := json.Unmarshal(args, &m); err != nil {
@@ -159,18 +192,24 @@ func decode(schema *jsonschema.Resolved, args json.RawMessage, v any) error {
 		m = map[string]any{} // null
 	}
 	var instance any = m
-	if err := schema.ApplyDefaults(&instance); err != nil {
-		return inputError("the input does not match the operation's schema")
+	if defaults {
+		if err := schema.ApplyDefaults(&instance); err != nil {
+			return inputError("the input does not match the operation's schema")
+		}
+		b, err := json.Marshal(instance)
+		if err != nil {
+			return inputError("the input must be a JSON object")
+		}
+		args = b
 	}
 	if err := schema.Validate(&instance); err != nil {
 		return inputError(schemaProblem(err))
 	}
-	b, err := json.Marshal(instance)
-	if err != nil {
-		return inputError("the input must be a JSON object")
+	if len(args) == 0 {
+		return nil
 	}
 	var typeErr *json.UnmarshalTypeError
-	if err := json.Unmarshal(b, v); errors.As(err, &typeErr) {
+	if err := json.Unmarshal(args, v); errors.As(err, &typeErr) {
 		return inputError("the field " + typeErr.Field + " has the wrong type")
 	} else if err != nil {
 		return inputError("the input must be a JSON object")
