@@ -33,33 +33,14 @@ const allocsBaseline = "testdata/allocs-per-read.txt"
 // release that allocates a little differently, not for noise.
 const allocsMargin = 0.01
 
-// TestAllocsPerRead counts the allocations of one read_secret: an MCP
-// client and Gatekeeper's MCP server in this process, connected in memory,
-// and Gatekeeper's Vault client reading from a local server that answers
-// at once. It fails when a read allocates more than allocsMargin above the
+// TestAllocsPerRead counts the allocations of one read_secret (readInMemory)
+// and fails when a read allocates more than allocsMargin above the
 // committed baseline. After a change that allocates more for a good
 // reason, or less, write the new baseline and commit it:
 //
 //	go test -run TestAllocsPerRead ./internal/mcptools -update-allocs
 func TestAllocsPerRead(t *testing.T) {
-	body := []byte(`{"data":{"data":{"username":"app","password":"pw-db-5f2c9e"},"metadata":{"version":3,"created_time":"2026-01-02T03:04:05.123456789Z"}}}`)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	}))
-	t.Cleanup(srv.Close)
-	vc, err := vault.New(vault.Options{Address: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs := connectWith(t, Options{Access: &stubAccess{}, Vault: vc}, nil, "")
-	params := &mcp.CallToolParams{Name: "read_secret", Arguments: map[string]any{"path": "db"}}
-	read := func() {
-		res, err := cs.CallTool(t.Context(), params)
-		if err != nil || res.IsError {
-			t.Fatalf("read_secret: %v %+v", err, res)
-		}
-	}
+	read := readInMemory(t)
 	read() // the first call sets up what later ones reuse (the connection to Vault)
 	got := testing.AllocsPerRun(500, read)
 
@@ -83,6 +64,41 @@ func TestAllocsPerRead(t *testing.T) {
 			"or, if they are worth it, write the new baseline and commit it: "+
 			"go test -run TestAllocsPerRead ./internal/mcptools -update-allocs",
 			got, limit, allocsBaseline, want, allocsMargin*100)
+	}
+}
+
+// BenchmarkReadInMemory is the cost of the read TestAllocsPerRead counts:
+//
+//	go test -run XXX -bench ReadInMemory -benchmem ./internal/mcptools
+func BenchmarkReadInMemory(b *testing.B) {
+	read := readInMemory(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		read()
+	}
+}
+
+// readInMemory returns one read_secret: an MCP client and Gatekeeper's MCP
+// server in this process, connected in memory, and Gatekeeper's Vault
+// client reading from a local server that answers at once.
+func readInMemory(t testing.TB) func() {
+	body := []byte(`{"data":{"data":{"username":"app","password":"pw-db-5f2c9e"},"metadata":{"version":3,"created_time":"2026-01-02T03:04:05.123456789Z"}}}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	vc, err := vault.New(vault.Options{Address: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := connectWith(t, Options{Access: &stubAccess{}, Vault: vc}, nil, "")
+	params := &mcp.CallToolParams{Name: "read_secret", Arguments: map[string]any{"path": "db"}}
+	return func() {
+		res, err := cs.CallTool(t.Context(), params)
+		if err != nil || res.IsError {
+			t.Fatalf("read_secret: %v %+v", err, res)
+		}
 	}
 }
 
