@@ -1,6 +1,7 @@
 package mcptools
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
 
@@ -287,4 +289,25 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// numberKV holds a secret whose value is an integer no float64 holds.
+type numberKV struct{ stubKV }
+
+func (*numberKV) KVReadVersion(context.Context, sensitive.String, string, string, int64) (*vault.KVSecret, error) {
+	return &vault.KVSecret{Data: map[string]any{"id": json.Number("12345678901234567891")}, Version: 1}, nil
+}
+
+// TestToolResultKeepsNumbers: the result is marshalled once, not decoded
+// into float64s and marshalled again, so a number in a secret reaches the
+// agent as Vault sent it.
+func TestToolResultKeepsNumbers(t *testing.T) {
+	cs := connectWith(t, Options{Access: &stubAccess{}, Vault: &numberKV{}, Reveal: func(access.Principal, string) bool { return true }}, nil, "")
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "read_secret", Arguments: map[string]any{"path": "db"}})
+	if err != nil || res.IsError {
+		t.Fatalf("read_secret: %v %+v", err, res)
+	}
+	if text := res.Content[0].(*mcp.TextContent).Text; !strings.Contains(text, `"id":12345678901234567891`) {
+		t.Errorf("result %s, want the number as Vault sent it", text)
+	}
 }
