@@ -30,8 +30,6 @@ type Operations struct {
 type operation struct {
 	tool  *mcp.Tool // with its input and output schemas
 	input *jsonschema.Resolved
-	// defaults: the input schema gives some property a default.
-	defaults bool
 	// register adds it to an MCP server.
 	register func(s *mcp.Server)
 	// call decodes a JSON input object and runs the handler.
@@ -130,10 +128,10 @@ func op[In, Out any](t *tools, tool *mcp.Tool, h func(ctx context.Context, c *ca
 	}
 	tt := *tool
 	tt.InputSchema, tt.OutputSchema = in, out
-	o := &operation{tool: &tt, input: resolved, defaults: hasDefaults(in)}
+	o := &operation{tool: &tt, input: resolved}
 	o.call = func(ctx context.Context, c *call, args json.RawMessage) (any, error) {
 		var v In
-		if err := decode(o.input, o.defaults, args, &v); err != nil {
+		if err := decode(o.input, args, &v); err != nil {
 			return nil, err
 		}
 		return h(ctx, c, v)
@@ -166,22 +164,12 @@ func toolResult(err error) *mcp.CallToolResult {
 	return &res
 }
 
-// hasDefaults says whether the schema gives a default to any property,
-// the only place ApplyDefaults looks for one.
-func hasDefaults(s *jsonschema.Schema) bool {
-	for _, p := range s.Properties {
-		if p.Default != nil || hasDefaults(p) {
-			return true
-		}
-	}
-	return false
-}
-
 // decode validates args against the operation's input schema, as the MCP
 // SDK does for a tool call, and decodes them into v. Its errors name what
-// is wrong, never a value given. Defaults are applied, through a
-// re-marshalled copy, only for a schema that has some.
-func decode(schema *jsonschema.Resolved, defaults bool, args json.RawMessage, v any) error {
+// is wrong, never a value given. The schemas come from jsonschema.For,
+// which gives no property a default, so there are none to apply and the
+// validated arguments are decoded as they came.
+func decode(schema *jsonschema.Resolved, args json.RawMessage, v any) error {
 	m := map[string]any{}
 	if len(args) > 0 {
 		if err := json.Unmarshal(args, &m); err != nil {
@@ -192,16 +180,6 @@ func decode(schema *jsonschema.Resolved, defaults bool, args json.RawMessage, v 
 		m = map[string]any{} // null
 	}
 	var instance any = m
-	if defaults {
-		if err := schema.ApplyDefaults(&instance); err != nil {
-			return inputError("the input does not match the operation's schema")
-		}
-		b, err := json.Marshal(instance)
-		if err != nil {
-			return inputError("the input must be a JSON object")
-		}
-		args = b
-	}
 	if err := schema.Validate(&instance); err != nil {
 		return inputError(schemaProblem(err))
 	}
