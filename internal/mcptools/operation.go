@@ -164,9 +164,9 @@ func toolResult(err error) *mcp.CallToolResult {
 	return &res
 }
 
-// decode validates args against the operation's input schema, as the MCP
-// SDK does for a tool call, and decodes them into v. Its errors name what
-// is wrong, never a value given. The schemas come from jsonschema.For,
+// decode validates args against the operation's input schema and decodes
+// them into v, for every front door. Its errors name what is wrong, never
+// a value given. The schemas come from jsonschema.For,
 // which gives no property a default, so there are none to apply and the
 // validated arguments are decoded as they came.
 func decode(schema *jsonschema.Resolved, args json.RawMessage, v any) error {
