@@ -104,6 +104,15 @@ func (o *Operations) register(s *mcp.Server) {
 // inferred from In and Out once, here, and given to the MCP SDK as they
 // are, so what tools/list shows and what the REST API documents are the
 // same schemas.
+//
+// Both front doors decode the input the same way (decode, inside invoke),
+// so a call the schema refuses is refused, answered and audited alike at
+// each. The MCP tool is registered with the SDK's untyped AddTool: its
+// typed AddTool would validate the input a second time, through a
+// re-marshalled copy, and validate Gatekeeper's own output against the
+// output schema on every call, re-marshalling that too (15 % of
+// Gatekeeper's CPU per read at 100 agents, docs/performance.md). The
+// output is marshalled once, for the structured content and its text copy.
 func op[In, Out any](t *tools, tool *mcp.Tool, h func(ctx context.Context, c *call, in In) (Out, error)) *operation {
 	in, err := jsonschema.For[In](nil)
 	if err != nil {
@@ -120,21 +129,6 @@ func op[In, Out any](t *tools, tool *mcp.Tool, h func(ctx context.Context, c *ca
 	tt := *tool
 	tt.InputSchema, tt.OutputSchema = in, out
 	o := &operation{tool: &tt, input: resolved}
-	o.register = func(s *mcp.Server) {
-		mcp.AddTool(s, o.tool, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
-			var zero Out
-			c := &call{req: req, tool: tt.Name}
-			who := func() (Caller, error) { return t.opts.Caller(ctx, req) }
-			out, id, err := t.invoke(audit.WithAPI(ctx, audit.APIMCP), c, who, func(ctx context.Context) (any, error) {
-				return h(ctx, c, in)
-			})
-			if err != nil {
-				msg, _ := agentMessage(err)
-				return nil, zero, &toolError{msg: msg + " (ref " + id + ")"}
-			}
-			return nil, out.(Out), nil
-		})
-	}
 	o.call = func(ctx context.Context, c *call, args json.RawMessage) (any, error) {
 		var v In
 		if err := decode(o.input, args, &v); err != nil {
@@ -142,12 +136,39 @@ func op[In, Out any](t *tools, tool *mcp.Tool, h func(ctx context.Context, c *ca
 		}
 		return h(ctx, c, v)
 	}
+	o.register = func(s *mcp.Server) {
+		s.AddTool(o.tool, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			c := &call{req: req, tool: tt.Name}
+			who := func() (Caller, error) { return t.opts.Caller(ctx, req) }
+			out, id, err := t.invoke(audit.WithAPI(ctx, audit.APIMCP), c, who, func(ctx context.Context) (any, error) {
+				return o.call(ctx, c, req.Params.Arguments)
+			})
+			if err != nil {
+				msg, _ := agentMessage(err)
+				return toolResult(&toolError{msg: msg + " (ref " + id + ")"}), nil
+			}
+			b, err := json.Marshal(out)
+			if err != nil {
+				return toolResult(&toolError{msg: "Gatekeeper could not encode the result (ref " + id + ")"}), nil
+			}
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}, StructuredContent: json.RawMessage(b)}, nil
+		})
+	}
 	return o
 }
 
-// decode validates args against the operation's input schema, as the MCP
-// SDK does for a tool call, and decodes them into v. Its errors name what
-// is wrong, never a value given.
+// toolResult is a failed call as the agent sees it.
+func toolResult(err error) *mcp.CallToolResult {
+	var res mcp.CallToolResult
+	res.SetError(err)
+	return &res
+}
+
+// decode validates args against the operation's input schema and decodes
+// them into v, for every front door. Its errors name what is wrong, never
+// a value given. The schemas come from jsonschema.For,
+// which gives no property a default, so there are none to apply and the
+// validated arguments are decoded as they came.
 func decode(schema *jsonschema.Resolved, args json.RawMessage, v any) error {
 	m := map[string]any{}
 	if len(args) > 0 {
@@ -159,18 +180,14 @@ func decode(schema *jsonschema.Resolved, args json.RawMessage, v any) error {
 		m = map[string]any{} // null
 	}
 	var instance any = m
-	if err := schema.ApplyDefaults(&instance); err != nil {
-		return inputError("the input does not match the operation's schema")
-	}
 	if err := schema.Validate(&instance); err != nil {
 		return inputError(schemaProblem(err))
 	}
-	b, err := json.Marshal(instance)
-	if err != nil {
-		return inputError("the input must be a JSON object")
+	if len(args) == 0 {
+		return nil
 	}
 	var typeErr *json.UnmarshalTypeError
-	if err := json.Unmarshal(b, v); errors.As(err, &typeErr) {
+	if err := json.Unmarshal(args, v); errors.As(err, &typeErr) {
 		return inputError("the field " + typeErr.Field + " has the wrong type")
 	} else if err != nil {
 		return inputError("the input must be a JSON object")

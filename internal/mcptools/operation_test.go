@@ -1,6 +1,7 @@
 package mcptools
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
 
@@ -118,16 +120,23 @@ func TestWhoami(t *testing.T) {
 	}
 }
 
+// badReads are inputs of read_secret that both front doors refuse, and
+// what the refusal says.
+var badReads = map[string]struct{ args, want string }{
+	"not-an-object":   {`[1]`, "must be a JSON object"},
+	"wrong-type":      {`{"path": "db", "version": "two-secret-words"}`, "version has the wrong type"},
+	"wrong-type-path": {`{"path": 5}`, "path has the wrong type"},
+	"unknown-field":   {`{"path": "db", "token": "x"}`, "a field the operation does not take"},
+	"other-case":      {`{"PATH": "db"}`, "a field the operation does not take"},
+	"missing-path":    {`{}`, "missing path"},
+	"null":            {`null`, "missing path"},
+	"negative":        {`{"path": "db", "version": -1}`, "version must be positive"},
+	"traversal":       {`{"path": "../other/db"}`, "invalid path"},
+	"trailing-tokens": {`{"path": "db"} {}`, "must be a JSON object"},
+}
+
 func TestCallRefusesBadInput(t *testing.T) {
-	for name, tc := range map[string]struct{ args, want string }{
-		"not-an-object":   {`[1]`, "must be a JSON object"},
-		"wrong-type":      {`{"path": "db", "version": "two-secret-words"}`, "version has the wrong type"},
-		"unknown-field":   {`{"path": "db", "token": "x"}`, "a field the operation does not take"},
-		"missing-path":    {`{}`, "missing path"},
-		"negative":        {`{"path": "db", "version": -1}`, "version must be positive"},
-		"traversal":       {`{"path": "../other/db"}`, "invalid path"},
-		"trailing-tokens": {`{"path": "db"} {}`, "must be a JSON object"},
-	} {
+	for name, tc := range badReads {
 		t.Run(name, func(t *testing.T) {
 			args := tc.args
 			kv, rec := &stubKV{}, &recorder{}
@@ -145,6 +154,36 @@ func TestCallRefusesBadInput(t *testing.T) {
 			}
 			if len(rec.all) != 1 || rec.all[0].Outcome != audit.Refused || rec.all[0].CorrelationID != ce.CorrelationID {
 				t.Errorf("audit = %+v, want one refused tool.call with the error's correlation id", rec.all)
+			}
+		})
+	}
+}
+
+// TestToolRefusesBadInput: the MCP tool refuses what the REST operation
+// refuses, with the same words, before anything reaches Vault.
+func TestToolRefusesBadInput(t *testing.T) {
+	for name, tc := range badReads {
+		if !json.Valid([]byte(tc.args)) {
+			continue // a JSON-RPC message cannot carry it
+		}
+		t.Run(name, func(t *testing.T) {
+			kv, rec := &stubKV{}, &recorder{}
+			cs := connect(t, &stubAccess{}, kv, rec, nil)
+			res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "read_secret", Arguments: json.RawMessage(tc.args)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := res.Content[0].(*mcp.TextContent).Text
+			if !res.IsError || res.StructuredContent != nil || !strings.Contains(text, tc.want) || strings.Contains(text, "secret-words") {
+				t.Errorf("result %v %q, want an error that says %q and quotes no value", res.IsError, text, tc.want)
+			}
+			if len(kv.reads) != 0 {
+				t.Errorf("Vault was read: %v", kv.reads)
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.all) != 1 || rec.all[0].Outcome != audit.Refused || !strings.Contains(text, "(ref "+rec.all[0].CorrelationID+")") {
+				t.Errorf("audit = %+v, want one refused tool.call whose correlation id the result gives", rec.all)
 			}
 		})
 	}
@@ -250,4 +289,25 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// numberKV holds a secret whose value is an integer no float64 holds.
+type numberKV struct{ stubKV }
+
+func (*numberKV) KVReadVersion(context.Context, sensitive.String, string, string, int64) (*vault.KVSecret, error) {
+	return &vault.KVSecret{Data: map[string]any{"id": json.Number("12345678901234567891")}, Version: 1}, nil
+}
+
+// TestToolResultKeepsNumbers: the result is marshalled once, not decoded
+// into float64s and marshalled again, so a number in a secret reaches the
+// agent as Vault sent it.
+func TestToolResultKeepsNumbers(t *testing.T) {
+	cs := connectWith(t, Options{Access: &stubAccess{}, Vault: &numberKV{}, Reveal: func(access.Principal, string) bool { return true }}, nil, "")
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "read_secret", Arguments: map[string]any{"path": "db"}})
+	if err != nil || res.IsError {
+		t.Fatalf("read_secret: %v %+v", err, res)
+	}
+	if text := res.Content[0].(*mcp.TextContent).Text; !strings.Contains(text, `"id":12345678901234567891`) {
+		t.Errorf("result %s, want the number as Vault sent it", text)
+	}
 }

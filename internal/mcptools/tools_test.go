@@ -86,7 +86,7 @@ func connectVersion(t *testing.T, acc Access, kv Vault, rec Recorder, copts *mcp
 
 // connectWith registers the tools with opts (test defaults for what it
 // leaves empty) and connects a client.
-func connectWith(t *testing.T, opts Options, copts *mcp.ClientOptions, version string) *mcp.ClientSession {
+func connectWith(t testing.TB, opts Options, copts *mcp.ClientOptions, version string) *mcp.ClientSession {
 	t.Helper()
 	opts.KVMount, opts.TransitMount, opts.ProgressEvery = "secret", "transit", 5*time.Millisecond
 	opts.KeyName = func(_ access.Principal, k string) string { return "p." + k }
