@@ -19,27 +19,7 @@ import (
 // application/json body; a call that reports progress first streams it as
 // text/event-stream, and the client sees every notification and the result.
 func TestCallsChooseJSONOrStream(t *testing.T) {
-	h := newHarness(t, func(o *Options) {
-		o.MCPServer = func(string, []string) *mcp.Server {
-			srv := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "v0"}, nil)
-			answer := func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
-				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "at once"}}}, nil, nil
-			}
-			wait := func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
-				for i := range 2 {
-					if err := req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{
-						ProgressToken: req.Params.GetProgressToken(), Progress: float64(i), Message: "waiting",
-					}); err != nil {
-						return nil, nil, err
-					}
-				}
-				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "after waiting"}}}, nil, nil
-			}
-			mcp.AddTool(srv, &mcp.Tool{Name: "answer"}, answer)
-			mcp.AddTool(srv, &mcp.Tool{Name: "wait"}, wait)
-			return srv
-		}
-	})
+	h := newHarness(t, func(o *Options) { o.MCPServer = answerAndWait })
 	types := &contentTypes{rt: keyHeader{"key-alice", h.transport}, byTool: map[string]string{}}
 	progress := make(chan string, 2)
 	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "v0"}, &mcp.ClientOptions{
@@ -81,6 +61,52 @@ func TestCallsChooseJSONOrStream(t *testing.T) {
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("the client did not see both progress notifications")
+		}
+	}
+}
+
+// answerAndWait is a server with two tools: answer returns at once, wait
+// reports progress twice first.
+func answerAndWait(string, []string) *mcp.Server {
+	srv := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "v0"}, nil)
+	answer := func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "at once"}}}, nil, nil
+	}
+	wait := func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		for i := range 2 {
+			if err := req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{
+				ProgressToken: req.Params.GetProgressToken(), Progress: float64(i), Message: "waiting",
+			}); err != nil {
+				return nil, nil, err
+			}
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "after waiting"}}}, nil, nil
+	}
+	mcp.AddTool(srv, &mcp.Tool{Name: "answer"}, answer)
+	mcp.AddTool(srv, &mcp.Tool{Name: "wait"}, wait)
+	return srv
+}
+
+// BenchmarkToolCall: one call that only answers, client and server in this
+// process, over loopback HTTP with API-key authentication: the cost of the
+// transport around a tool, on both sides.
+//
+//	go test -run XXX -bench ToolCall -benchmem ./internal/httpserver
+func BenchmarkToolCall(b *testing.B) {
+	h := newHarness(b, func(o *Options) {
+		o.MCPServer = answerAndWait
+		o.Audit = discard{}
+	})
+	cs, err := h.connect(b.Context(), "alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cs.Close() }()
+	params := &mcp.CallToolParams{Name: "answer", Arguments: map[string]any{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cs.CallTool(b.Context(), params); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
