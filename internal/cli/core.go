@@ -75,6 +75,9 @@ type core struct {
 	pages *page.Server
 	// state is the replicas' shared store; nil for one process.
 	state *vaultstate.Store
+	// schemas is shared by every MCP server (one per agent and scope set
+	// over HTTP): the SDK resolves each tool's schemas once, not per server.
+	schemas *mcp.SchemaCache
 	// close revokes every grant and closes the audit log; once.
 	close func()
 }
@@ -133,7 +136,7 @@ func newCore(ctx context.Context, cfg config.Config, sys IO, o coreOptions) (*co
 			logger.Warn("stopping", "err", err)
 		}
 	}
-	c := &core{base: kctx, stdio: o.stdio, logger: logger, own: own}
+	c := &core{base: kctx, stdio: o.stdio, logger: logger, own: own, schemas: mcp.NewSchemaCache()}
 	st, err := newSettings(kctx, cfg, o.stdio, logger)
 	if err != nil {
 		stopKeepAlive()
@@ -295,6 +298,7 @@ func (c *core) mcpServer(include func(string) bool, callerOf func(context.Contex
 	server := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: Version}, &mcp.ServerOptions{
 		Instructions: instructions,
 		Logger:       c.logger.With("component", "mcp"),
+		SchemaCache:  c.schemas,
 	})
 	opts := c.toolOptions()
 	opts.Caller, opts.Include = callerOf, include
