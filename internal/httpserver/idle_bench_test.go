@@ -25,10 +25,12 @@ func BenchmarkIdleSessions(b *testing.B) {
 	})
 	b.Cleanup(func() { h.transport.CloseIdleConnections() })
 	client := &http.Client{Transport: h.transport}
-	post := func(body, session string) (*http.Response, error) {
+	// post sends one JSON-RPC message and returns the status and the
+	// session id answered.
+	post := func(body, session string) (int, string, error) {
 		req, err := http.NewRequest(http.MethodPost, h.url+"/mcp", strings.NewReader(body))
 		if err != nil {
-			return nil, err
+			return 0, "", err
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/json, text/event-stream")
@@ -39,21 +41,21 @@ func BenchmarkIdleSessions(b *testing.B) {
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return nil, err
+			return 0, "", err
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return resp, resp.Body.Close()
+		defer resp.Body.Close()
+		_, err = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Header.Get(sessionIDHeader), err
 	}
 	for range b.N {
 		before := settled()
 		for range sessions {
-			resp, err := post(initializeBody, "")
-			if err != nil || resp.StatusCode != http.StatusOK {
-				b.Fatalf("initialize: %v %v", err, resp)
+			status, id, err := post(initializeBody, "")
+			if err != nil || status != http.StatusOK {
+				b.Fatalf("initialize: %d %v", status, err)
 			}
-			id := resp.Header.Get(sessionIDHeader)
-			if resp, err := post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`, id); err != nil || resp.StatusCode != http.StatusAccepted {
-				b.Fatalf("initialized: %v %v", err, resp)
+			if status, _, err := post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`, id); err != nil || status != http.StatusAccepted {
+				b.Fatalf("initialized: %d %v", status, err)
 			}
 		}
 		h.transport.CloseIdleConnections()
