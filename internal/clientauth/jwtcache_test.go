@@ -37,8 +37,8 @@ func TestJWTCacheKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh := sign(t, jwt.SigningMethodRS256, rotated, "rsa-2", goodClaims())
-	// Calls in flight while the key changes: each one is either the old
-	// token before the refresh or is refused.
+	// Calls in flight while the key changes (their answers depend on
+	// timing; under -race they check the cache's locking).
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() { _, _ = j.Authenticate(bearer(old)) })

@@ -10,7 +10,7 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/access"
 )
 
-// serverOptions are the least Options that build every tool.
+// serverOptions are the least Options NewOperations takes.
 func serverOptions() Options {
 	return Options{
 		Access: &stubAccess{}, Vault: &stubKV{}, KVMount: "secret", TransitMount: "transit",
