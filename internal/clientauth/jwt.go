@@ -2,6 +2,7 @@ package clientauth
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -77,6 +78,7 @@ type JWT struct {
 	leeway   time.Duration
 	lifetime time.Duration
 	now      func() time.Time
+	cache    *tokenCache // see jwtcache.go
 }
 
 // NewJWT checks opts and, when keys are remote, fetches them (after OIDC
@@ -121,6 +123,7 @@ func NewJWT(ctx context.Context, opts JWTOptions) (*JWT, error) {
 		leeway:   opts.Leeway,
 		lifetime: opts.MaxLifetime,
 		now:      opts.Now,
+		cache:    newTokenCache(),
 	}
 	if j.now == nil {
 		j.now = time.Now
@@ -219,6 +222,10 @@ func (j *JWT) Authenticate(r *http.Request) (*Identity, error) {
 	if len(token) > maxTokenLen {
 		return nil, refuse("jwt: token too large")
 	}
+	sum := sha256.Sum256([]byte(token))
+	if id, ok := j.cache.lookup(r.Context(), sum, j.now(), j.keys); ok {
+		return id, nil
+	}
 	h, err := readHeader(token)
 	if err != nil {
 		return nil, err
@@ -226,8 +233,16 @@ func (j *JWT) Authenticate(r *http.Request) (*Identity, error) {
 	if !slices.Contains(j.allowed, h.alg) {
 		return nil, refuse("jwt: algorithm not allowed")
 	}
-	var c claims
-	_, err = jwt.ParseWithClaims(token, &c, j.keyfunc(r.Context(), h),
+	var (
+		c    claims
+		used any // the key that verified the signature
+	)
+	keyfunc := j.keyfunc(r.Context(), h)
+	_, err = jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (k any, err error) {
+		k, err = keyfunc(t)
+		used = k
+		return k, err
+	},
 		jwt.WithValidMethods([]string{h.alg}), // the alg checked above, and only it
 		jwt.WithStrictDecoding(),
 		jwt.WithoutClaimsValidation(), // done by check, for precise reasons
@@ -245,13 +260,23 @@ func (j *JWT) Authenticate(r *http.Request) (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Identity{
+	id := Identity{
 		Agent:   c.Subject,
 		Method:  "jwt",
 		Subject: c.Subject,
 		Scopes:  scopes,
 		Expires: c.ExpiresAt.Time,
-	}, nil
+	}
+	switch key := used.(type) {
+	case []byte: // the HS256 secret
+		j.cache.store(sum, verifiedToken{id: id, expires: id.Expires}, j.now())
+	case jwt.VerificationKeySet: // no kid: not cached (see jwtcache.go)
+	default: // the JWKS key its kid names
+		j.cache.store(sum, verifiedToken{id: id, expires: id.Expires, key: key, alg: h.alg, kid: h.kid}, j.now())
+	}
+	out := id
+	out.Scopes = slices.Clone(scopes)
+	return &out, nil
 }
 
 // keyfunc returns the one key source the pinned algorithm may use.

@@ -88,7 +88,7 @@ type harness struct {
 
 // newHarness runs a Server with real API-key authentication and an MCP
 // server without tools, as mod changes its options.
-func newHarness(t *testing.T, mod func(*Options)) *harness {
+func newHarness(t testing.TB, mod func(*Options)) *harness {
 	t.Helper()
 	var keys []clientauth.APIKey
 	for _, a := range testAgents {

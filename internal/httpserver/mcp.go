@@ -29,6 +29,9 @@ func (s *Server) mcpHandler() http.Handler {
 	}, &mcp.StreamableHTTPOptions{
 		Stateless:      s.opts.Stateless,
 		SessionTimeout: s.opts.SessionTimeout,
+		// A call that only answers (a read) gets a plain JSON body; one
+		// that reports progress first (waiting for an approval) streams it.
+		JSONUnlessStreamed: true,
 		// Bounded request bodies: 413 beyond this.
 		MaxRequestBodyBytes: s.opts.MaxBodyBytes,
 		Logger:              s.opts.Logger.With("component", "mcp-http"),

@@ -101,9 +101,9 @@ func (o *Operations) register(s *mcp.Server) {
 }
 
 // op makes a row of the table from a typed handler. The schemas are
-// inferred from In and Out once, here, and given to the MCP SDK as they
-// are, so what tools/list shows and what the REST API documents are the
-// same schemas.
+// inferred from In and Out once per process (schemas.go) and given to the
+// MCP SDK as they are, so what tools/list shows and what the REST API
+// documents are the same schemas.
 //
 // Both front doors decode the input the same way (decode, inside invoke),
 // so a call the schema refuses is refused, answered and audited alike at
@@ -114,17 +114,13 @@ func (o *Operations) register(s *mcp.Server) {
 // Gatekeeper's CPU per read at 100 agents, docs/performance.md). The
 // output is marshalled once, for the structured content and its text copy.
 func op[In, Out any](t *tools, tool *mcp.Tool, h func(ctx context.Context, c *call, in In) (Out, error)) *operation {
-	in, err := jsonschema.For[In](nil)
+	in, resolved, err := schemaOf[In]()
 	if err != nil {
 		panic(fmt.Sprintf("mcptools: %s input schema: %v", tool.Name, err))
 	}
-	out, err := jsonschema.For[Out](nil)
+	out, _, err := schemaOf[Out]()
 	if err != nil {
 		panic(fmt.Sprintf("mcptools: %s output schema: %v", tool.Name, err))
-	}
-	resolved, err := in.Resolve(&jsonschema.ResolveOptions{ValidateDefaults: true})
-	if err != nil {
-		panic(fmt.Sprintf("mcptools: %s input schema: %v", tool.Name, err))
 	}
 	tt := *tool
 	tt.InputSchema, tt.OutputSchema = in, out

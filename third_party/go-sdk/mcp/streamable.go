@@ -153,6 +153,16 @@ type StreamableHTTPOptions struct {
 	// [§2.1.5]: https://modelcontextprotocol.io/specification/2025-06-18/basic/transports#sending-messages-to-the-server
 	JSONResponse bool
 
+	// JSONUnlessStreamed (patched for Gatekeeper) lets each call choose: a
+	// POST holding one call is answered with application/json when the
+	// call's response is the first message it sends, and switches to
+	// text/event-stream as soon as it sends anything else first (a progress
+	// notification, a request to the client). Calls that only answer cost
+	// no SSE framing; calls that report progress still stream it on their
+	// own response. It is ignored with JSONResponse, with an EventStore
+	// (resumable streams are SSE from their first byte) and for batches.
+	JSONUnlessStreamed bool
+
 	// Logger specifies the logger to use.
 	// If nil, do not log.
 	Logger *slog.Logger
@@ -427,6 +437,7 @@ func (h *StreamableHTTPHandler) serveStateless(w http.ResponseWriter, req *http.
 		Stateless:                   true,
 		EventStore:                  h.opts.EventStore,
 		jsonResponse:                h.opts.JSONResponse,
+		jsonUnlessStreamed:          h.opts.JSONUnlessStreamed,
 		logger:                      h.opts.Logger,
 		shouldPropagateCancellation: info.usesNewProtocol && (info.isSubscriptionsListen || h.opts.PropagateRequestCancellation),
 	}
@@ -653,11 +664,12 @@ func (h *StreamableHTTPHandler) serveStatefulPOST(w http.ResponseWriter, req *ht
 	sessionID = server.opts.GetSessionID()
 
 	transport := &StreamableServerTransport{
-		SessionID:    sessionID,
-		Stateless:    false,
-		EventStore:   h.opts.EventStore,
-		jsonResponse: h.opts.JSONResponse,
-		logger:       h.opts.Logger,
+		SessionID:          sessionID,
+		Stateless:          false,
+		EventStore:         h.opts.EventStore,
+		jsonResponse:       h.opts.JSONResponse,
+		jsonUnlessStreamed: h.opts.JSONUnlessStreamed,
+		logger:             h.opts.Logger,
 	}
 
 	// Sessions without a session ID (GetSessionID returned "") are ephemeral:
@@ -822,6 +834,9 @@ type StreamableServerTransport struct {
 	// to write their own streamable HTTP handler.
 	jsonResponse bool
 
+	// jsonUnlessStreamed is [StreamableHTTPOptions.JSONUnlessStreamed].
+	jsonUnlessStreamed bool
+
 	// optional logger provided through the [StreamableHTTPOptions.Logger].
 	//
 	// TODO(rfindley): logger should be exported, since we want to allow users
@@ -846,6 +861,7 @@ func (t *StreamableServerTransport) Connect(ctx context.Context) (Connection, er
 		stateless:                   t.Stateless,
 		eventStore:                  t.EventStore,
 		jsonResponse:                t.jsonResponse,
+		jsonUnlessStreamed:          t.jsonUnlessStreamed,
 		logger:                      ensureLogger(t.logger), // see #556: must be non-nil
 		shouldPropagateCancellation: t.shouldPropagateCancellation,
 		incoming:                    make(chan jsonrpc.Message, 10),
@@ -876,10 +892,11 @@ func (t *StreamableServerTransport) SupportsProtocolVersion(version string) bool
 }
 
 type streamableServerConn struct {
-	sessionID    string
-	stateless    bool
-	jsonResponse bool
-	eventStore   EventStore
+	sessionID          string
+	stateless          bool
+	jsonResponse       bool
+	jsonUnlessStreamed bool
+	eventStore         EventStore
 
 	// shouldPropagateCancellation is true when the underlying HTTP request's
 	// lifetime IS the connection's cancellation signal (e.g., a stateless
@@ -963,6 +980,10 @@ type stream struct {
 	// Note: if we remove support for batching, this could just be a bool.
 	pendingJSONMessages []json.RawMessage
 
+	// undecided is set while a JSONUnlessStreamed stream has written
+	// nothing: its first message chooses the Content-Type (see decideLocked).
+	undecided bool
+
 	// isBatch reports whether the request that opened the stream was a JSON-RPC
 	// batch. Batch responses must remain arrays even when they contain one item.
 	isBatch bool
@@ -1012,6 +1033,7 @@ func (s *stream) close(reconnectAfter time.Duration) {
 	if s.done == nil {
 		return // stream not connected or already closed
 	}
+	s.decideLocked(false)
 	if s.protocolVersion >= protocolVersion20251125 && reconnectAfter > 0 {
 		reconnectStr := strconv.FormatInt(reconnectAfter.Milliseconds(), 10)
 		if _, err := writeEvent(s.w, Event{
@@ -1095,6 +1117,7 @@ func (s *stream) deliverLocked(data []byte, eventID string, responseTo jsonrpc.I
 	if done {
 		defer func() { close(s.done); s.done = nil }()
 	}
+	s.decideLocked(done)
 	// SEP-2575 protocol-level error override: write the error as a raw
 	// JSON-RPC response with the spec-mandated HTTP status, bypassing any
 	// SSE framing.
@@ -1137,6 +1160,25 @@ func (s *stream) deliverLocked(data []byte, eventID string, responseTo jsonrpc.I
 		}
 	}
 	return done, nil
+}
+
+// decideLocked sets the Content-Type of an undecided stream before its
+// first write: application/json when that write is the stream's only
+// message (done, and not a batch), text/event-stream otherwise.
+//
+// s.mu must be held when calling this method.
+func (s *stream) decideLocked(only bool) {
+	if !s.undecided {
+		return
+	}
+	s.undecided = false
+	if only {
+		s.w.Header().Set("Content-Type", "application/json")
+		s.pendingJSONMessages = []json.RawMessage{}
+		return
+	}
+	s.w.Header().Set("Content-Type", "text/event-stream")
+	s.w.Header().Set("Connection", "keep-alive")
 }
 
 // doneLocked reports whether the stream is logically complete.
@@ -1681,13 +1723,16 @@ func (c *streamableServerConn) servePOST(w http.ResponseWriter, req *http.Reques
 	// Force SSE mode (bypassing JSONResponse) so the buffered application/json
 	// path doesn't deadlock waiting for a completion that won't come.
 	useSSE := !c.jsonResponse || isSubscriptionsListen
+	undecided := c.jsonUnlessStreamed && !c.jsonResponse && c.eventStore == nil && !isBatch && !isSubscriptionsListen
 
 	// Set response headers. Accept was checked in [StreamableHTTPHandler].
 	w.Header().Set("Cache-Control", "no-cache, no-transform")
-	if useSSE {
+	// An undecided stream's Content-Type waits for its first message
+	// (decideLocked).
+	if useSSE && !undecided {
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Header().Set("Connection", "keep-alive")
-	} else {
+	} else if !useSSE {
 		w.Header().Set("Content-Type", "application/json")
 	}
 	if c.sessionID != "" && isInitialize {
@@ -1699,6 +1744,7 @@ func (c *streamableServerConn) servePOST(w http.ResponseWriter, req *http.Reques
 	done := make(chan struct{})
 	stream.done = done
 	stream.protocolVersion = effectiveVersion
+	stream.undecided = undecided
 
 	// Reject any call whose ID is already in flight on this session,
 	// atomically and without partial registration.
@@ -1768,6 +1814,13 @@ func (c *streamableServerConn) servePOST(w http.ResponseWriter, req *http.Reques
 	}
 
 	c.hangResponse(req.Context(), done)
+	if undecided {
+		// If nothing was written (the client left, the session closed), end
+		// an empty event stream, as without JSONUnlessStreamed.
+		stream.mu.Lock()
+		stream.decideLocked(false)
+		stream.mu.Unlock()
+	}
 }
 
 // Event IDs: encode both the logical connection ID and the index, as

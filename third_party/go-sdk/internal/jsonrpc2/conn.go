@@ -658,7 +658,11 @@ func (c *Connection) handleAsync() {
 		var req *incomingRequest
 		c.updateInFlight(func(s *inFlightState) {
 			if len(s.handlerQueue) > 0 {
-				req, s.handlerQueue = s.handlerQueue[0], s.handlerQueue[1:]
+				// Patched for Gatekeeper: clear the slot taken. The backing
+				// array outlives the call, and an idle connection kept its
+				// last requests (their parameters, HTTP headers and contexts)
+				// alive through it for as long as the session lasted.
+				req, s.handlerQueue[0], s.handlerQueue = s.handlerQueue[0], nil, s.handlerQueue[1:]
 			} else {
 				s.handlerRunning = false
 			}
