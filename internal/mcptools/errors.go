@@ -25,9 +25,12 @@ func agentMessage(err error) (string, audit.Outcome) {
 	var bad *badInput
 	var limited *access.RateLimitedError
 	var link *approvalLink
+	var scope *scopeError
 	switch {
 	case errors.As(err, &link):
 		return link.message(), audit.Refused
+	case errors.As(err, &scope):
+		return scope.message(), audit.Refused
 	case errors.As(err, &bad):
 		return "Invalid input: " + bad.msg + ".", audit.Refused
 	case errors.Is(err, secretuse.ErrInvalid):

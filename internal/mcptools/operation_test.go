@@ -174,6 +174,7 @@ func TestClassify(t *testing.T) {
 		{"no-write-access", fmt.Errorf("writing: %w", access.ErrWriteRequired), 403, "write", ""},
 		{"denied", access.ErrDenied, 403, "", ""},
 		{"scope", errNotAllowed, 403, "", ""},
+		{"scope-named", &scopeError{tool: "read_secret", need: "read"}, 403, "", ""},
 		{"bad-input", inputError("versions are numbered from 1"), 400, "", ""},
 		{"not-found", &vault.Error{Kind: vault.ErrNotFound, Op: "reading"}, 404, "", ""},
 		{"cas", &vault.Error{Kind: vault.ErrCASMismatch, Op: "writing"}, 409, "", ""},
