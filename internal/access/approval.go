@@ -268,6 +268,7 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 		replaced = st.take(req.Tier)
 		st.grants[req.Tier] = g
 		st.autoSpent = false
+		st.revoked[req.Tier] = false
 		if m.opts.Shared != nil {
 			st.checked[req.Tier] = m.opts.Clock.Now()
 		}

@@ -175,6 +175,9 @@ func TestClassify(t *testing.T) {
 		{"denied", access.ErrDenied, 403, "", ""},
 		{"scope", errNotAllowed, 403, "", ""},
 		{"scope-named", &scopeError{tool: "read_secret", need: "read"}, 403, "", ""},
+		{"revoked-read", fmt.Errorf("%w: %w", access.ErrRevoked, access.ErrNotAuthenticated), 403, "read", ""},
+		{"revoked-write", fmt.Errorf("%w: %w", access.ErrRevoked, access.ErrWriteRequired), 403, "write", ""},
+		{"malformed-passcode", access.ErrPasscodeMalformed, 400, "", ""},
 		{"bad-input", inputError("versions are numbered from 1"), 400, "", ""},
 		{"not-found", &vault.Error{Kind: vault.ErrNotFound, Op: "reading"}, 404, "", ""},
 		{"cas", &vault.Error{Kind: vault.ErrCASMismatch, Op: "writing"}, 409, "", ""},
@@ -251,4 +254,31 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestMessagesSayWhatHappened: the agent reads who ended its access, and
+// why a code was refused before anything was asked.
+func TestMessagesSayWhatHappened(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"revoked-read", fmt.Errorf("%w: %w", access.ErrRevoked, access.ErrNotAuthenticated), []string{"An operator revoked your access", "call authenticate"}},
+		{"revoked-write", fmt.Errorf("%w: %w", access.ErrRevoked, access.ErrWriteRequired), []string{"An operator revoked your write access", "call escalate"}},
+		{"malformed-passcode", access.ErrPasscodeMalformed, []string{"6 to 10 digits", "Nothing was sent to Vault"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			msg, outcome := agentMessage(tc.err)
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("%q does not say %q", msg, w)
+				}
+			}
+			if outcome != audit.Refused {
+				t.Errorf("outcome %s, want refused", outcome)
+			}
+		})
+	}
 }
