@@ -542,7 +542,7 @@ func (m *Manager) record(ctx context.Context, g *Grant, event string, outcome au
 		if end.After(g.ExpiresAt) {
 			end = g.ExpiresAt
 		}
-		e.DurationMS = end.Sub(g.IssuedAt).Milliseconds()
+		e.LifetimeMS = end.Sub(g.IssuedAt).Milliseconds()
 	}
 	return m.opts.Audit.Record(ctx, e)
 }

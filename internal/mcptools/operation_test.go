@@ -59,7 +59,7 @@ func TestBothFrontDoorsAlike(t *testing.T) {
 		t.Errorf("api = %q and %q, want mcp and rest", mcpEv.API, restEv.API)
 	}
 	for _, ev := range []*audit.Event{&mcpEv, &restEv} {
-		ev.API, ev.CorrelationID, ev.DurationMS, ev.Time = "", "", 0, time.Time{}
+		ev.API, ev.CorrelationID, ev.ElapsedMS, ev.Time = "", "", 0, time.Time{}
 	}
 	if diff := cmp.Diff(mcpEv, restEv); diff != "" {
 		t.Errorf("audit events differ beyond the front door (-mcp +rest):\n%s", diff)

@@ -217,7 +217,7 @@ func (t *tools) invoke(ctx context.Context, c *call, who func() (Caller, error),
 		err = link
 	}
 	ev := c.event(audit.Event{Event: audit.ToolCall, Outcome: audit.OK, CorrelationID: id,
-		DurationMS: time.Since(start).Milliseconds()})
+		ElapsedMS: time.Since(start).Milliseconds()})
 	ev.HTTPStatus, ev.BytesReceived, ev.Redactions = c.http.status, c.http.recvd, c.http.redacted
 	if err != nil {
 		msg, outcome := agentMessage(err)
