@@ -86,9 +86,9 @@ func agentMessage(err error) (string, audit.Outcome) {
 	case errors.Is(err, access.ErrApprovalTimeout):
 		return "Nobody approved in time. No access was granted. Ask the human to be ready, then try again.", audit.TimedOut
 	case errors.Is(err, access.ErrRevoked) && errors.Is(err, access.ErrWriteRequired):
-		return "An operator revoked your write access. Do not retry on your own: ask the human whether you should write at all; if they say so, call escalate with a reason they will see.", audit.Refused
+		return "An operator revoked your write access. Do not retry on your own: ask the human whether you should write at all. Call escalate, with a reason they will see, only if they say so.", audit.Refused
 	case errors.Is(err, access.ErrRevoked):
-		return "An operator revoked your access to secrets. Do not retry on your own: ask the human why and whether you should have access again; if they say so, call authenticate.", audit.Refused
+		return "An operator revoked your access to secrets. Do not retry on your own: ask the human why. Call authenticate only if they want you to have access again; they answer on Gatekeeper's approval page.", audit.Refused
 	case errors.Is(err, access.ErrNotAuthenticated):
 		return "You have no read access. Call authenticate to ask the human for it; they answer on Gatekeeper's approval page.", audit.Refused
 	case errors.Is(err, access.ErrOncePending):

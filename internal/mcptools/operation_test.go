@@ -264,8 +264,8 @@ func TestMessagesSayWhatHappened(t *testing.T) {
 		err  error
 		want []string
 	}{
-		{"revoked-read", fmt.Errorf("%w: %w", access.ErrRevoked, access.ErrNotAuthenticated), []string{"An operator revoked your access", "call authenticate"}},
-		{"revoked-write", fmt.Errorf("%w: %w", access.ErrRevoked, access.ErrWriteRequired), []string{"An operator revoked your write access", "call escalate"}},
+		{"revoked-read", fmt.Errorf("%w: %w", access.ErrRevoked, access.ErrNotAuthenticated), []string{"An operator revoked your access", "Call authenticate"}},
+		{"revoked-write", fmt.Errorf("%w: %w", access.ErrRevoked, access.ErrWriteRequired), []string{"An operator revoked your write access", "Call escalate"}},
 		{"malformed-passcode", access.ErrPasscodeMalformed, []string{"6 to 10 digits", "Nothing was sent to Vault"}},
 	}
 	for _, tc := range tests {
