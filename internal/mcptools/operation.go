@@ -25,8 +25,9 @@ import (
 type Operations struct {
 	t   *tools
 	ops []*operation
-	// hidden are the operations Include left out: MCP does not list them,
-	// and a call of one by name gets the reason instead of "unknown tool".
+	// hidden are the tools MCP would offer but Include left out: MCP does
+	// not list them, and a call of one by name gets the reason instead of
+	// "unknown tool".
 	hidden []string
 }
 
@@ -92,7 +93,7 @@ func NewOperations(opts Options) *Operations {
 func (o *Operations) add(op *operation) {
 	if o.t.opts.Include(op.tool.Name) {
 		o.ops = append(o.ops, op)
-	} else {
+	} else if front, only := fronts[op.tool.Name]; !only || front == audit.APIMCP {
 		o.hidden = append(o.hidden, op.tool.Name)
 	}
 }

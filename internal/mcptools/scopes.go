@@ -87,5 +87,5 @@ func (e *scopeError) message() string {
 			"nothing was done. Ask the operator for a credential with the scopes your task needs.", e.tool)
 	}
 	return fmt.Sprintf("%s needs the %q scope, which your credential does not carry: nothing was done. "+
-		"Use the tools you are offered (tools/list), or ask the operator for a credential with the %q scope.", e.tool, e.need, e.need)
+		"Use the tools you are offered, or ask the operator for a credential with the %q scope.", e.tool, e.need, e.need)
 }

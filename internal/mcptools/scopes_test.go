@@ -20,29 +20,7 @@ import (
 // nothing.
 func TestToolOutsideScopesOverMCP(t *testing.T) {
 	rec, kv := &recorder{}, &stubKV{}
-	scopes := []string{"list"}
-	s := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: "test"}, nil)
-	Register(s, Options{
-		Access: &stubAccess{}, Vault: kv, KVMount: "secret", TransitMount: "transit", Audit: rec,
-		KeyName: func(_ access.Principal, k string) string { return "p." + k },
-		Folder:  func(access.Principal) string { return "agent" },
-		Include: ToolsFor(scopes),
-		Caller: func(context.Context, *mcp.CallToolRequest) (Caller, error) {
-			return Caller{Principal: "p", Scopes: scopes}, nil
-		},
-	})
-	st, ct := mcp.NewInMemoryTransports()
-	ss, err := s.Connect(t.Context(), st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ss.Close()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).Connect(t.Context(), ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
-
+	cs := scopedSession(t, []string{"list"}, rec, kv)
 	list, err := cs.ListTools(t.Context(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +47,16 @@ func TestToolOutsideScopesOverMCP(t *testing.T) {
 	if _, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "no_such_tool"}); err == nil || !strings.Contains(err.Error(), "unknown tool") {
 		t.Errorf("a tool that does not exist: %v, want unknown tool", err)
 	}
+	// A credential without scopes is refused every tool MCP offers, and
+	// whoami, which only REST offers, stays unknown.
+	none := scopedSession(t, []string{}, &recorder{}, kv)
+	res, err := none.CallTool(t.Context(), &mcp.CallToolParams{Name: "token_status"})
+	if err != nil || !res.IsError || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "needs a credential with at least one scope") {
+		t.Errorf("token_status without scopes: %+v, %v", res, err)
+	}
+	if _, err := none.CallTool(t.Context(), &mcp.CallToolParams{Name: "whoami"}); err == nil || !strings.Contains(err.Error(), "unknown tool") {
+		t.Errorf("whoami over MCP: %v, want unknown tool", err)
+	}
 	if len(kv.reads) != 0 {
 		t.Errorf("Vault was read: %v", kv.reads)
 	}
@@ -94,4 +82,32 @@ func TestToolOutsideScopesOverREST(t *testing.T) {
 	if !errors.As(err, &ce) || !strings.Contains(ce.Message, "needs a credential with at least one scope") {
 		t.Errorf("token_status with no scope: %v", err)
 	}
+}
+
+// scopedSession connects a client to a server whose tools are those of a
+// credential with scopes, as serve --http builds it.
+func scopedSession(t *testing.T, scopes []string, rec *recorder, kv *stubKV) *mcp.ClientSession {
+	t.Helper()
+	s := mcp.NewServer(&mcp.Implementation{Name: "gatekeeper", Version: "test"}, nil)
+	Register(s, Options{
+		Access: &stubAccess{}, Vault: kv, KVMount: "secret", TransitMount: "transit", Audit: rec,
+		KeyName: func(_ access.Principal, k string) string { return "p." + k },
+		Folder:  func(access.Principal) string { return "agent" },
+		Include: ToolsFor(scopes),
+		Caller: func(context.Context, *mcp.CallToolRequest) (Caller, error) {
+			return Caller{Principal: "p", Scopes: scopes}, nil
+		},
+	})
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(t.Context(), st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ss.Close() })
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).Connect(t.Context(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	return cs
 }
