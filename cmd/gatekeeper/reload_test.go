@@ -154,7 +154,7 @@ func TestReload(t *testing.T) {
 	if _, err := alice.session.CallTool(t.Context(), &mcp.CallToolParams{Name: "token_status", Arguments: map[string]any{}}); err == nil {
 		t.Error("the removed agent's connection still calls tools")
 	}
-	carol.fails("read_secret", map[string]any{"path": "db"}, "not available to your credential")
+	carol.fails("read_secret", map[string]any{"path": "db"}, `needs the "read" scope`)
 	carol.ok("list_secrets", map[string]any{"path": ""})
 	if got := rest(keyed(aliceKey), "/v1/whoami"); got != http.StatusUnauthorized {
 		t.Errorf("the removed agent's key over REST: %d", got)
@@ -186,7 +186,7 @@ func TestReload(t *testing.T) {
 		if got := status(aliceKey); got != http.StatusUnauthorized {
 			t.Errorf("alice after a refused reload: %d", got)
 		}
-		carol.fails("read_secret", map[string]any{"path": "db"}, "not available to your credential")
+		carol.fails("read_secret", map[string]any{"path": "db"}, `needs the "read" scope`)
 	}
 }
 

@@ -351,7 +351,7 @@ func TestReplicasShareGrantsThroughVault(t *testing.T) {
 		t.Fatal("the revoked grant's token still works in Vault")
 	}
 	for name, cs := range map[string]*mcp.ClientSession{"A": onA, "C": onC} {
-		if r := callOn(t, cs, "read_secret", map[string]any{"path": "db"}); !r.isError || !strings.Contains(r.text, "Call authenticate") {
+		if r := callOn(t, cs, "read_secret", map[string]any{"path": "db"}); !r.isError || !strings.Contains(r.text, "An operator revoked your access") {
 			t.Errorf("read through %s after the revocation: %+v", name, r)
 		}
 	}

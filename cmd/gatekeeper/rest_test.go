@@ -247,7 +247,7 @@ func TestRESTMatchesMCP(t *testing.T) {
 
 	t.Run("refusals", func(t *testing.T) {
 		dave := m.httpClient(t, "dave")
-		if r := m.rest(t, dave, "GET", "/v1/secrets/db", nil); r.status != 403 || !strings.Contains(r.errorField("message"), "not available to your credential") {
+		if r := m.rest(t, dave, "GET", "/v1/secrets/db", nil); r.status != 403 || !strings.Contains(r.errorField("message"), `read_secret needs the "read" scope`) {
 			t.Errorf("dave (list only) reading: %d %s", r.status, r.raw)
 		}
 		anon := m.h.client(nil, nil)

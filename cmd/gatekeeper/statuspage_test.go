@@ -145,7 +145,7 @@ agents:
 		return n
 	}
 	before := requested()
-	alice.fails("read_secret", map[string]any{"path": "db"}, "Call authenticate")
+	alice.fails("read_secret", map[string]any{"path": "db"}, "An operator revoked your access to secrets")
 	if n := requested(); n != before {
 		t.Errorf("the read after revocation started %d approval(s) by itself", n-before)
 	}

@@ -232,7 +232,7 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 	decided := audit.Event{
 		Event: audit.ApprovalDecided, Outcome: outcomeOf(err), Principal: string(req.Principal),
 		Tier: req.Tier.String(), ApprovalID: req.ID, Detail: detailOf(err),
-		DurationMS: m.opts.Clock.Now().Sub(start).Milliseconds(),
+		ElapsedMS: m.opts.Clock.Now().Sub(start).Milliseconds(),
 	}
 	if g != nil {
 		decided.Accessor = g.Accessor
@@ -268,6 +268,7 @@ func (m *Manager) run(ctx context.Context, f *flight, req Request, held sensitiv
 		replaced = st.take(req.Tier)
 		st.grants[req.Tier] = g
 		st.autoSpent = false
+		st.revoked[req.Tier] = false
 		if m.opts.Shared != nil {
 			st.checked[req.Tier] = m.opts.Clock.Now()
 		}

@@ -89,15 +89,20 @@ func TestEventsCarryDurations(t *testing.T) {
 	f.clock.Advance(DefaultReadTTL) // the read grant expires
 
 	released := f.audit.named(audit.GrantReleased)
-	if len(released) != 1 || released[0].Tier != "write" || released[0].DurationMS != (3*time.Minute).Milliseconds() || released[0].Path != "db/" {
+	if len(released) != 1 || released[0].Tier != "write" || released[0].LifetimeMS != (3*time.Minute).Milliseconds() || released[0].Path != "db/" {
 		t.Errorf("grant.released = %+v, want the write grant after 3m on db/", released)
 	}
 	expired := f.audit.named(audit.GrantExpired)
-	if len(expired) != 1 || expired[0].Tier != "read" || expired[0].DurationMS != DefaultReadTTL.Milliseconds() {
+	if len(expired) != 1 || expired[0].Tier != "read" || expired[0].LifetimeMS != DefaultReadTTL.Milliseconds() {
 		t.Errorf("grant.expired = %+v, want the read grant after %s", expired, DefaultReadTTL)
 	}
+	for _, e := range f.audit.named(audit.ApprovalDecided) {
+		if e.LifetimeMS != 0 {
+			t.Errorf("approval.decided = %+v, want its wait in elapsed_ms, no lifetime", e)
+		}
+	}
 	for _, e := range f.audit.named(audit.GrantIssued) {
-		if e.Accessor == "" || e.ApprovalID == "" || e.DurationMS != 0 {
+		if e.Accessor == "" || e.ApprovalID == "" || e.LifetimeMS != 0 {
 			t.Errorf("grant.issued = %+v, want accessor and approval id, no duration", e)
 		}
 	}

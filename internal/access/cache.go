@@ -155,6 +155,9 @@ func (m *Manager) note(st *principalState, s Slot, now time.Time) {
 	st.version[s.Tier] = s.Version
 	st.coolUntil[s.Tier] = s.CoolUntil
 	st.remote[s.Tier] = nil
+	if s.Tier <= Write {
+		st.revoked[s.Tier] = s.Revoked
+	}
 	if c := s.Claim; c != nil && !claimDead(c, now) {
 		st.remote[s.Tier] = c
 	}

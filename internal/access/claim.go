@@ -192,6 +192,9 @@ func (m *Manager) prepare(ctx context.Context, f *flight, q ask, s Slot, now tim
 		return Request{}, held, &RateLimitedError{What: "approval requests", RetryAfter: wait, Cooldown: true}
 	}
 	if q.t == Read && q.reason == autoReason && s.AutoSpent {
+		if s.Revoked {
+			return Request{}, held, revokedErr(Read)
+		}
 		return Request{}, held, ErrNotAuthenticated
 	}
 	if m.opts.ApprovalLimit != nil {

@@ -19,8 +19,8 @@ func (m *Manager) endShared(ctx context.Context, p Principal, why string, tiers 
 	var failed []Tier
 	for _, t := range tiers {
 		prev, changed, err := m.changeSlot(ctx, p, t, func(s *Slot) bool {
-			ch := s.Grant != nil || (t == Read && s.AutoSpent)
-			s.Grant, s.Sealed = nil, ""
+			ch := s.Grant != nil || (t == Read && s.AutoSpent) || s.Revoked
+			s.Grant, s.Sealed, s.Revoked = nil, "", false
 			if t == Read {
 				s.AutoSpent = false
 			}
@@ -41,6 +41,7 @@ func (m *Manager) endShared(ctx context.Context, p Principal, why string, tiers 
 	var local []*Grant
 	if st, ok := m.principals[p]; ok {
 		for _, t := range tiers {
+			st.revoked[t] = false
 			g := st.take(t)
 			if g != nil && containsTier(failed, t) {
 				local = append(local, g)

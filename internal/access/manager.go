@@ -116,6 +116,10 @@ type principalState struct {
 	// succeed; further reads do not ask the human again until the agent
 	// calls Authenticate. Reads renew the read tier at most once per expiry.
 	autoSpent bool
+	// revoked[t]: an operator ended p's access at tier t. Until a new grant
+	// at t (or the agent's own release or logout), a call that needs t is
+	// told so (ErrRevoked), not only to ask again.
+	revoked [Write + 1]bool
 
 	// Shared mode only (cache.go): when each tier was last revalidated
 	// against the store (zero: never, or the store did not answer), the
@@ -255,10 +259,16 @@ func (m *Manager) Escalate(ctx context.Context, p Principal, reason string, path
 }
 
 // passcodeAllowed refuses a passcode the caller passed on, unless the
-// operator accepts them (Options.AcceptPasscode).
+// operator accepts them (Options.AcceptPasscode), and one that cannot be a
+// code: either before the approval rate limit or Vault sees it.
 func (m *Manager) passcodeAllowed(passcode sensitive.String) error {
-	if !passcode.IsZero() && !m.opts.AcceptPasscode {
+	switch {
+	case passcode.IsZero():
+		return nil
+	case !m.opts.AcceptPasscode:
 		return ErrPasscodeRefused
+	case !WellFormedPasscode(passcode.Reveal()):
+		return ErrPasscodeMalformed
 	}
 	return nil
 }
@@ -292,9 +302,13 @@ func (m *Manager) ForRead(ctx context.Context, p Principal, trigger string) (*Gr
 		return g, nil
 	}
 	m.mu.Lock()
-	spent := m.state(p).autoSpent
+	st := m.state(p)
+	spent, revoked := st.autoSpent, st.revoked[Read]
 	m.mu.Unlock()
-	if spent {
+	switch {
+	case spent && revoked:
+		return nil, revokedErr(Read)
+	case spent:
 		return nil, ErrNotAuthenticated
 	}
 	// If the approval does not succeed, run spends the renewal, whether or
@@ -311,12 +325,23 @@ func (m *Manager) ForWrite(p Principal, path string) (*Grant, error) {
 	}
 	g := m.live(p, Write)
 	switch {
+	case g == nil && m.revokedAt(p, Write):
+		return nil, revokedErr(Write)
 	case g == nil:
 		return nil, ErrWriteRequired
 	case !covers(g.Paths, path):
 		return nil, ErrPathNotGranted
 	}
 	return g, nil
+}
+
+// revokedAt reports whether an operator ended p's access at t and nothing
+// has given it back since.
+func (m *Manager) revokedAt(p Principal, t Tier) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.principals[p]
+	return ok && st.revoked[t]
 }
 
 // live returns p's highest live grant at tier t or above, or nil.
@@ -409,6 +434,7 @@ func (m *Manager) end(ctx context.Context, p Principal, why string, tiers ...Tie
 			if g := st.take(t); g != nil {
 				ended = append(ended, g)
 			}
+			st.revoked[t] = false
 		}
 		st.autoSpent = false
 	}
@@ -516,7 +542,7 @@ func (m *Manager) record(ctx context.Context, g *Grant, event string, outcome au
 		if end.After(g.ExpiresAt) {
 			end = g.ExpiresAt
 		}
-		e.DurationMS = end.Sub(g.IssuedAt).Milliseconds()
+		e.LifetimeMS = end.Sub(g.IssuedAt).Milliseconds()
 	}
 	return m.opts.Audit.Record(ctx, e)
 }

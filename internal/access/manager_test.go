@@ -1049,3 +1049,42 @@ func TestReadRenewalSpentWhenCallerLeft(t *testing.T) {
 		t.Errorf("approvals asked = %d, want 1", n)
 	}
 }
+
+// TestMalformedPasscodeRefusedFirst: a code no authenticator shows is
+// refused before the approval limit is charged or the human or Vault is
+// asked, for every step that takes one.
+func TestMalformedPasscodeRefusedFirst(t *testing.T) {
+	for _, code := range []string{"12ab", "12345", "12345678901", "\uff11\uff12\uff13\uff14\uff15\uff16", "123 456", "-12345"} {
+		t.Run(code, func(t *testing.T) {
+			f := newFixture(t)
+			charged := 0
+			f.m.opts.ApprovalLimit = func(Principal) (time.Duration, bool) {
+				charged++
+				return 0, true
+			}
+			bad := sensitive.New(code)
+			if _, err := f.m.Authenticate(t.Context(), agent, bad); !errors.Is(err, ErrPasscodeMalformed) {
+				t.Fatalf("Authenticate = %v, want ErrPasscodeMalformed", err)
+			}
+			mustAuthenticate(t, f)
+			if _, err := f.m.Escalate(t.Context(), agent, "rotate", nil, bad); !errors.Is(err, ErrPasscodeMalformed) {
+				t.Fatalf("Escalate = %v, want ErrPasscodeMalformed", err)
+			}
+			err := f.m.Once(t.Context(), agent, "x", "destroy_secret a", []string{"a"}, bad, func(sensitive.String) error {
+				t.Error("fn ran with a malformed passcode")
+				return nil
+			})
+			if !errors.Is(err, ErrPasscodeMalformed) {
+				t.Fatalf("Once = %v, want ErrPasscodeMalformed", err)
+			}
+			if n := f.issuer.issueCount(); n != 1 || charged != 1 {
+				t.Errorf("issuer asked %d times, limit charged %d times; want 1 and 1 (the good authenticate)", n, charged)
+			}
+		})
+	}
+	for _, code := range []string{"123456", "12345678", "0123456789"} {
+		if !WellFormedPasscode(code) {
+			t.Errorf("%q refused", code)
+		}
+	}
+}

@@ -141,7 +141,26 @@ var (
 	// ErrPasscodeRefused: a caller passed the human's code on, and the
 	// operator takes codes only on the approval page.
 	ErrPasscodeRefused = errors.New("passcodes are taken on the approval page, not from the agent")
+	// ErrPasscodeMalformed: a code passed on is not one an authenticator
+	// shows (6 to 10 digits); refused before anything is asked.
+	ErrPasscodeMalformed = errors.New("a passcode is 6 to 10 digits")
 )
+
+// WellFormedPasscode reports whether code looks like one an authenticator
+// shows: 6 to 10 ASCII digits (TOTP shows 6 or 8, Duo 6 or 7). Anything
+// else cannot be right, so it is refused before it reaches Vault or
+// spends an approval.
+func WellFormedPasscode(code string) bool {
+	if len(code) < 6 || len(code) > 10 {
+		return false
+	}
+	for _, c := range []byte(code) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // Errors the Manager returns. Each tells the caller what to do next.
 var (

@@ -201,6 +201,7 @@ func (m *Manager) operatorRevoke(ctx context.Context, p Principal, from Tier, ch
 	}
 	var ended []*Grant
 	for t := from; t <= Write; t++ {
+		st.revoked[t] = true
 		// Taken even if its time is up and its timer has not fired yet:
 		// expire then finds it gone, so it is revoked here.
 		if g := st.take(t); g != nil {

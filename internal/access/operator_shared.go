@@ -83,6 +83,9 @@ func (m *Manager) operatorRevokeShared(ctx context.Context, p Principal, from Ti
 			if s.Grant != nil && t <= Write {
 				s.Grant, s.Sealed, ch = nil, "", true
 			}
+			if t <= Write && !s.Revoked {
+				s.Revoked, ch = true, true
+			}
 			if s.Claim != nil {
 				s.Last, s.Claim, ch = &Outcome{ApprovalID: s.Claim.ApprovalID, Result: ResultRevoked}, nil, true
 			}
@@ -117,6 +120,7 @@ func (m *Manager) operatorRevokeShared(ctx context.Context, p Principal, from Ti
 	st := m.state(p)
 	var local []*Grant
 	for t := from; t <= Write; t++ {
+		st.revoked[t] = true
 		if g := st.take(t); g != nil {
 			local = append(local, g)
 		}

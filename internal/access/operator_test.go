@@ -197,7 +197,8 @@ func TestRevokeGrantThatEndedChangesNothing(t *testing.T) {
 }
 
 // After an operator cut read access, the agent's next read asks nobody: it
-// is told to authenticate, and only that explicit call asks the human.
+// is told an operator revoked its access and to authenticate, and only
+// that explicit call asks the human.
 func TestAfterOperatorRevocationAReadNeedsAuthenticate(t *testing.T) {
 	f := newFixture(t)
 	mustAuthenticate(t, f)
@@ -212,9 +213,12 @@ func TestAfterOperatorRevocationAReadNeedsAuthenticate(t *testing.T) {
 		t.Errorf("revocation = %+v", rev)
 	}
 	for range 2 {
-		if _, err := f.m.ForRead(t.Context(), agent, "read_secret a"); !errors.Is(err, ErrNotAuthenticated) {
-			t.Fatalf("read after operator revocation = %v, want ErrNotAuthenticated", err)
+		if _, err := f.m.ForRead(t.Context(), agent, "read_secret a"); !errors.Is(err, ErrNotAuthenticated) || !errors.Is(err, ErrRevoked) {
+			t.Fatalf("read after operator revocation = %v, want ErrRevoked and ErrNotAuthenticated", err)
 		}
+	}
+	if _, err := f.m.ForWrite(agent, "a"); !errors.Is(err, ErrWriteRequired) || !errors.Is(err, ErrRevoked) {
+		t.Errorf("write after operator revocation = %v, want ErrRevoked and ErrWriteRequired", err)
 	}
 	if n := f.issuer.issueCount(); n != 1 {
 		t.Fatalf("approvals = %d, want 1: a read after revocation must not ask the human by itself", n)
@@ -396,5 +400,38 @@ func TestLogoutCancelsPendingApproval(t *testing.T) {
 	}
 	if st := f.m.Status(agent); st.Tier != None || len(st.Pending) != 0 {
 		t.Errorf("status = %+v", st)
+	}
+}
+
+// An operator's revocation of write alone is what the next write is told;
+// reads go on, and a new write grant (or the agent's own release) ends
+// the notice.
+func TestAfterOperatorRevokedWriteTheWriteIsTold(t *testing.T) {
+	f := newFixture(t)
+	mustAuthenticate(t, f)
+	st, err := f.m.Escalate(t.Context(), agent, "deploy", nil, passcode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.m.RevokeGrant(t.Context(), agent, Write, st.Grants[1].ApprovalID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.m.ForWrite(agent, "a"); !errors.Is(err, ErrRevoked) || !errors.Is(err, ErrWriteRequired) {
+		t.Fatalf("write after the revocation = %v, want ErrRevoked and ErrWriteRequired", err)
+	}
+	if _, err := f.m.ForRead(t.Context(), agent, "read_secret a"); err != nil {
+		t.Fatalf("read after write was revoked = %v", err)
+	}
+	if _, err := f.m.Escalate(t.Context(), agent, "deploy again", nil, passcode); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.m.ForWrite(agent, "a"); err != nil {
+		t.Fatalf("write after a new approval = %v", err)
+	}
+	if _, err := f.m.Release(t.Context(), agent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.m.ForWrite(agent, "a"); !errors.Is(err, ErrWriteRequired) || errors.Is(err, ErrRevoked) {
+		t.Errorf("write after the agent's own release = %v, want ErrWriteRequired alone", err)
 	}
 }

@@ -38,7 +38,7 @@ func (m *Manager) publish(ctx context.Context, req Request, g *Grant, err error)
 		s.Claim = nil
 		s.Last = &Outcome{ApprovalID: req.ID, Result: result}
 		if g != nil && req.Tier != Destroy {
-			s.Grant, s.Sealed = cloneGrant(g), ""
+			s.Grant, s.Sealed, s.Revoked = cloneGrant(g), "", false
 			if req.Tier == Read {
 				s.AutoSpent = false
 			}

@@ -65,6 +65,9 @@ type Slot struct {
 	// AutoSpent (read slot): a read started an approval that did not
 	// succeed; reads ask nobody until the agent authenticates.
 	AutoSpent bool
+	// Revoked: an operator ended the access at this tier, and no grant
+	// since gave it back (principalState.revoked).
+	Revoked bool
 }
 
 // Claim is one replica's right to run the approval of a slot. It ends by

@@ -337,17 +337,22 @@ func TestSharedOperatorRevocationEndsAccessEverywhere(t *testing.T) {
 		time.Sleep(revalidate)
 		// The next call through any replica needs a new approval, which
 		// only the agent's deliberate authenticate asks for.
-		if _, err := a.ForRead(t.Context(), agent, "read_secret db"); !errors.Is(err, ErrNotAuthenticated) {
-			t.Errorf("A's read after the revocation = %v", err)
+		// It is told an operator revoked its access, on every replica.
+		if _, err := a.ForRead(t.Context(), agent, "read_secret db"); !errors.Is(err, ErrNotAuthenticated) || !errors.Is(err, ErrRevoked) {
+			t.Errorf("A's read after the revocation = %v, want ErrRevoked and ErrNotAuthenticated", err)
 		}
-		if _, err := b.ForWrite(agent, "db"); !errors.Is(err, ErrWriteRequired) {
-			t.Errorf("B's write after the revocation = %v", err)
+		if _, err := b.ForWrite(agent, "db"); !errors.Is(err, ErrWriteRequired) || !errors.Is(err, ErrRevoked) {
+			t.Errorf("B's write after the revocation = %v, want ErrRevoked and ErrWriteRequired", err)
 		}
 		if n := r.requested(); n != 2 {
 			t.Errorf("approvals requested = %d, want 2", n)
 		}
 		if _, err := b.Authenticate(t.Context(), agent, passcode); err != nil || r.requested() != 3 {
 			t.Errorf("authenticate after the revocation: %v, requested %d", err, r.requested())
+		}
+		time.Sleep(revalidate)
+		if _, err := c.ForRead(t.Context(), agent, "read_secret db"); err != nil {
+			t.Errorf("C's read after a new approval = %v", err)
 		}
 		if n := len(r.audit.named(audit.GrantRevoked)); n != 2 {
 			t.Errorf("grant.revoked events = %d, want 2", n)

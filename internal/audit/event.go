@@ -64,8 +64,13 @@ type Event struct {
 	Reveal string `json:"reveal,omitempty"`
 	// Detail is a safe, value-free description of what went wrong.
 	Detail string `json:"detail,omitempty"`
-	// DurationMS is how long the call, approval or grant lasted.
-	DurationMS int64 `json:"duration_ms,omitempty"`
+	// ElapsedMS is how long a tool call took (tool.call) or a human took
+	// to decide (approval.decided), in milliseconds.
+	ElapsedMS int64 `json:"elapsed_ms,omitempty"`
+	// LifetimeMS is how long a grant lived, issue to end, on the events
+	// that end one (grant.expired, .released, .revoked, .lost,
+	// .revoke_failed), in milliseconds.
+	LifetimeMS int64 `json:"lifetime_ms,omitempty"`
 	// Digest is a hash of what the event is about, never the thing
 	// itself: config.loaded carries "sha256:…" of the config file.
 	Digest string `json:"digest,omitempty"`

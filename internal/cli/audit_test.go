@@ -43,7 +43,7 @@ func writeAuditSet(t *testing.T, n int) ([]string, audit.Head) {
 	}
 	l := audit.New(audit.Options{Sinks: []audit.Sink{fs}, Key: key, Head: fs.Head()})
 	for i := range n {
-		if err := l.Record(context.Background(), audit.Event{Event: audit.ToolCall, Outcome: audit.OK, Principal: "ci", Tool: "read_secret", DurationMS: int64(i)}); err != nil {
+		if err := l.Record(context.Background(), audit.Event{Event: audit.ToolCall, Outcome: audit.OK, Principal: "ci", Tool: "read_secret", ElapsedMS: int64(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -90,6 +90,7 @@ func serveHTTP(ctx context.Context, cfg config.Config, sys IO, load func() (conf
 		AuthorizationServers: authServers,
 		Ready:                readiness(c),
 		Metrics:              m.Handler(),
+		MetricsToken:         cfg.HTTP.MetricsToken,
 		Instrument: func(name string, h http.Handler) http.Handler {
 			return m.InstrumentHandler(name, c.tracing.Handler(name, h))
 		},

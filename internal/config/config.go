@@ -169,6 +169,13 @@ type HTTP struct {
 	// beyond it is refused (429) until one ends.
 	MaxSessionsPerAgent int   `yaml:"max_sessions_per_agent"`
 	MaxBodyBytes        int64 `yaml:"max_body_bytes"`
+	// MetricsTokenFile holds the bearer token /metrics requires (or
+	// GATEKEEPER_METRICS_TOKEN); without one, /metrics is open to anyone
+	// who reaches the listener.
+	MetricsTokenFile string `yaml:"metrics_token_file"`
+	// MetricsToken is the token itself, from GATEKEEPER_METRICS_TOKEN or
+	// metrics_token_file.
+	MetricsToken sensitive.String `yaml:"-"`
 }
 
 // Auth configures how HTTP callers authenticate. Several methods may be on.

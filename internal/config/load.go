@@ -136,6 +136,10 @@ var Vars = []Var{
 		c.Status.OperatorToken = sensitive.New(strings.TrimSpace(v))
 		return nil
 	}},
+	{"GATEKEEPER_METRICS_TOKEN", "", "HTTP mode: /metrics then requires Authorization: Bearer with this token (at least 32 bytes); unset, /metrics is unauthenticated", func(c *Config, v string) error {
+		c.HTTP.MetricsToken = sensitive.New(strings.TrimSpace(v))
+		return nil
+	}},
 	{"GATEKEEPER_STATUS_ADDR", DefaultStatusListen, "where the status page listens (loopback unless status TLS is configured)", str(func(c *Config) *string { return &c.Status.Listen })},
 	{"GATEKEEPER_STATE_BACKEND", StateMemory, "memory (one process) or vault (replicas share grants and pending approvals through Vault; see docs/replicas.md)", str(func(c *Config) *string { return &c.State.Backend })},
 	{"GATEKEEPER_STATE_REVALIDATE", access.DefaultRevalidate.String(), "vault state: how long a replica uses a grant before asking the store again (0: every call)", duration(func(c *Config) *time.Duration { return &c.State.Revalidate })},
@@ -147,6 +151,7 @@ var secretVars = map[string]bool{
 	"VAULT_TOKEN": true, "VAULT_SECRET_ID": true,
 	"GATEKEEPER_AUDIT_KEY": true, "GATEKEEPER_JWT_SECRET": true, "GATEKEEPER_DUO_SECRET_KEY": true,
 	"GATEKEEPER_PASSKEY_ENROLL_TOKEN": true, "GATEKEEPER_OPERATOR_TOKEN": true,
+	"GATEKEEPER_METRICS_TOKEN": true,
 }
 
 // HoldsSecret tells whether the variable name carries a secret.
@@ -218,6 +223,7 @@ func Load(environ []string, path string) (Config, error) {
 		{&c.Audit.Key, c.Audit.KeyFile, "audit.key_file"},
 		{&c.Audit.HTTP.Authorization, c.Audit.HTTP.AuthorizationFile, "audit.http.authorization_file"},
 		{&c.Status.OperatorToken, c.Status.OperatorTokenFile, "status.operator_token_file"},
+		{&c.HTTP.MetricsToken, c.HTTP.MetricsTokenFile, "http.metrics_token_file"},
 	} {
 		if f.dst.IsZero() && f.path != "" {
 			s, err := secretFile(f.path)

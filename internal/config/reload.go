@@ -88,6 +88,7 @@ func displayName(name string) string {
 		"audit.Key":                "GATEKEEPER_AUDIT_KEY",
 		"audit.http.Authorization": "audit.http.authorization_file",
 		"status.OperatorToken":     "GATEKEEPER_OPERATOR_TOKEN",
+		"http.MetricsToken":        "GATEKEEPER_METRICS_TOKEN",
 	}[name]; ok {
 		return v
 	}

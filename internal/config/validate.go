@@ -263,8 +263,15 @@ func (c Config) validateHTTP() []error {
 	if h.MaxSessionsPerAgent < 1 {
 		add("http.max_sessions_per_agent must be at least 1")
 	}
+	if !h.MetricsToken.IsZero() && len(h.MetricsToken.Reveal()) < MinMetricsToken {
+		add("GATEKEEPER_METRICS_TOKEN (http.metrics_token_file) must be at least %d bytes", MinMetricsToken)
+	}
 	return errs
 }
+
+// MinMetricsToken keeps the metrics token out of reach of guessing, as
+// for the operator token.
+const MinMetricsToken = 32
 
 func isLoopback(host string) bool {
 	if host == "localhost" {

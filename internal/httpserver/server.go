@@ -23,6 +23,7 @@ import (
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/audit"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 )
 
 // Recorder receives audit events. An error means the event was not recorded
@@ -76,6 +77,9 @@ type Options struct {
 	Ready         []Check
 	ReadyInterval time.Duration
 	Metrics       http.Handler
+	// MetricsToken, if set, is the bearer token /metrics requires;
+	// without it /metrics answers anyone who reaches the listener.
+	MetricsToken sensitive.String
 	// Instrument wraps each handler to count its requests (nil: none).
 	Instrument func(name string, h http.Handler) http.Handler
 	// WriteTimeout bounds a whole response, including a tool call waiting
@@ -185,7 +189,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /healthz", s.opts.Instrument("healthz", http.HandlerFunc(healthz)))
 	mux.Handle("GET /readyz", s.opts.Instrument("readyz", http.HandlerFunc(s.readyz)))
 	if s.opts.Metrics != nil {
-		mux.Handle("GET /metrics", s.opts.Metrics)
+		mux.Handle("GET /metrics", bearerOnly(s.opts.MetricsToken, s.opts.Metrics))
 	}
 	meta := s.opts.Instrument("metadata", http.HandlerFunc(s.metadata))
 	mux.Handle("/.well-known/oauth-protected-resource", meta)

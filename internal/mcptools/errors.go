@@ -25,9 +25,12 @@ func agentMessage(err error) (string, audit.Outcome) {
 	var bad *badInput
 	var limited *access.RateLimitedError
 	var link *approvalLink
+	var scope *scopeError
 	switch {
 	case errors.As(err, &link):
 		return link.message(), audit.Refused
+	case errors.As(err, &scope):
+		return scope.message(), audit.Refused
 	case errors.As(err, &bad):
 		return "Invalid input: " + bad.msg + ".", audit.Refused
 	case errors.Is(err, secretuse.ErrInvalid):
@@ -72,6 +75,8 @@ func agentMessage(err error) (string, audit.Outcome) {
 
 	case errors.Is(err, access.ErrPasscodeRefused):
 		return "Gatekeeper does not take approval codes from you: the human answers on Gatekeeper's approval page, never in this chat. Nothing was sent to Vault. Call the tool again without passcode.", audit.Refused
+	case errors.Is(err, access.ErrPasscodeMalformed):
+		return "That passcode cannot be right: an authenticator shows 6 to 10 digits and nothing else. Nothing was sent to Vault and no approval was asked. Pass the human's current code exactly as their app shows it, or call the tool again without passcode to let them answer on Gatekeeper's approval page.", audit.Refused
 	case errors.Is(err, access.ErrPasscodeRequired):
 		return "This approval needs the human's code, which Gatekeeper takes only on its approval page; none could be opened. Tell the operator.", audit.Failed
 	case errors.Is(err, access.ErrWrongPasscode):
@@ -82,6 +87,10 @@ func agentMessage(err error) (string, audit.Outcome) {
 		return "The human denied the approval. No access was granted. Ask the human what they want before trying again.", audit.Denied
 	case errors.Is(err, access.ErrApprovalTimeout):
 		return "Nobody approved in time. No access was granted. Ask the human to be ready, then try again.", audit.TimedOut
+	case errors.Is(err, access.ErrRevoked) && errors.Is(err, access.ErrWriteRequired):
+		return "An operator revoked your write access. Do not retry on your own: ask the human whether you should write at all. Call escalate, with a reason they will see, only if they say so.", audit.Refused
+	case errors.Is(err, access.ErrRevoked):
+		return "An operator revoked your access to secrets. Do not retry on your own: ask the human why. Call authenticate only if they want you to have access again; they answer on Gatekeeper's approval page.", audit.Refused
 	case errors.Is(err, access.ErrNotAuthenticated):
 		return "You have no read access. Call authenticate to ask the human for it; they answer on Gatekeeper's approval page.", audit.Refused
 	case errors.Is(err, access.ErrOncePending):
@@ -180,7 +189,8 @@ func classify(err error, id string) *CallError {
 		errors.Is(err, secretuse.ErrNoField), errors.Is(err, secretuse.ErrTooShort), errors.Is(err, secretuse.ErrTooMany),
 		errors.Is(err, secretuse.ErrUnsafeValue), errors.Is(err, egress.ErrInvalidURL), errors.Is(err, egress.ErrInvalidHeader),
 		errors.Is(err, credential.ErrName), errors.Is(err, credential.ErrPublicKey), errors.Is(err, credential.ErrWrongInput),
-		errors.Is(err, access.ErrReasonRequired), errors.Is(err, access.ErrPasscodeRefused), errors.Is(err, vault.ErrCiphertextInvalid):
+		errors.Is(err, access.ErrReasonRequired), errors.Is(err, access.ErrPasscodeRefused), errors.Is(err, access.ErrPasscodeMalformed),
+		errors.Is(err, vault.ErrCiphertextInvalid):
 		e.Status = http.StatusBadRequest
 	case errors.Is(err, access.ErrNotAuthenticated), errors.Is(err, access.ErrGrantLost):
 		e.Status, e.Tier = http.StatusForbidden, access.Read.String()

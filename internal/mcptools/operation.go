@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,10 @@ import (
 type Operations struct {
 	t   *tools
 	ops []*operation
+	// hidden are the tools MCP would offer but Include left out: MCP does
+	// not list them, and a call of one by name gets the reason instead of
+	// "unknown tool".
+	hidden []string
 }
 
 // operation is one row of the table.
@@ -88,6 +93,8 @@ func NewOperations(opts Options) *Operations {
 func (o *Operations) add(op *operation) {
 	if o.t.opts.Include(op.tool.Name) {
 		o.ops = append(o.ops, op)
+	} else if front, only := fronts[op.tool.Name]; !only || front == audit.APIMCP {
+		o.hidden = append(o.hidden, op.tool.Name)
 	}
 }
 
@@ -97,6 +104,28 @@ func (o *Operations) register(s *mcp.Server) {
 		if front, only := fronts[op.tool.Name]; !only || front == audit.APIMCP {
 			op.register(s)
 		}
+	}
+	if len(o.hidden) > 0 {
+		s.AddReceivingMiddleware(o.refuseHidden)
+	}
+}
+
+// refuseHidden answers a tools/call of an operation this credential is not
+// offered with the sentence that says why (the scope it needs), where the
+// SDK would answer "unknown tool". The call goes through invoke like any
+// other, so it is checked, rate-limited and audited alike; its handler
+// only refuses.
+func (o *Operations) refuseHidden(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		r, ok := req.(*mcp.CallToolRequest)
+		if method != "tools/call" || !ok || r.Params == nil || !slices.Contains(o.hidden, r.Params.Name) {
+			return next(ctx, method, req)
+		}
+		c := &call{req: r, tool: r.Params.Name}
+		who := func() (Caller, error) { return o.t.opts.Caller(ctx, r) }
+		_, id, err := o.t.invoke(audit.WithAPI(ctx, audit.APIMCP), c, who, func(context.Context) (any, error) { return nil, errNotAllowed })
+		msg, _ := agentMessage(err)
+		return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: msg + " (ref " + id + ")"}}}, nil
 	}
 }
 

@@ -61,7 +61,7 @@ func TestBothFrontDoorsAlike(t *testing.T) {
 		t.Errorf("api = %q and %q, want mcp and rest", mcpEv.API, restEv.API)
 	}
 	for _, ev := range []*audit.Event{&mcpEv, &restEv} {
-		ev.API, ev.CorrelationID, ev.DurationMS, ev.Time = "", "", 0, time.Time{}
+		ev.API, ev.CorrelationID, ev.ElapsedMS, ev.Time = "", "", 0, time.Time{}
 	}
 	if diff := cmp.Diff(mcpEv, restEv); diff != "" {
 		t.Errorf("audit events differ beyond the front door (-mcp +rest):\n%s", diff)
@@ -213,6 +213,10 @@ func TestClassify(t *testing.T) {
 		{"no-write-access", fmt.Errorf("writing: %w", access.ErrWriteRequired), 403, "write", ""},
 		{"denied", access.ErrDenied, 403, "", ""},
 		{"scope", errNotAllowed, 403, "", ""},
+		{"scope-named", &scopeError{tool: "read_secret", need: "read"}, 403, "", ""},
+		{"revoked-read", fmt.Errorf("%w: %w", access.ErrRevoked, access.ErrNotAuthenticated), 403, "read", ""},
+		{"revoked-write", fmt.Errorf("%w: %w", access.ErrRevoked, access.ErrWriteRequired), 403, "write", ""},
+		{"malformed-passcode", access.ErrPasscodeMalformed, 400, "", ""},
 		{"bad-input", inputError("versions are numbered from 1"), 400, "", ""},
 		{"not-found", &vault.Error{Kind: vault.ErrNotFound, Op: "reading"}, 404, "", ""},
 		{"cas", &vault.Error{Kind: vault.ErrCASMismatch, Op: "writing"}, 409, "", ""},
@@ -309,5 +313,32 @@ func TestToolResultKeepsNumbers(t *testing.T) {
 	}
 	if text := res.Content[0].(*mcp.TextContent).Text; !strings.Contains(text, `"id":12345678901234567891`) {
 		t.Errorf("result %s, want the number as Vault sent it", text)
+	}
+}
+
+// TestMessagesSayWhatHappened: the agent reads who ended its access, and
+// why a code was refused before anything was asked.
+func TestMessagesSayWhatHappened(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"revoked-read", fmt.Errorf("%w: %w", access.ErrRevoked, access.ErrNotAuthenticated), []string{"An operator revoked your access", "Call authenticate"}},
+		{"revoked-write", fmt.Errorf("%w: %w", access.ErrRevoked, access.ErrWriteRequired), []string{"An operator revoked your write access", "Call escalate"}},
+		{"malformed-passcode", access.ErrPasscodeMalformed, []string{"6 to 10 digits", "Nothing was sent to Vault"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			msg, outcome := agentMessage(tc.err)
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("%q does not say %q", msg, w)
+				}
+			}
+			if outcome != audit.Refused {
+				t.Errorf("outcome %s, want refused", outcome)
+			}
+		})
 	}
 }

@@ -1,6 +1,9 @@
 package mcptools
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+)
 
 // toolScopes is the scope a credential needs for each tool. "" means any
 // scope that opens a tool: every credential that can do something may ask
@@ -65,4 +68,24 @@ func Allowed(tool string, scopes []string) bool {
 // ToolsFor returns the Include filter for a credential's scopes.
 func ToolsFor(scopes []string) func(tool string) bool {
 	return func(tool string) bool { return Allowed(tool, scopes) }
+}
+
+// scopeError refuses a tool outside the credential's scopes, naming the
+// scope the tool needs ("" any scope that opens some tool).
+type scopeError struct{ tool, need string }
+
+func (e *scopeError) Error() string { return e.tool + " needs scope " + e.need }
+func (e *scopeError) Unwrap() error { return errNotAllowed }
+
+// message is what the agent reads: which scope, and what to do instead.
+func (e *scopeError) message() string {
+	if _, known := toolScopes[e.tool]; !known {
+		return "This tool is not available to your credential."
+	}
+	if e.need == "" {
+		return fmt.Sprintf("%s needs a credential with at least one scope (read, list, write, delete or transit), and yours has none: "+
+			"nothing was done. Ask the operator for a credential with the scopes your task needs.", e.tool)
+	}
+	return fmt.Sprintf("%s needs the %q scope, which your credential does not carry: nothing was done. "+
+		"Use the tools you are offered, or ask the operator for a credential with the %q scope.", e.tool, e.need, e.need)
 }

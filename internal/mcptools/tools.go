@@ -217,7 +217,7 @@ func (t *tools) invoke(ctx context.Context, c *call, who func() (Caller, error),
 		err = link
 	}
 	ev := c.event(audit.Event{Event: audit.ToolCall, Outcome: audit.OK, CorrelationID: id,
-		DurationMS: time.Since(start).Milliseconds()})
+		ElapsedMS: time.Since(start).Milliseconds()})
 	ev.HTTPStatus, ev.BytesReceived, ev.Redactions = c.http.status, c.http.recvd, c.http.redacted
 	if err != nil {
 		msg, outcome := agentMessage(err)
@@ -272,7 +272,7 @@ func (t *tools) run(c *call, who func() (Caller, error), h func() (any, error)) 
 	}
 	c.principal, c.scopes = caller.Principal, caller.Scopes
 	if caller.Scopes != nil && !Allowed(c.tool, caller.Scopes) {
-		return nil, errNotAllowed
+		return nil, &scopeError{tool: c.tool, need: toolScopes[c.tool]}
 	}
 	if t.opts.Limit != nil {
 		if wait, ok := t.opts.Limit(caller.Principal); !ok {
@@ -292,8 +292,9 @@ func (t *tools) spend(c *call) bool {
 	return ok
 }
 
-// errNotAllowed refuses a tool the credential's scopes do not include. The
-// tool is not even listed for such a credential; this is the second check.
+// errNotAllowed refuses a tool the credential may not use (a scopeError
+// says which scope it lacks). The tool is not even listed for such a
+// credential; this is the second check.
 var errNotAllowed = errors.New("tool not allowed for this credential")
 
 type toolError struct{ msg string }

@@ -265,7 +265,7 @@ func TestScopesCheckedOnEveryCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.IsError || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "not available to your credential") {
+	if !res.IsError || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, `needs the "read" scope`) {
 		t.Fatalf("read_secret without the read scope: %+v", res)
 	}
 	if len(kv.reads) != 0 {

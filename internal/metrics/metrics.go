@@ -94,10 +94,10 @@ func (m *Metrics) Record(_ context.Context, e audit.Event) error {
 	switch e.Event {
 	case audit.ToolCall:
 		m.toolCalls.WithLabelValues(e.Tool, outcome).Inc()
-		m.toolLatency.WithLabelValues(e.Tool, outcome).Observe(seconds(e.DurationMS))
+		m.toolLatency.WithLabelValues(e.Tool, outcome).Observe(seconds(e.ElapsedMS))
 	case audit.ApprovalDecided:
 		m.approvals.WithLabelValues(e.Tier, outcome).Inc()
-		m.approvalLatency.WithLabelValues(e.Tier, outcome).Observe(seconds(e.DurationMS))
+		m.approvalLatency.WithLabelValues(e.Tier, outcome).Observe(seconds(e.ElapsedMS))
 	case audit.Authentication:
 		m.auth.WithLabelValues(e.Method, outcome).Inc()
 	case audit.RateLimited:
@@ -109,7 +109,7 @@ func (m *Metrics) Record(_ context.Context, e audit.Event) error {
 	case audit.GrantExpired, audit.GrantRevoked, audit.GrantReleased, audit.GrantLost:
 		how := strings.TrimPrefix(e.Event, "grant.")
 		m.grantsEnded.WithLabelValues(e.Tier, how).Inc()
-		m.grantLifetime.WithLabelValues(e.Tier, how).Observe(seconds(e.DurationMS))
+		m.grantLifetime.WithLabelValues(e.Tier, how).Observe(seconds(e.LifetimeMS))
 	}
 	return nil
 }

@@ -26,11 +26,11 @@ func TestDecisionsFromTheAuditStream(t *testing.T) {
 	m := New(func() map[access.Tier]int { return map[access.Tier]int{access.Read: 2, access.Write: 1} })
 	ctx := context.Background()
 	for _, e := range []audit.Event{
-		{Event: audit.ApprovalDecided, Outcome: audit.OK, Tier: "read", DurationMS: 4200},
-		{Event: audit.ApprovalDecided, Outcome: audit.Denied, Tier: "write", DurationMS: 900},
-		{Event: audit.GrantExpired, Outcome: audit.OK, Tier: "write", DurationMS: 15 * 60 * 1000},
-		{Event: audit.GrantReleased, Outcome: audit.OK, Tier: "write", DurationMS: 30 * 1000},
-		{Event: audit.ToolCall, Outcome: audit.OK, Tool: "read_secret", DurationMS: 3},
+		{Event: audit.ApprovalDecided, Outcome: audit.OK, Tier: "read", ElapsedMS: 4200},
+		{Event: audit.ApprovalDecided, Outcome: audit.Denied, Tier: "write", ElapsedMS: 900},
+		{Event: audit.GrantExpired, Outcome: audit.OK, Tier: "write", LifetimeMS: 15 * 60 * 1000},
+		{Event: audit.GrantReleased, Outcome: audit.OK, Tier: "write", LifetimeMS: 30 * 1000},
+		{Event: audit.ToolCall, Outcome: audit.OK, Tool: "read_secret", ElapsedMS: 3},
 		{Event: audit.Authentication, Outcome: audit.Refused, Method: "jwt"},
 		{Event: audit.RateLimited, Outcome: audit.Refused, Detail: "approval requests: retry after 20s"},
 	} {

@@ -13,9 +13,12 @@
 // test/node/node_modules the first time a test asks (about 30 s and 690 MB
 // unpacked on a clean machine), so CI needs nothing but Go and npm.
 //
-// The conformance CLI needs Node 22 (fs.globSync) while the machine's node
-// may be older, so the lockfile also pins the npm package "node", whose
-// binary Node22 returns and every helper here runs scripts with.
+// The conformance CLI, Claude Code and the Inspector need Node 22 while the
+// machine's node may be older (20), so test/node/runtime pins the npm
+// package "node" at 22: Install puts it in first, runs npm ci of the
+// clients on it (so no package's engines are missed, and npm refuses an
+// install that would miss one), and Node22 returns it for every helper
+// here to run scripts with.
 //
 // Everything listens on 127.0.0.1 and every child process has a deadline.
 package nodetest

@@ -79,18 +79,12 @@ func Install(t testing.TB) (dir string) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), npmTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--no-update-notifier")
-	cmd.Dir = dir
-	var out bytes.Buffer
-	logw := &lineLogger{t: t, prefix: "npm: "}
-	cmd.Stdout = io.MultiWriter(&out, logw)
-	cmd.Stderr = cmd.Stdout
-	cmd.WaitDelay = 10 * time.Second
-	err = cmd.Run()
-	logw.flush()
-	if err != nil {
-		t.Fatalf("nodetest: npm ci in %s: %v\n%s", dir, err, out.Bytes())
-	}
+	// First the Node the clients want (runtime/: the npm package "node",
+	// which asks for no engine), with the machine's Node; then the clients,
+	// with npm running on that Node, so every package's engines are met.
+	runtime := filepath.Join(dir, "runtime")
+	npmCI(ctx, t, npm, runtime, os.Getenv("PATH"))
+	npmCI(ctx, t, npm, dir, filepath.Join(runtime, "node_modules", "node", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	if err := os.WriteFile(filepath.Join(dir, "node_modules", stampName), []byte(want+"\n"), 0o644); err != nil { //nolint:gosec // G306: package versions, readable like the node_modules beside it
 		t.Fatalf("nodetest: writing install stamp: %v", err)
 	}
@@ -99,13 +93,38 @@ func Install(t testing.TB) (dir string) {
 	return dir
 }
 
-// Node22 returns the Node 22 binary that the npm package "node" installed,
-// after checking that it runs and says v22.
+// npmCI runs npm ci in dir with path as PATH (npm runs on the first node
+// there). An install that does not meet a package's engines fails: npm
+// refuses it (--engine-strict), and a warning about it fails too, so a
+// client pinned later that wants another Node is seen at once.
+func npmCI(ctx context.Context, t testing.TB, npm, dir, path string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--no-update-notifier", "--engine-strict")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PATH="+path)
+	var out bytes.Buffer
+	logw := &lineLogger{t: t, prefix: "npm: "}
+	cmd.Stdout = io.MultiWriter(&out, logw)
+	cmd.Stderr = cmd.Stdout
+	cmd.WaitDelay = 10 * time.Second
+	err := cmd.Run()
+	logw.flush()
+	if err != nil {
+		t.Fatalf("nodetest: npm ci in %s: %v\n%s", dir, err, out.Bytes())
+	}
+	if bytes.Contains(out.Bytes(), []byte("EBADENGINE")) {
+		t.Fatalf("nodetest: npm ci in %s warned that a package wants another Node or npm (EBADENGINE): "+
+			"pin one that runs on the Node in %s, or change that Node\n%s", dir, filepath.Join("test", "node", "runtime"), out.Bytes())
+	}
+}
+
+// Node22 returns the Node 22 binary that the npm package "node" installed
+// (test/node/runtime), after checking that it runs and says v22.
 func Node22(t testing.TB) string {
 	t.Helper()
 	dir := Install(t)
 	node22Once.Do(func() {
-		bin := filepath.Join(dir, "node_modules", "node", "bin", "node")
+		bin := filepath.Join(dir, "runtime", "node_modules", "node", "bin", "node")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, bin, "--version").CombinedOutput()
@@ -153,10 +172,11 @@ func modulePath(gomod []byte) string {
 }
 
 // lockHash covers package.json too: npm ci refuses a lockfile out of step
-// with it, and allowScripts lives only there.
+// with it, and allowScripts lives only there. The runtime's files count
+// as well: another Node reinstalls the clients on it.
 func lockHash(dir string) (string, error) {
 	h := sha256.New()
-	for _, name := range []string{"package.json", "package-lock.json"} {
+	for _, name := range []string{"package.json", "package-lock.json", "runtime/package.json", "runtime/package-lock.json"} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			return "", fmt.Errorf("nodetest: reading %s: %w", name, err)

@@ -103,7 +103,7 @@ func checkGrantUse(f *findings, t *Trail) int {
 		}
 		n++
 		g := t.Grants[e.Accessor]
-		begin := e.Time.Add(-time.Duration(e.DurationMS) * time.Millisecond)
+		begin := e.Time.Add(-time.Duration(e.ElapsedMS) * time.Millisecond)
 		switch {
 		case e.Accessor == "":
 			f.fail(CheckGrantUse, "seq %d: %s by %s succeeded without a grant on record", e.Seq, e.Tool, e.Principal)

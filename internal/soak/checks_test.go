@@ -44,7 +44,7 @@ func ended(s float64, event, who, acc string) Event {
 }
 
 func toolCall(s float64, tool, who, acc string, durMS int64) Event {
-	return Event{Time: at(s), Event: audit.ToolCall, Outcome: "ok", Tool: tool, Principal: who, Accessor: acc, DurationMS: durMS}
+	return Event{Time: at(s), Event: audit.ToolCall, Outcome: "ok", Tool: tool, Principal: who, Accessor: acc, ElapsedMS: durMS}
 }
 
 func details(f *findings, check string) []string {

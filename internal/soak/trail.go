@@ -24,7 +24,7 @@ type Event struct {
 	Accessor   string    `json:"accessor"`
 	ExpiresAt  time.Time `json:"expires_at"`
 	Detail     string    `json:"detail"`
-	DurationMS int64     `json:"duration_ms"`
+	ElapsedMS  int64     `json:"elapsed_ms"`
 	// Epoch is the process that wrote the record: every start records
 	// config.loaded first, so the n-th one opens epoch n.
 	Epoch int `json:"-"`

@@ -28,6 +28,7 @@ type record struct {
 	Last      *lastRec   `json:"last,omitempty"`
 	CoolUntil *time.Time `json:"cool_until,omitempty"`
 	AutoSpent bool       `json:"auto_spent,omitempty"`
+	Revoked   bool       `json:"revoked,omitempty"`
 }
 
 type grantRec struct {
@@ -70,7 +71,7 @@ type sealed struct {
 }
 
 func recordOf(sl access.Slot) record {
-	rec := record{V: recordVersion, Principal: string(sl.Principal), Tier: sl.Tier.String(), AutoSpent: sl.AutoSpent}
+	rec := record{V: recordVersion, Principal: string(sl.Principal), Tier: sl.Tier.String(), AutoSpent: sl.AutoSpent, Revoked: sl.Revoked}
 	if g := sl.Grant; g != nil {
 		rec.Grant = &grantRec{
 			ApprovalID: g.ApprovalID, Accessor: g.Accessor, Scope: g.Scope, Paths: slices.Clone(g.Paths),
@@ -95,7 +96,7 @@ func recordOf(sl access.Slot) record {
 
 // slot is rec as the access model sees it: the grant without its token.
 func (rec record) slot(p access.Principal, t access.Tier) access.Slot {
-	sl := access.Slot{Principal: p, Tier: t, AutoSpent: rec.AutoSpent}
+	sl := access.Slot{Principal: p, Tier: t, AutoSpent: rec.AutoSpent, Revoked: rec.Revoked}
 	if g := rec.Grant; g != nil {
 		sl.Grant = &access.Grant{
 			Principal: p, Tier: t, Scope: g.Scope, Paths: slices.Clone(g.Paths), Accessor: g.Accessor,

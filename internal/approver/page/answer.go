@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -130,9 +129,6 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 	s.render(w, status, "approve.html", d)
 }
 
-// codeForm is a code as people type it: digits, maybe grouped by a space.
-var codeForm = regexp.MustCompile(`^[0-9]{6,10}$`)
-
 // postCode hands the code to the approver waiting in Code and waits, a
 // bounded while, for its verdict; the page then shows it.
 func (s *Server) postCode(w http.ResponseWriter, r *http.Request) {
@@ -140,6 +136,7 @@ func (s *Server) postCode(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// A code as people type it: digits, maybe grouped by a space.
 	code := strings.Join(strings.Fields(form.Get("code")), "")
 	s.mu.Lock()
 	var wait chan struct{}
@@ -150,7 +147,7 @@ func (s *Server) postCode(w http.ResponseWriter, r *http.Request) {
 		return
 	case p.ended() || p.decision != undecided || p.checking || !s.now().Before(p.req.Expires):
 		// The page says why when it is shown again.
-	case !codeForm.MatchString(code):
+	case !access.WellFormedPasscode(code):
 		p.notice = "A code is 6 to 10 digits, as your authenticator app shows it."
 	case p.attempts >= s.opts.MaxCodeAttempts:
 		p.notice = "No tries are left for this request."
