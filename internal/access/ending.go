@@ -96,18 +96,17 @@ func (m *Manager) recheckShared(ctx context.Context, g *Grant) error {
 		st.take(g.Tier)
 	}
 	m.mu.Unlock()
+	revoked := false
 	_, changed, err := m.changeSlot(ctx, g.Principal, g.Tier, func(s *Slot) bool {
 		if s.Grant == nil || s.Grant.ApprovalID != g.ApprovalID {
+			revoked = s.Revoked
 			return false
 		}
 		s.Grant, s.Sealed = nil, ""
 		return true
 	})
 	if err == nil && !changed {
-		if g.Tier == Write {
-			return ErrWriteRequired
-		}
-		return ErrNotAuthenticated
+		return endedErr(g.Tier, revoked)
 	}
 	_ = m.record(ctx, g, audit.GrantLost, audit.Failed, "vault no longer honours the token")
 	return ErrGrantLost

@@ -478,15 +478,26 @@ func (m *Manager) Recheck(ctx context.Context, g *Grant) error {
 	if current {
 		st.take(g.Tier)
 	}
+	revoked := ok && g.Tier <= Write && st.revoked[g.Tier]
 	m.mu.Unlock()
 	if !current {
-		if g.Tier == Write {
-			return ErrWriteRequired
-		}
-		return ErrNotAuthenticated
+		return endedErr(g.Tier, revoked)
 	}
 	_ = m.record(ctx, g, audit.GrantLost, audit.Failed, "vault no longer honours the token")
 	return ErrGrantLost
+}
+
+// endedErr is what a call that held a grant at t is told once Gatekeeper
+// has ended it: that an operator revoked it, if one did, and how to get
+// the tier again.
+func endedErr(t Tier, revoked bool) error {
+	switch {
+	case revoked:
+		return revokedErr(t)
+	case t == Write:
+		return ErrWriteRequired
+	}
+	return ErrNotAuthenticated
 }
 
 // expire ends g when its time is up. Write expiry leaves read in place.

@@ -536,3 +536,26 @@ func TestSharedLogoutCancelsAnotherReplicasApproval(t *testing.T) {
 		}
 	})
 }
+
+// A replica whose cache still holds a grant another replica's operator
+// revoked learns it when Vault refuses the token: Recheck tells the agent
+// an operator revoked its access, as a replica that has revalidated does.
+func TestSharedRecheckTellsOfAnotherReplicasRevocation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newReplicas(t, 2, nil)
+		a, c := r.ms[0], r.ms[1]
+		if _, err := a.Authenticate(t.Context(), agent, passcode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.RevokeAgent(t.Context(), agent); err != nil {
+			t.Fatal(err)
+		}
+		g, err := a.ForRead(t.Context(), agent, "read_secret db")
+		if err != nil {
+			t.Fatalf("A's read within its revalidation interval = %v, want its cached grant", err)
+		}
+		if err := a.Recheck(t.Context(), g); !errors.Is(err, ErrNotAuthenticated) || !errors.Is(err, ErrRevoked) {
+			t.Errorf("Recheck after another replica's revocation = %v, want ErrRevoked and ErrNotAuthenticated", err)
+		}
+	})
+}
