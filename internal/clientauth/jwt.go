@@ -364,6 +364,19 @@ func parseRefusal(err error) error {
 	return refuse("jwt: unverifiable")
 }
 
+// lastDate is 9999-12-31T23:59:59Z in seconds: no honest token names a
+// later (or an earlier than 1970) exp, nbf or iat.
+const lastDate = 253402300799
+
+// inRange reports whether d is absent or a date between 1970 and 9999. A
+// NumericDate out of that range is not one time.Time can compare: the
+// library turns nbf 1E20 into a time whose Add(-leeway) wraps around into
+// the past, so such a token was taken as valid already. Found by
+// FuzzJWTClaims.
+func inRange(d *jwt.NumericDate) bool {
+	return d == nil || d.Unix() >= 0 && d.Unix() <= lastDate
+}
+
 // check validates the claims of a token whose signature is good. exp is
 // required and bounded: a token that never expires, or expires in months,
 // is a standing credential.
@@ -378,6 +391,8 @@ func (j *JWT) check(c *claims) error {
 		return refuse("jwt: wrong audience")
 	case c.ExpiresAt == nil:
 		return refuse("jwt: missing exp")
+	case !inRange(c.ExpiresAt) || !inRange(c.NotBefore) || !inRange(c.IssuedAt):
+		return refuse("jwt: exp, nbf or iat out of range")
 	case !now.Before(c.ExpiresAt.Add(j.leeway)):
 		return refuse("jwt: expired")
 	case c.NotBefore != nil && now.Before(c.NotBefore.Add(-j.leeway)):
