@@ -145,7 +145,7 @@ func TestCredentialsEndWhenTheirGrantIsReplaced(t *testing.T) {
 	if _, err := f.m.Credential(agent, "rw"); !errors.Is(err, ErrNoCredential) {
 		t.Errorf("Credential(rw) after its grant was replaced = %v, want ErrNoCredential", err)
 	}
-	ended := f.audit.named(audit.CredentialRevoked)
+	ended := f.audit.eventually(audit.CredentialRevoked, 1)
 	if len(ended) != 1 || ended[0].Credential != "rw" || ended[0].Detail != "ended with its grant: replaced by a new grant" {
 		t.Errorf("credential.revoked events = %+v", ended)
 	}

@@ -25,8 +25,7 @@ func TestDenyApproval(t *testing.T) {
 		_, err := f.m.Escalate(context.Background(), agent, "deploy", nil, sensitive.String{})
 		done <- err
 	}()
-	waitPending(t, f.m, agent)
-	id := f.issuer.ids()[1]
+	id := waitPending(t, f.m, agent)
 	ctx := audit.WithCorrelationID(t.Context(), "ops_0123")
 	v, err := f.m.DenyApproval(ctx, agent, id)
 	if err != nil {
@@ -65,8 +64,7 @@ func TestDenyApprovalNotPendingChangesNothing(t *testing.T) {
 		return ctx.Err()
 	})
 	go func() { _, _ = f.m.Authenticate(context.Background(), agent, passcode) }()
-	waitPending(t, f.m, agent)
-	id := f.issuer.ids()[0]
+	id := waitPending(t, f.m, agent)
 	for _, c := range []struct {
 		p  Principal
 		id string

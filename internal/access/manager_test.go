@@ -146,6 +146,21 @@ func (e *events) named(name string) []audit.Event {
 	return out
 }
 
+// eventually returns the events of name once there are at least n, for
+// those recorded after the call that caused them returned (a replaced
+// grant is revoked once its successor is handed out), or what there is
+// after five seconds.
+func (e *events) eventually(name string, n int) []audit.Event {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := e.named(name)
+		if len(got) >= n || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (e *events) outcomes(name string) []audit.Outcome {
 	e.mu.Lock()
 	defer e.mu.Unlock()
