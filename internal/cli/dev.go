@@ -54,6 +54,7 @@ func dev(ctx context.Context, args []string, sys IO) error {
 		if folder, err = openDevFolder(*dataFlag, *approverFlag); err != nil {
 			return err
 		}
+		defer func() { _ = folder.Close() }()
 		if *httpAddr == "" {
 			*httpAddr = folder.HTTP
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,7 +17,8 @@ const devFolderFile = "dev.json"
 
 // devFolder is a data folder of `gatekeeper dev`.
 type devFolder struct {
-	dir string
+	dir  string
+	lock io.Closer // held while this run uses dir
 	// Approver is the --approver the folder was set up for: the two set
 	// up different accounts on the same Vault, and setting up one over the
 	// other would undo it.
@@ -27,13 +29,36 @@ type devFolder struct {
 	HTTP   string `json:"http,omitempty"`
 }
 
-// openDevFolder reads dir's devFolderFile, or starts a new one. It refuses
-// a folder set up for another approver, changing nothing.
+// openDevFolder takes dir for this run (creating it, owner only, when it
+// is missing) and reads its devFolderFile, or starts a new one. It refuses
+// a folder another `gatekeeper dev` is using, or one set up for another
+// approver, changing nothing. Close gives the folder back.
 func openDevFolder(dir, approver string) (*devFolder, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the dev folder: %w", err)
+	}
+	lock, err := lockFolder(abs)
+	if errors.Is(err, errFolderInUse) {
+		return nil, fmt.Errorf("%s is in use by another gatekeeper dev: stop that one first (Ctrl-C in its terminal), or give another --data folder", abs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("locking the dev folder: %w", err)
+	}
+	f, err := readDevFolder(abs, approver)
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	f.lock = lock
+	return f, nil
+}
+
+// readDevFolder reads abs's devFolderFile, or starts a new one.
+func readDevFolder(abs, approver string) (*devFolder, error) {
 	f := &devFolder{dir: abs}
 	b, err := os.ReadFile(filepath.Join(abs, devFolderFile))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -52,6 +77,9 @@ func openDevFolder(dir, approver string) (*devFolder, error) {
 	}
 	return f, nil
 }
+
+// Close gives the folder back to the next `gatekeeper dev`.
+func (f *devFolder) Close() error { return f.lock.Close() }
 
 // kept says what the folder keeps besides the Vault's secrets.
 func (f *devFolder) kept() string {

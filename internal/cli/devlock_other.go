@@ -1,0 +1,14 @@
+//go:build !unix
+
+package cli
+
+import (
+	"errors"
+	"io"
+)
+
+var errFolderInUse = errors.New("folder in use")
+
+// lockFolder does not lock where flock is missing: a second run on the
+// folder fails when its Vault cannot take the first one's port.
+func lockFolder(string) (io.Closer, error) { return io.NopCloser(nil), nil }
