@@ -104,6 +104,9 @@ owns laid over it (addresses, listeners and every file it mounts).
 {{- if .Values.http.clientCA.secretName -}}
 {{- $_ := set $http "client_ca_file" (printf "/var/run/secrets/gatekeeper/client-ca/%s" .Values.http.clientCA.key) -}}
 {{- end -}}
+{{- if .Values.secrets.metricsToken.secretName -}}
+{{- $_ := set $http "metrics_token_file" (printf "/var/run/secrets/gatekeeper/metrics-token/%s" .Values.secrets.metricsToken.key) -}}
+{{- end -}}
 {{- $_ := set $own "http" $http -}}
 {{- if .Values.secrets.jwt.secretName -}}
 {{- $_ := set $own "auth" (dict "jwt" (dict "hs256_secret_file" (printf "/var/run/secrets/gatekeeper/jwt/%s" .Values.secrets.jwt.key))) -}}
