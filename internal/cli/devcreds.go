@@ -25,7 +25,7 @@ const devDomain = "dev.internal"
 // returns the credential that lets the agent ask for one: the credential
 // flow with no database at hand.
 func devPKI(ctx context.Context, vc *vault.Client, root sensitive.String) (config.Credential, error) {
-	mounted, err := devvault.Mount(ctx, vc, root, "pki", "pki", map[string]any{"max_lease_ttl": "8760h"})
+	mounted, err := vc.MountEngine(ctx, root, "pki", vault.Engine{Type: "pki", Config: map[string]any{"max_lease_ttl": "8760h"}})
 	if err != nil {
 		return config.Credential{}, fmt.Errorf("preparing the dev PKI: %w", err)
 	}

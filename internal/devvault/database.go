@@ -10,34 +10,11 @@ import (
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
 )
 
-// Admin reads and writes Vault; *vault.Client is one.
+// Admin reads, writes and mounts on Vault; *vault.Client is one.
 type Admin interface {
 	Read(ctx context.Context, tok sensitive.String, path string) (*vault.Secret, error)
 	Write(ctx context.Context, tok sensitive.String, path string, data map[string]any) (*vault.Secret, error)
-}
-
-// Mount mounts a secrets engine of type typ at path, with config, unless
-// one of that type is there already (a dev Vault that keeps its storage);
-// it reports whether it mounted one.
-func Mount(ctx context.Context, a Admin, root sensitive.String, path, typ string, config map[string]any) (bool, error) {
-	s, err := a.Read(ctx, root, "sys/mounts")
-	if err != nil {
-		return false, fmt.Errorf("listing the secrets engines: %w", err)
-	}
-	if m, ok := s.Data[path+"/"].(map[string]any); ok {
-		if m["type"] != typ {
-			return false, fmt.Errorf("%s is mounted with a %v engine, not %s", path, m["type"], typ)
-		}
-		return false, nil
-	}
-	body := map[string]any{"type": typ}
-	if config != nil {
-		body["config"] = config
-	}
-	if _, err := a.Write(ctx, root, "sys/mounts/"+path, body); err != nil {
-		return false, fmt.Errorf("enabling the %s engine at %s: %w", typ, path, err)
-	}
-	return true, nil
+	MountEngine(ctx context.Context, tok sensitive.String, path string, e vault.Engine) (created bool, err error)
 }
 
 // DatabaseConnection is the name EnableDatabase gives the engine's
@@ -70,7 +47,7 @@ type DatabaseRole struct {
 // gets to drop it. Revocation uses the plugin's default statements, which
 // revoke the login's privileges and drop it.
 func EnableDatabase(ctx context.Context, w Admin, root sensitive.String, pg *devpg.Server, mount string, roles ...DatabaseRole) error {
-	if _, err := Mount(ctx, w, root, mount, "database", nil); err != nil {
+	if _, err := w.MountEngine(ctx, root, mount, vault.Engine{Type: "database"}); err != nil {
 		return err
 	}
 	names := make([]string, len(roles))

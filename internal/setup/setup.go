@@ -83,6 +83,7 @@ type Vault interface {
 	List(ctx context.Context, tok sensitive.String, path string) (*vault.Secret, error)
 	Delete(ctx context.Context, tok sensitive.String, path string) error
 	MountKVv2(ctx context.Context, tok sensitive.String, mount string) error
+	MountEngine(ctx context.Context, tok sensitive.String, path string, e vault.Engine) (created bool, err error)
 	KVRead(ctx context.Context, tok sensitive.String, mount, path string) (*vault.KVSecret, error)
 	KVWrite(ctx context.Context, tok sensitive.String, mount, path string, data map[string]any) (int64, error)
 	LookupSelf(ctx context.Context, tok sensitive.String) (*vault.TokenInfo, error)

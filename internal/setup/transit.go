@@ -15,21 +15,11 @@ var agentKeys = map[string]string{"default": "aes256-gcm96", "signing": "ed25519
 // transitMount enables the transit engine, or checks that the mount is one.
 func (r *run) transitMount(ctx context.Context) error {
 	m := r.opts.Layout.Transit()
-	s, err := r.v.Read(ctx, r.admin, "sys/mounts/"+m)
-	if err == nil && s != nil {
-		if typ, _ := s.Data["type"].(string); typ != "transit" {
-			return fmt.Errorf("mount %s exists but is %s, not transit", m, typ)
-		}
-		return nil
+	created, err := r.v.MountEngine(ctx, r.admin, m, vault.Engine{Type: "transit", Description: "Gatekeeper agents' keys"})
+	if created {
+		r.changed("transit mount " + m)
 	}
-	if err != nil && !errors.Is(err, vault.ErrNotFound) && !errors.Is(err, vault.ErrInvalidRequest) {
-		return fmt.Errorf("reading mount %s: %w", m, err)
-	}
-	if _, err := r.v.Write(ctx, r.admin, "sys/mounts/"+m, map[string]any{"type": "transit", "description": "Gatekeeper agents' keys"}); err != nil {
-		return fmt.Errorf("enabling transit at %s: %w", m, err)
-	}
-	r.changed("transit mount " + m)
-	return nil
+	return err
 }
 
 // keys creates the agent's transit keys that do not exist yet.

@@ -3,7 +3,6 @@ package vault
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
@@ -96,22 +95,6 @@ func stringMap(v any) map[string]string {
 // MountKVv2 enables a KV v2 engine at mount, or checks that mount already is
 // one.
 func (c *Client) MountKVv2(ctx context.Context, tok sensitive.String, mount string) error {
-	s, err := c.Read(ctx, tok, "sys/mounts/"+mount)
-	if err == nil && s != nil {
-		typ, _ := s.Data["type"].(string)
-		opts, _ := s.Data["options"].(map[string]any)
-		if typ != "kv" || opts["version"] != "2" {
-			return fmt.Errorf("mount %s exists but is %s version %v, not kv version 2", mount, typ, opts["version"])
-		}
-		return nil
-	}
-	if err != nil && !isNotFoundOrBadRequest(err) {
-		return err
-	}
-	_, err = c.Write(ctx, tok, "sys/mounts/"+mount, map[string]any{
-		"type":        "kv",
-		"options":     map[string]any{"version": "2"},
-		"description": "Gatekeeper secrets",
-	})
+	_, err := c.MountEngine(ctx, tok, mount, Engine{Type: "kv", Version: "2", Description: "Gatekeeper secrets"})
 	return err
 }
