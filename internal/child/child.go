@@ -1,6 +1,7 @@
 // Package child helps start a server as a child process on this machine:
 // an environment without the caller's settings that would point it at
-// something else, and a free loopback port for it to listen on.
+// something else, a free loopback port for it to listen on, and a Proc to
+// kill, signal, stop or start it again.
 package child
 
 import (
