@@ -76,10 +76,8 @@ type Server struct {
 	// in-memory one.
 	Folder string
 
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	exited chan struct{}
-	once   sync.Once
+	proc child.Proc
+	out  *syncBuffer
 }
 
 // Start runs bin in dev mode on a free loopback port and waits until it is
@@ -141,16 +139,11 @@ func launch(bin, home, listen, folder string, args ...string) (*Server, error) {
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = sysProcAttr(folder != "")
-	if err := cmd.Start(); err != nil {
+	s := &Server{Addr: "http://" + listen, Folder: folder, out: out}
+	if err := s.proc.Start(cmd, func() { _ = os.RemoveAll(home) }); err != nil {
 		_ = os.RemoveAll(home)
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	s := &Server{Addr: "http://" + listen, Folder: folder, cmd: cmd, out: out, exited: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		_ = os.RemoveAll(home)
-		close(s.exited)
-	}()
 	return s, nil
 }
 
@@ -162,7 +155,7 @@ func (s *Server) waitHealthy(ctx context.Context, limit time.Duration) error {
 			return nil
 		}
 		select {
-		case <-s.exited:
+		case <-s.Exited():
 			return errors.New("dev server exited before it was healthy")
 		case <-ctx.Done():
 			return ctx.Err()
@@ -181,7 +174,7 @@ func (s *Server) waitHealthy(ctx context.Context, limit time.Duration) error {
 // server knows its random root token.
 func (s *Server) answersAsItself(ctx context.Context, client *http.Client) bool {
 	select {
-	case <-s.exited:
+	case <-s.Exited():
 		return false
 	default:
 	}
@@ -202,30 +195,20 @@ func (s *Server) answersAsItself(ctx context.Context, client *http.Client) bool 
 
 // Stop kills the server and waits for it to exit. It is safe to call twice.
 func (s *Server) Stop() {
-	s.once.Do(func() {
-		if s.cmd.Process == nil {
-			return
-		}
-		if s.Folder != "" {
-			// A server with storage of its own is asked to shut down
-			// cleanly first.
-			_ = s.cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-s.exited:
-				return
-			case <-time.After(10 * time.Second):
-			}
-		}
-		_ = s.cmd.Process.Kill()
-	})
-	<-s.exited
+	if s.Folder == "" {
+		s.proc.Kill()
+		return
+	}
+	// A server with storage of its own is asked to shut down cleanly
+	// first.
+	s.proc.Stop(os.Interrupt, 10*time.Second)
 }
 
 // PID is the server's process id (to read its CPU time, for example).
-func (s *Server) PID() int { return s.cmd.Process.Pid }
+func (s *Server) PID() int { return s.proc.PID() }
 
 // Exited is closed when the server process ends.
-func (s *Server) Exited() <-chan struct{} { return s.exited }
+func (s *Server) Exited() <-chan struct{} { return s.proc.Exited() }
 
 // Output is what the server printed so far.
 func (s *Server) Output() string { return s.out.String() }

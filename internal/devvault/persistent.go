@@ -250,7 +250,7 @@ func (s *Server) waitAnswer(ctx context.Context, limit time.Duration, h any) err
 			return nil
 		}
 		select {
-		case <-s.exited:
+		case <-s.Exited():
 			return errors.New("the server exited before it answered")
 		case <-ctx.Done():
 			return ctx.Err()

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/child"
@@ -30,10 +29,7 @@ type VaultServer struct {
 	unseal sensitive.String
 	client *vault.Client
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	starts int
+	proc child.Proc
 }
 
 // StartVault writes a configuration into dir, starts bin with it, then
@@ -115,20 +111,11 @@ func (v *VaultServer) start(ctx context.Context) error {
 	cmd.Env = append(child.Env("VAULT_", "BAO_", "HOME="), "HOME="+v.dir)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	if err := v.proc.Start(cmd, func() { _ = out.Close() }); err != nil {
 		_ = out.Close()
 		return fmt.Errorf("starting Vault: %w", err)
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		_ = out.Close()
-		close(exited)
-	}()
-	v.mu.Lock()
-	v.cmd, v.exited = cmd, exited
-	v.starts++
-	v.mu.Unlock()
+	exited := v.proc.Exited()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -151,27 +138,11 @@ func (v *VaultServer) start(ctx context.Context) error {
 }
 
 // PID is the running server's process id.
-func (v *VaultServer) PID() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.cmd == nil || v.cmd.Process == nil {
-		return 0
-	}
-	return v.cmd.Process.Pid
-}
+func (v *VaultServer) PID() int { return v.proc.PID() }
 
 // Kill ends the server with SIGKILL and waits for it: no seal, no
 // clean-up, as when a machine loses power.
-func (v *VaultServer) Kill() {
-	v.mu.Lock()
-	cmd, exited := v.cmd, v.exited
-	v.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Kill()
-	<-exited
-}
+func (v *VaultServer) Kill() { v.proc.Kill() }
 
 // Restart starts the server again from the same files. It comes back
 // sealed, as a real server does.
@@ -209,18 +180,4 @@ func (v *VaultServer) Unseal(ctx context.Context) error {
 }
 
 // Stop ends the server (SIGTERM, then SIGKILL after 10 seconds).
-func (v *VaultServer) Stop() {
-	v.mu.Lock()
-	cmd, exited := v.cmd, v.exited
-	v.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(sigterm)
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-}
+func (v *VaultServer) Stop() { v.proc.Stop(sigterm, 10*time.Second) }

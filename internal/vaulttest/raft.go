@@ -10,7 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -43,10 +43,8 @@ type Node struct {
 	Client *vault.Client
 
 	dir     string
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	stopped bool // SIGSTOPped
+	proc    child.Proc
+	stopped atomic.Bool // SIGSTOPped
 }
 
 // clusterWait bounds every wait of the cluster helpers: start, election,
@@ -190,19 +188,11 @@ func (n *Node) run(bin string) error {
 	cmd.Env = append(child.Env("VAULT_", "BAO_", "HOME="), "HOME="+n.dir)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := n.proc.Start(cmd, func() { _ = out.Close() }); err != nil {
 		_ = out.Close()
 		return fmt.Errorf("starting %s: %w", n.ID, err)
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		_ = out.Close()
-		close(exited)
-	}()
-	n.mu.Lock()
-	n.cmd, n.exited, n.stopped = cmd, exited, false
-	n.mu.Unlock()
+	n.stopped.Store(false)
 	return nil
 }
 
@@ -217,7 +207,7 @@ func (n *Node) waitAnswering(ctx context.Context) error {
 			return nil
 		}
 		select {
-		case <-n.exitedChan():
+		case <-n.proc.Exited():
 			return fmt.Errorf("%s exited while starting", n.ID)
 		case <-ctx.Done():
 			return ctx.Err()
@@ -227,12 +217,6 @@ func (n *Node) waitAnswering(ctx context.Context) error {
 			return fmt.Errorf("%s did not answer within %s", n.ID, clusterWait)
 		}
 	}
-}
-
-func (n *Node) exitedChan() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.exited
 }
 
 // unseal gives n the key until it serves requests. A node that is still
@@ -254,7 +238,7 @@ func (c *Cluster) unseal(ctx context.Context, n *Node) error {
 			return fmt.Errorf("%s did not serve requests within %s of unsealing", n.ID, clusterWait)
 		}
 		select {
-		case <-n.exitedChan():
+		case <-n.proc.Exited():
 			return fmt.Errorf("%s exited while unsealing", n.ID)
 		case <-ctx.Done():
 			return ctx.Err()
@@ -367,32 +351,11 @@ func (c *Cluster) WaitNewLeader(ctx context.Context, old *Node) (*Node, error) {
 }
 
 // running reports whether the node's process is alive and not stopped.
-func (n *Node) running() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cmd == nil || n.stopped {
-		return false
-	}
-	select {
-	case <-n.exited:
-		return false
-	default:
-		return true
-	}
-}
+func (n *Node) running() bool { return n.proc.Running() && !n.stopped.Load() }
 
 // Kill ends the node with SIGKILL and waits for it: no step-down, no
 // seal, as when a machine loses power.
-func (n *Node) Kill() {
-	n.mu.Lock()
-	cmd, exited := n.cmd, n.exited
-	n.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Kill()
-	<-exited
-}
+func (n *Node) Kill() { n.proc.Kill() }
 
 // Restart starts a killed node again from its data on the same ports and
 // unseals it; it rejoins the cluster as the Raft peer it was.
@@ -417,15 +380,10 @@ func (n *Node) Pause() error { return n.signal(syscall.SIGSTOP, true) }
 func (n *Node) Resume() error { return n.signal(syscall.SIGCONT, false) }
 
 func (n *Node) signal(sig syscall.Signal, stopped bool) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cmd == nil {
-		return fmt.Errorf("%s is not running", n.ID)
-	}
-	if err := n.cmd.Process.Signal(sig); err != nil {
+	if err := n.proc.Signal(sig); err != nil {
 		return fmt.Errorf("signalling %s: %w", n.ID, err)
 	}
-	n.stopped = stopped
+	n.stopped.Store(stopped)
 	return nil
 }
 
