@@ -8,6 +8,7 @@ package browsertest
 import (
 	"context"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,4 +98,30 @@ func Read[T any](t testing.TB, tab context.Context, a chromedp.Action[T]) T {
 		t.Fatalf("browser: %v", err)
 	}
 	return v
+}
+
+// WaitText waits until the text of the element css contains want. It reads
+// the element afresh each time, so it follows a click that loads another
+// page, and on failure says what the page said last and where it was (the
+// old page, a refusal, a page that never came).
+func WaitText(t testing.TB, tab context.Context, css, want string) {
+	t.Helper()
+	deadline := time.Now().Add(Step)
+	last := "(no such element)"
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(tab, time.Second)
+		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+		cancel()
+		if err == nil {
+			if strings.Contains(text, want) {
+				return
+			}
+			last = text
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(tab, 5*time.Second)
+	defer cancel()
+	where, _ := chromedp.Run(ctx, chromedp.Location())
+	t.Fatalf("after %s, %s on %s says %q, want %q", Step, css, where, last, want)
 }
