@@ -867,7 +867,8 @@ func (t *StreamableServerTransport) Connect(ctx context.Context) (Connection, er
 		incoming:                    make(chan jsonrpc.Message, 10),
 		done:                        make(chan struct{}),
 		streams:                     make(map[string]*stream),
-		requestStreams:              make(map[jsonrpc.ID]string),
+		// Patched for Gatekeeper: requestStreams is made by the first call
+		// and dropped when its last call is answered (see below).
 	}
 	// Stream 0 corresponds to the standalone SSE stream.
 	//
@@ -1760,6 +1761,9 @@ func (c *streamableServerConn) servePOST(w http.ResponseWriter, req *http.Reques
 		}
 	}
 	c.streams[stream.id] = stream
+	if len(calls) > 0 && c.requestStreams == nil {
+		c.requestStreams = make(map[jsonrpc.ID]string, len(calls))
+	}
 	for reqID := range calls {
 		c.requestStreams[reqID] = stream.id
 	}
@@ -1933,6 +1937,12 @@ func (c *streamableServerConn) Write(ctx context.Context, msg jsonrpc.Message) e
 		// Once we've responded to a request, disallow related messages by removing
 		// the stream association. This also releases memory.
 		delete(c.requestStreams, responseTo)
+		if len(c.requestStreams) == 0 {
+			// Patched for Gatekeeper: a map keeps its table after its last
+			// delete, and an idle session kept it (about 280 bytes) for as
+			// long as it lasted.
+			c.requestStreams = nil
+		}
 	}
 	sessionClosed := c.isDone
 	c.mu.Unlock()

@@ -717,6 +717,13 @@ func (c *Connection) processResult(from any, req *incomingRequest, result any, e
 		// before sending.
 		c.updateInFlight(func(s *inFlightState) {
 			delete(s.incomingByID, req.ID)
+			if len(s.incomingByID) == 0 {
+				// Patched for Gatekeeper: a map keeps its table after its
+				// last delete, and an idle connection kept it (about 200
+				// bytes) for as long as the session lasted. It is made
+				// again on the next call.
+				s.incomingByID = nil
+			}
 		})
 		if respErr == nil {
 			writeErr := c.write(notDone{req.ctx}, response)
