@@ -15,6 +15,9 @@ import (
 // the dev Vault (devvault.StateFile and its storage).
 const devFolderFile = "dev.json"
 
+// errFolderInUse: another process holds the folder's lock (lockFolder).
+var errFolderInUse = errors.New("folder in use")
+
 // devFolder is a data folder of `gatekeeper dev`.
 type devFolder struct {
 	dir  string

@@ -2,12 +2,7 @@
 
 package cli
 
-import (
-	"errors"
-	"io"
-)
-
-var errFolderInUse = errors.New("folder in use")
+import "io"
 
 // lockFolder does not lock where flock is missing: a second run on the
 // folder fails when its Vault cannot take the first one's port.

@@ -9,9 +9,6 @@ import (
 	"syscall"
 )
 
-// errFolderInUse: another process holds the folder's lock.
-var errFolderInUse = errors.New("folder in use")
-
 // lockFolder takes an exclusive lock on dir itself (no lock file beside
 // the folder's contents). The kernel drops it when the process ends,
 // however it ends, and children do not inherit it.
