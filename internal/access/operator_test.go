@@ -33,7 +33,6 @@ func (f *fakeIssuer) setDecide(d func(context.Context, Request) error) {
 	f.decide = d
 }
 
-// waitPending waits until p has an approval waiting for the human.
 // waitPending waits until p has an approval pending and returns its id
 // (the model's: the fake issuer may not have seen the request yet).
 func waitPending(t *testing.T, m *Manager, p Principal) string {
