@@ -89,16 +89,15 @@ func TierLogin(v Logins, tok func(context.Context) (sensitive.String, error), a 
 		case err != nil:
 			return "", fmt.Errorf("reading the read-tier account: %w", err)
 		}
-		mount, _ := s.Data["mount"].(string)
-		user, _ := s.Data["username"].(string)
-		pw, _ := s.Data["password"].(string)
-		if mount == "" || user == "" || pw == "" {
+		acct, ok := vault.AccountFrom(s.Data)
+		if !ok {
 			return "", Fail("run "+setup+" again: it completes the account", "the read-tier account at %s/%s is incomplete", a.KVMount, a.Path)
 		}
-		l, err := v.UserpassLogin(ctx, mount, user, sensitive.New(pw))
+		mount := acct.Mount
+		l, err := v.UserpassLogin(ctx, mount, acct.Username, acct.Password)
 		if err != nil {
 			return "", Fail("run "+setup+" again: it writes the account's password and enables auth/"+mount,
-				"the read-tier login auth/%s as %s failed: %w", mount, user, err)
+				"the read-tier login auth/%s as %s failed: %w", mount, acct.Username, err)
 		}
 		if l.Auth != nil {
 			// Issued without a second factor: give it back now.

@@ -236,18 +236,16 @@ func (r *run) account(ctx context.Context, l Layout, a Agent, t access.Tier) (st
 
 	password := ""
 	if cur, err := r.v.KVRead(ctx, r.admin, l.KVMount, path); err == nil {
-		password, _ = cur.Data["password"].(string)
-		if cur.Data["mount"] != mount || cur.Data["username"] != accountUser {
-			password = ""
+		if kept, ok := vault.AccountFrom(cur.Data); ok && kept.Mount == mount && kept.Username == accountUser {
+			password = kept.Password.Reveal()
 		}
 	} else if !errors.Is(err, vault.ErrNotFound) {
 		return "", fmt.Errorf("reading the %s account: %w", mount, err)
 	}
 	if password == "" {
 		password = randomString()
-		if _, err := r.v.KVWrite(ctx, r.admin, l.KVMount, path, map[string]any{
-			"mount": mount, "username": accountUser, "password": password,
-		}); err != nil {
+		kept := vault.Account{Mount: mount, Username: accountUser, Password: sensitive.New(password)}
+		if _, err := r.v.KVWrite(ctx, r.admin, l.KVMount, path, kept.Data()); err != nil {
 			return "", fmt.Errorf("storing the %s account: %w", mount, err)
 		}
 		r.changed("account " + mount)

@@ -76,11 +76,6 @@ func New(opts Options) (*Approver, error) {
 }
 
 // account is a tier's login material as setup stores it.
-type account struct {
-	mount, username string
-	password        sensitive.String
-}
-
 // Issue logs in to req.Tier's account and lets Vault demand the second
 // factor, which the human gives on the request's page: the code typed
 // there, or Vault's push approved on their phone. A passcode in req (the
@@ -122,7 +117,7 @@ func (a *Approver) Issue(ctx context.Context, req access.Request, held sensitive
 // withCode takes the code from the request's page. A wrong or reused code
 // lets the human try again on the same page, a few times, each with a
 // fresh login.
-func (a *Approver) withCode(ctx context.Context, req access.Request, acct account, mfa *vault.MFARequirement) (access.Issued, error) {
+func (a *Approver) withCode(ctx context.Context, req access.Request, acct vault.Account, mfa *vault.MFARequirement) (access.Issued, error) {
 	ask := page.Ask{Kind: page.Code}
 	if pushesToo(mfa) {
 		ask.Where = "After the code, Vault also sends a push to your phone: approve that too."
@@ -153,8 +148,8 @@ func (a *Approver) withCode(ctx context.Context, req access.Request, acct accoun
 
 // login starts a login to the tier account; Vault answers with the MFA it
 // requires.
-func (a *Approver) login(ctx context.Context, acct account, t access.Tier) (*vault.MFARequirement, error) {
-	login, err := a.opts.Vault.UserpassLogin(ctx, acct.mount, acct.username, acct.password)
+func (a *Approver) login(ctx context.Context, acct vault.Account, t access.Tier) (*vault.MFARequirement, error) {
+	login, err := a.opts.Vault.UserpassLogin(ctx, acct.Mount, acct.Username, acct.Password)
 	if err != nil {
 		return nil, fmt.Errorf("logging in to the %s account: %w", t, err)
 	}
@@ -186,25 +181,24 @@ func (a *Approver) validate(ctx context.Context, mfa *vault.MFARequirement, pass
 	return access.Issued{Token: auth.Token, Accessor: auth.Accessor, TTL: fitted}, nil
 }
 
-func (a *Approver) account(ctx context.Context, p access.Principal, t access.Tier, via sensitive.String) (account, error) {
+func (a *Approver) account(ctx context.Context, p access.Principal, t access.Tier, via sensitive.String) (vault.Account, error) {
 	path := a.opts.Account(p, t)
 	if path == "" {
-		return account{}, fmt.Errorf("%w: no %s-tier account for %s", access.ErrMisconfigured, t, p)
+		return vault.Account{}, fmt.Errorf("%w: no %s-tier account for %s", access.ErrMisconfigured, t, p)
 	}
 	s, err := a.opts.Vault.KVRead(ctx, via, a.opts.KVMount, path)
 	switch {
 	case errors.Is(err, vault.ErrNotFound):
 		// Setup never ran for this agent.
-		return account{}, fmt.Errorf("%w: the %s-tier account of %s is missing; run gatekeeper setup --agent", access.ErrMisconfigured, t, p)
+		return vault.Account{}, fmt.Errorf("%w: the %s-tier account of %s is missing; run gatekeeper setup --agent", access.ErrMisconfigured, t, p)
 	case t == access.Read && errors.Is(err, vault.ErrPermissionDenied):
-		return account{}, fmt.Errorf("%w: reading the read-tier account: %w", access.ErrBrokerCredential, err)
+		return vault.Account{}, fmt.Errorf("%w: reading the read-tier account: %w", access.ErrBrokerCredential, err)
 	case err != nil:
-		return account{}, fmt.Errorf("reading the %s-tier account: %w", t, err)
+		return vault.Account{}, fmt.Errorf("reading the %s-tier account: %w", t, err)
 	}
-	acct := account{password: sensitive.New(str(s.Data["password"]))}
-	acct.mount, acct.username = str(s.Data["mount"]), str(s.Data["username"])
-	if acct.mount == "" || acct.username == "" || acct.password.IsZero() {
-		return account{}, fmt.Errorf("the %s-tier account at %s/%s is incomplete; run gatekeeper setup", t, a.opts.KVMount, path)
+	acct, ok := vault.AccountFrom(s.Data)
+	if !ok {
+		return vault.Account{}, fmt.Errorf("the %s-tier account at %s/%s is incomplete; run gatekeeper setup", t, a.opts.KVMount, path)
 	}
 	return acct, nil
 }
@@ -288,9 +282,4 @@ func (a *Approver) giveBack(ctx context.Context, tok sensitive.String) {
 	if err := a.opts.Vault.RevokeSelf(context.WithoutCancel(ctx), tok); err != nil {
 		a.opts.Logger.WarnContext(ctx, "revoking an unused tier token failed", "err", err)
 	}
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return s
 }
