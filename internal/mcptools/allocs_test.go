@@ -10,8 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vaulttest"
 )
 
 var updateAllocs = flag.Bool("update-allocs", false, "write the allocations measured by TestAllocsPerRead as its new baseline")
@@ -82,13 +81,7 @@ func BenchmarkReadInMemory(b *testing.B) {
 // server in this process, connected in memory, and Gatekeeper's Vault
 // client reading from a local server that answers at once.
 func readInMemory(t testing.TB) func() {
-	body := []byte(`{"data":{"data":{"username":"app","password":"pw-db-5f2c9e"},"metadata":{"version":3,"created_time":"2026-01-02T03:04:05.123456789Z"}}}`)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	}))
-	t.Cleanup(srv.Close)
-	vc, err := vault.New(vault.Options{Address: srv.URL})
+	vc, err := vault.New(vault.Options{Address: vaulttest.KVReadStandIn(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,11 @@
 package vault_test
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/vault"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/vaulttest"
 )
 
 // BenchmarkKVRead is the client's own cost of one KV read, against a local
@@ -14,13 +13,7 @@ import (
 //
 //	go test -run XXX -bench KVRead -benchmem ./internal/vault
 func BenchmarkKVRead(b *testing.B) {
-	body := []byte(`{"data":{"data":{"username":"app","password":"pw-db-5f2c9e"},"metadata":{"version":3,"created_time":"2026-01-02T03:04:05.123456789Z"}}}`)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	}))
-	b.Cleanup(srv.Close)
-	c, err := vault.New(vault.Options{Address: srv.URL})
+	c, err := vault.New(vault.Options{Address: vaulttest.KVReadStandIn(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
