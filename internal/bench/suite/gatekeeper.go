@@ -23,6 +23,7 @@ import (
 
 	"github.com/gatekeeper-mcp/gatekeeper/internal/approver/duo/duotest"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/bench"
+	"github.com/gatekeeper-mcp/gatekeeper/internal/child"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/clientauth"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/devvault"
 	"github.com/gatekeeper-mcp/gatekeeper/internal/sensitive"
@@ -261,14 +262,13 @@ func (f *fleet) httpTarget(p *process) *bench.Target {
 
 // process is a running `gatekeeper serve --http`.
 type process struct {
-	cmd *exec.Cmd
-	url string
+	proc child.Proc
+	url  string
 	// ready is the time from the exec to the first 200 from /readyz.
 	ready time.Duration
-	done  chan struct{}
 }
 
-func (p *process) pid() int { return p.cmd.Process.Pid }
+func (p *process) pid() int { return p.proc.PID() }
 
 // startHTTP starts `gatekeeper serve --http` on a free loopback port and
 // waits until /readyz answers 200.
@@ -286,10 +286,10 @@ func (f *fleet) startHTTP(ctx context.Context, name string) (*process, error) {
 		return nil, err
 	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	p := &process{}
+	if err := p.proc.Start(cmd, nil); err != nil {
 		return nil, fmt.Errorf("starting gatekeeper: %w", err)
 	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
 	urls := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -299,10 +299,9 @@ func (f *fleet) startHTTP(ctx context.Context, name string) (*process, error) {
 			}
 		}
 	}()
-	go func() { _ = cmd.Wait(); close(p.done) }()
 	select {
 	case p.url = <-urls:
-	case <-p.done:
+	case <-p.proc.Exited():
 		return nil, fmt.Errorf("gatekeeper serve --http exited at start (see %s.log)", name)
 	case <-time.After(time.Minute):
 		p.stop()
@@ -328,15 +327,7 @@ func (f *fleet) startHTTP(ctx context.Context, name string) (*process, error) {
 
 // stop asks the process to end (it revokes its grants first) and kills it
 // if it has not within a minute.
-func (p *process) stop() {
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(time.Minute):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
+func (p *process) stop() { p.proc.Stop(os.Interrupt, time.Minute) }
 
 func rootClient(v *devvault.Server) (*api.Client, error) {
 	cfg := api.DefaultConfig()
