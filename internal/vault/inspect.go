@@ -46,10 +46,17 @@ func (c *Client) MountOf(ctx context.Context, tok sensitive.String, path string)
 	if err != nil {
 		return nil, err
 	}
-	m := &Mount{}
-	m.Type, _ = s.Data["type"].(string)
-	if opts, ok := s.Data["options"].(map[string]any); ok {
+	m := mountFrom(s.Data)
+	return &m, nil
+}
+
+// mountFrom reads a mount's description as Vault's mount endpoints
+// return it.
+func mountFrom(data map[string]any) Mount {
+	var m Mount
+	m.Type, _ = data["type"].(string)
+	if opts, ok := data["options"].(map[string]any); ok {
 		m.Version, _ = opts["version"].(string)
 	}
-	return m, nil
+	return m
 }

@@ -22,11 +22,9 @@ type Engine struct {
 func (c *Client) MountEngine(ctx context.Context, tok sensitive.String, path string, e Engine) (created bool, err error) {
 	s, err := c.Read(ctx, tok, "sys/mounts/"+path)
 	if err == nil && s != nil {
-		typ, _ := s.Data["type"].(string)
-		opts, _ := s.Data["options"].(map[string]any)
-		version, _ := opts["version"].(string)
-		if typ != e.Type || (e.Version != "" && version != e.Version) {
-			return false, fmt.Errorf("mount %s exists but is %s, not %s", path, describeEngine(typ, version), describeEngine(e.Type, e.Version))
+		m := mountFrom(s.Data)
+		if m.Type != e.Type || (e.Version != "" && m.Version != e.Version) {
+			return false, fmt.Errorf("mount %s exists but is %s, not %s", path, describeEngine(m.Type, m.Version), describeEngine(e.Type, e.Version))
 		}
 		return false, nil
 	}
