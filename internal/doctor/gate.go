@@ -49,9 +49,9 @@ func NewGate(checks []Check, o GateOptions) *Gate {
 
 // Failure is the first failing check, running the checks again when the
 // last run failed more than Interval ago, or waiting for the run in
-// flight. ok is false once every check has passed. A caller that gives up
-// waiting gets the last failure, or a result that says the checks are
-// still running.
+// flight. failing is false once every check has passed. A caller that
+// gives up waiting gets the last failure, or a result that says the
+// checks are still running.
 func (g *Gate) Failure(ctx context.Context) (res Result, failing bool) {
 	g.mu.Lock()
 	if g.open {
